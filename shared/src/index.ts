@@ -1,0 +1,3 @@
+export * from './denoiser.ts';
+export * from './manifest.ts';
+export * from './tensor.ts';

@@ -1,0 +1,139 @@
+/**
+ * The artifact manifest: the one contract between the toolchain (writer) and the edge (reader).
+ * An artifact is a folder or object prefix with `manifest.json`, one ONNX file per variant and `report.html`.
+ * The manifest is written last, so a reader that finds it may assume every file it names is complete.
+ */
+
+export const MANIFEST_SCHEMA = 'qdm.artifact/1';
+export const MANIFEST_FILE = 'manifest.json';
+
+export type NoiseScheduleName = 'linear' | 'cosine';
+
+export interface DiffusionSettings {
+  diffusionSteps: number;
+  noiseSchedule: NoiseScheduleName;
+  learnSigma: boolean;
+  rescaleTimesteps: boolean;
+  /** The respacing the checkpoint was published with ("" = all steps); samplers choose their own. */
+  timestepRespacing: string;
+}
+
+export interface ModelSettings {
+  architecture: 'improved-diffusion-unet';
+  imageSize: number;
+  inChannels: number;
+  outChannels: number;
+  classCond: boolean;
+  parameters: number;
+  /** improved-diffusion flags as given by the user, normalized to snake_case keys. */
+  flags: Record<string, unknown>;
+  checkpoint?: { file: string; sha256: string; bytes: number };
+}
+
+export interface QuantizationSettings {
+  scheme: 'ptq4dm' | 'qdiff' | 'full' | string;
+  weightBits: number;
+  activationBits: number;
+  softmaxBits?: number;
+  recon: 'none' | 'gptq' | 'adaround' | string;
+  observer?: string;
+  /** Integer kernels onnxruntime fused the QDQ graph into at graphOptimizationLevel 'all'. */
+  integerNodes?: Record<string, number>;
+  /** Tensors left in float, with the reason. */
+  keptFloat?: { name: string; reason: string }[];
+  [extra: string]: unknown;
+}
+
+export interface VariantEntry {
+  file: string;
+  bytes: number;
+  sha256: string;
+  precision: string; // 'fp32', 'w8a8', 'w4a8', ...
+  quantization?: QuantizationSettings;
+  metrics?: Record<string, unknown>;
+}
+
+export interface Manifest {
+  schema: typeof MANIFEST_SCHEMA;
+  name: string;
+  createdAt: string;
+  model: ModelSettings;
+  diffusion: DiffusionSettings;
+  variants: Record<string, VariantEntry>;
+  calibration?: Record<string, unknown>;
+  metrics?: Record<string, unknown>;
+  report?: string;
+  toolchain?: { version: string };
+}
+
+export class ManifestError extends Error {
+  override name = 'ManifestError';
+}
+
+type Json = Record<string, unknown>;
+
+function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function field<T>(obj: Json, path: string, key: string, check: (v: unknown) => v is T, what: string): T {
+  const v = obj[key];
+  if (!check(v)) throw new ManifestError(`manifest: ${path}${key} must be ${what}, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+const isString = (v: unknown): v is string => typeof v === 'string';
+const isNonEmptyString = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
+const isBool = (v: unknown): v is boolean => typeof v === 'boolean';
+const isPositiveInt = (v: unknown): v is number => Number.isInteger(v) && (v as number) > 0;
+const isNonNegativeInt = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 0;
+const isSha256 = (v: unknown): v is string => typeof v === 'string' && /^[0-9a-f]{64}$/.test(v);
+const isSchedule = (v: unknown): v is NoiseScheduleName => v === 'linear' || v === 'cosine';
+// A file name inside the artifact: no directories, no traversal.
+const isPlainFileName = (v: unknown): v is string =>
+  typeof v === 'string' && /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(v) && !v.includes('..');
+
+/** Validates parsed JSON as a manifest; throws ManifestError naming the first bad field. */
+export function parseManifest(value: unknown): Manifest {
+  if (!isObject(value)) throw new ManifestError('manifest: not a JSON object');
+  if (value.schema !== MANIFEST_SCHEMA) {
+    throw new ManifestError(`manifest: schema must be "${MANIFEST_SCHEMA}", got ${JSON.stringify(value.schema)}`);
+  }
+  field(value, '', 'name', isNonEmptyString, 'a non-empty string');
+  field(value, '', 'createdAt', isString, 'an ISO date string');
+  const model = field(value, '', 'model', isObject, 'an object');
+  field(model, 'model.', 'architecture', (v): v is string => v === 'improved-diffusion-unet', '"improved-diffusion-unet"');
+  field(model, 'model.', 'imageSize', isPositiveInt, 'a positive integer');
+  field(model, 'model.', 'inChannels', isPositiveInt, 'a positive integer');
+  field(model, 'model.', 'outChannels', isPositiveInt, 'a positive integer');
+  field(model, 'model.', 'classCond', isBool, 'a boolean');
+  field(model, 'model.', 'parameters', isNonNegativeInt, 'a non-negative integer');
+  field(model, 'model.', 'flags', isObject, 'an object');
+  const diffusion = field(value, '', 'diffusion', isObject, 'an object');
+  field(diffusion, 'diffusion.', 'diffusionSteps', isPositiveInt, 'a positive integer');
+  field(diffusion, 'diffusion.', 'noiseSchedule', isSchedule, '"linear" or "cosine"');
+  field(diffusion, 'diffusion.', 'learnSigma', isBool, 'a boolean');
+  field(diffusion, 'diffusion.', 'rescaleTimesteps', isBool, 'a boolean');
+  field(diffusion, 'diffusion.', 'timestepRespacing', isString, 'a string');
+  const variants = field(value, '', 'variants', isObject, 'an object');
+  if (!('fp32' in variants) && Object.keys(variants).length === 0) {
+    throw new ManifestError('manifest: variants must name at least one variant');
+  }
+  for (const [key, entry] of Object.entries(variants)) {
+    const path = `variants.${key}.`;
+    if (!isObject(entry)) throw new ManifestError(`manifest: variants.${key} must be an object`);
+    field(entry, path, 'file', isPlainFileName, 'a plain file name inside the artifact');
+    field(entry, path, 'bytes', isNonNegativeInt, 'a byte count');
+    field(entry, path, 'sha256', isSha256, 'a lowercase hex sha256');
+    field(entry, path, 'precision', isNonEmptyString, 'a non-empty string');
+  }
+  if (value.report !== undefined) field(value, '', 'report', isPlainFileName, 'a plain file name');
+  return value as unknown as Manifest;
+}
+
+/** Every file the manifest names (variant files, then the report), in upload order. */
+export function manifestFiles(manifest: Manifest): string[] {
+  const files = Object.values(manifest.variants).map((v) => v.file);
+  if (manifest.report) files.push(manifest.report);
+  return files;
+}
