@@ -102,7 +102,13 @@ export function parseManifest(value: unknown): Manifest {
   field(value, '', 'name', isNonEmptyString, 'a non-empty string');
   field(value, '', 'createdAt', isString, 'an ISO date string');
   const model = field(value, '', 'model', isObject, 'an object');
-  field(model, 'model.', 'architecture', (v): v is string => v === 'improved-diffusion-unet', '"improved-diffusion-unet"');
+  field(
+    model,
+    'model.',
+    'architecture',
+    (v): v is string => v === 'improved-diffusion-unet',
+    '"improved-diffusion-unet"',
+  );
   field(model, 'model.', 'imageSize', isPositiveInt, 'a positive integer');
   field(model, 'model.', 'inChannels', isPositiveInt, 'a positive integer');
   field(model, 'model.', 'outChannels', isPositiveInt, 'a positive integer');
