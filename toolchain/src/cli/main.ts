@@ -1,0 +1,144 @@
+/**
+ * The `toolchain` entry: lazy-loaded subcommands (one module each, under ../commands), `--help` generated from
+ * their declared args, unknown flags refused, and one error policy for all of them (see errors.ts).
+ */
+import { type ArgsDef, type CommandDef, renderUsage, runCommand } from 'citty';
+import { isUserFacing, UsageError, UserError } from './errors.ts';
+
+type Loader = () => Promise<CommandDef<ArgsDef>>;
+const load = (modulePath: string): Loader => () => import(modulePath).then((m) => m.default as CommandDef<ArgsDef>);
+
+export const commands: Record<string, Loader> = {
+  import: load('../commands/import.ts'),
+  sample: load('../commands/sample.ts'),
+  'fetch-model': load('../commands/fetch-model.ts'),
+  'build-artifact': load('../commands/build-artifact.ts'),
+  push: load('../commands/push.ts'),
+  pull: load('../commands/pull.ts'),
+  ls: load('../commands/ls.ts'),
+  eval: load('../commands/eval.ts'),
+  table: load('../commands/table.ts'),
+  compare: load('../commands/compare.ts'),
+  merge: load('../commands/merge.ts'),
+  demo: load('../commands/demo.ts'),
+};
+
+const descriptions: Record<string, string> = {
+  import: 'import an improved-diffusion checkpoint as an fp32 ONNX artifact',
+  sample: 'DDIM/DDPM sampling from an artifact variant to .npz (+ PNG grid)',
+  'fetch-model': 'download a published improved-diffusion checkpoint (cifar10, imagenet64) with its flags',
+  'build-artifact': 'calibrate, quantize the whole U-Net, reconstruct, write int8 ONNX to a folder or S3',
+  push: 'publish a local artifact folder to s3://bucket/prefix atomically',
+  pull: 'download an artifact from S3 (verified against its manifest)',
+  ls: 'list artifacts in a folder or S3 prefix',
+  eval: 'IS, FID, sFID, precision/recall of samples against a reference',
+  table: 'sample fp32 and every int8 variant with the same seeds and tabulate quality',
+  compare: 'compare two /sample endpoints: latency, same-seed PSNR/SSIM, FID',
+  merge: 'merge sharded sample .npz files into one',
+  demo: 'the quick-start job: import ../shared/models/mnist32, build int8, sample both',
+};
+
+function rootCommand(): CommandDef<ArgsDef> {
+  const subCommands: Record<string, Loader> = {};
+  for (const [name, loader] of Object.entries(commands)) subCommands[name] = loader;
+  return {
+    meta: {
+      name: 'toolchain',
+      version: '0.1.0',
+      description: 'qdm: quantize improved-diffusion U-Nets to int8 ONNX, evaluate them and publish artifacts',
+    },
+    subCommands,
+  };
+}
+
+function rootUsage(): string {
+  const width = Math.max(...Object.keys(descriptions).map((k) => k.length));
+  const lines = Object.entries(descriptions).map(([k, d]) => `  ${k.padEnd(width)}  ${d}`);
+  return [
+    'qdm toolchain: quantize improved-diffusion U-Nets to int8 ONNX, evaluate them and publish artifacts',
+    '',
+    'Usage: toolchain <command> [options]    (toolchain <command> --help for its options)',
+    '',
+    'Commands:',
+    ...lines,
+    '',
+    'Every command takes --json (one JSON object on stdout). Progress goes to stderr.',
+  ].join('\n');
+}
+
+function kebab(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/** citty ignores unknown flags; a typo such as --step for --steps must not silently fall back to a default. */
+function checkFlags(argsDef: ArgsDef, rawArgs: string[], command: string): void {
+  const known = new Set<string>(['help', 'h']);
+  for (const [name, def] of Object.entries(argsDef)) {
+    known.add(name);
+    known.add(kebab(name));
+    if (def.type === 'boolean') known.add(`no-${kebab(name)}`);
+    const alias = (def as { alias?: string | string[] }).alias;
+    for (const a of Array.isArray(alias) ? alias : alias ? [alias] : []) known.add(a);
+  }
+  for (const arg of rawArgs) {
+    if (arg === '--') break;
+    if (!arg.startsWith('-') || /^-\d/.test(arg)) continue;
+    const flag = arg.replace(/^--?/, '').split('=')[0];
+    if (!known.has(flag)) throw new UsageError(`unknown option ${arg.split('=')[0]} for "${command}" (see toolchain ${command} --help)`);
+  }
+}
+
+function wantsJson(rawArgs: string[]): boolean {
+  return rawArgs.includes('--json');
+}
+
+export async function main(rawArgs: string[]): Promise<number> {
+  const [name, ...rest] = rawArgs;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${rootUsage()}\n`);
+    return name ? 0 : 2;
+  }
+  if (name === '--version' || name === '-v') {
+    process.stdout.write('0.1.0\n');
+    return 0;
+  }
+  const loader = commands[name];
+  if (!loader) {
+    process.stderr.write(`toolchain: unknown command "${name}"\n\n${rootUsage()}\n`);
+    return 2;
+  }
+  try {
+    const cmd = await loader();
+    if (rest.includes('--help') || rest.includes('-h')) {
+      process.stdout.write(`${await renderUsage(cmd, rootCommand())}\n`);
+      return 0;
+    }
+    const argsDef = (typeof cmd.args === 'function' ? await cmd.args() : await cmd.args) ?? {};
+    checkFlags(argsDef as ArgsDef, rest, name);
+    await runCommand(cmd, { rawArgs: rest });
+    return 0;
+  } catch (error) {
+    return reportError(error, name, wantsJson(rest));
+  }
+}
+
+function reportError(error: unknown, command: string, json: boolean): number {
+  const debug = process.env.QDM_DEBUG === '1';
+  let code = 1;
+  let message: string;
+  if (error instanceof UsageError || (error instanceof Error && error.name === 'CLIError')) {
+    code = 2;
+    message = error.message;
+  } else if (error instanceof UserError || isUserFacing(error)) {
+    message = (error as Error).message;
+  } else if (error instanceof Error && (error as NodeJS.ErrnoException).code === 'ENOENT') {
+    message = `${(error as NodeJS.ErrnoException).path ?? 'file'}: no such file or directory`;
+  } else {
+    message = `internal error: ${error instanceof Error ? error.message : String(error)} (QDM_DEBUG=1 shows the stack)`;
+  }
+  if (json) process.stdout.write(`${JSON.stringify({ ok: false, command, error: message, exitCode: code })}\n`);
+  process.stderr.write(`toolchain ${command}: ${message}\n`);
+  if (code === 2) process.stderr.write(`see: toolchain ${command} --help\n`);
+  if (debug && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+  return code;
+}
