@@ -1,0 +1,92 @@
+import * as ort from 'onnxruntime-web/wasm';
+import type { ModelSession, SessionFactory } from './session.ts';
+
+/**
+ * onnxruntime-web on its single-threaded WASM backend, fed a precompiled `WebAssembly.Module`.
+ *
+ * NOTE: Workers forbid compiling WebAssembly from bytes at run time, and ORT 1.30 has no option taking a Module.
+ * Emscripten does honour an `instantiateWasm(imports, receive)` hook, but ORT builds the Emscripten config as a
+ * fresh object literal, so the hook is only reachable through `Object.prototype`. We define it there
+ * (non-enumerable) for the one call that initializes the runtime and remove it right after. A non-empty
+ * placeholder `wasmBinary` makes the glue take its "binary given" path instead of locating a file by URL.
+ * See shared/design/EDGE.md.
+ */
+
+const HOOK = 'instantiateWasm';
+let runtimeReady: Promise<void> | undefined;
+
+type Receive = (instance: WebAssembly.Instance, module: WebAssembly.Module) => void;
+
+function installHook(wasm: WebAssembly.Module): () => void {
+  const hook = (imports: WebAssembly.Imports, receive: Receive) => {
+    WebAssembly.instantiate(wasm, imports).then((instance) => receive(instance, wasm));
+    return {}; // Emscripten: an empty exports object means "instantiation is asynchronous"
+  };
+  Object.defineProperty(Object.prototype, HOOK, { value: hook, configurable: true, writable: true, enumerable: false });
+  return () => {
+    delete (Object.prototype as Record<string, unknown>)[HOOK];
+  };
+}
+
+function configureEnv(): void {
+  ort.env.wasm.numThreads = 1;
+  ort.env.wasm.proxy = false;
+  ort.env.wasm.wasmBinary = new Uint8Array([0]);
+  ort.env.logLevel = 'error';
+}
+
+const sessionOptions: ort.InferenceSession.SessionOptions = {
+  executionProviders: ['wasm'],
+  // NOTE: 'all' lets ORT fuse QDQ pairs into QLinearConv/QLinearMatMul; at 'basic' int8 is slower than fp32.
+  graphOptimizationLevel: 'all',
+};
+
+async function createSession(model: Uint8Array, wasm: WebAssembly.Module): Promise<ort.InferenceSession> {
+  if (!runtimeReady) {
+    configureEnv();
+    const uninstall = installHook(wasm);
+    const first = ort.InferenceSession.create(model, sessionOptions);
+    runtimeReady = first.then(
+      () => undefined,
+      () => undefined,
+    );
+    try {
+      return await first;
+    } catch (error) {
+      runtimeReady = undefined; // let the next request retry the runtime initialization
+      throw error;
+    } finally {
+      uninstall();
+    }
+  }
+  await runtimeReady;
+  return ort.InferenceSession.create(model, sessionOptions);
+}
+
+function wrap(session: ort.InferenceSession): ModelSession {
+  const [xName, tName] = session.inputNames;
+  const outName = session.outputNames[0];
+  return {
+    async run(x, xShape, t) {
+      const feeds = {
+        [xName]: new ort.Tensor('float32', x, xShape as number[]),
+        [tName]: new ort.Tensor('float32', t, [t.length]),
+      };
+      const result = await session.run(feeds);
+      const out = result[outName];
+      const data = (out.data as Float32Array).slice();
+      out.dispose();
+      return data;
+    },
+    release: () => session.release(),
+  };
+}
+
+/** A SessionFactory over ORT-web; `loadWasm` supplies the compiled ORT module (imported in workerd, compiled in Node). */
+export function ortWebSessions(loadWasm: () => Promise<WebAssembly.Module>): SessionFactory {
+  let wasm: Promise<WebAssembly.Module> | undefined;
+  return async (model) => {
+    wasm ??= loadWasm();
+    return wrap(await createSession(model, await wasm));
+  };
+}

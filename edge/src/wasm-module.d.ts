@@ -1,0 +1,5 @@
+// Wrangler (and the vitest Workers pool) turn `.wasm` imports into compiled modules.
+declare module '*.wasm' {
+  const module: WebAssembly.Module;
+  export default module;
+}
