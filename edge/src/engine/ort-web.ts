@@ -66,17 +66,24 @@ async function createSession(model: Uint8Array, wasm: WebAssembly.Module): Promi
 function wrap(session: ort.InferenceSession): ModelSession {
   const [xName, tName] = session.inputNames;
   const outName = session.outputNames[0];
+  // NOTE: one run at a time per session: concurrent requests interleave by step instead of racing inside ORT.
+  let queue: Promise<unknown> = Promise.resolve();
+  const runOnce = async (x: Float32Array, xShape: readonly number[], t: Float32Array) => {
+    const feeds = {
+      [xName]: new ort.Tensor('float32', x, xShape as number[]),
+      [tName]: new ort.Tensor('float32', t, [t.length]),
+    };
+    const result = await session.run(feeds);
+    const out = result[outName];
+    const data = (out.data as Float32Array).slice();
+    out.dispose();
+    return data;
+  };
   return {
-    async run(x, xShape, t) {
-      const feeds = {
-        [xName]: new ort.Tensor('float32', x, xShape as number[]),
-        [tName]: new ort.Tensor('float32', t, [t.length]),
-      };
-      const result = await session.run(feeds);
-      const out = result[outName];
-      const data = (out.data as Float32Array).slice();
-      out.dispose();
-      return data;
+    run(x, xShape, t) {
+      const next = queue.then(() => runOnce(x, xShape, t));
+      queue = next.catch(() => undefined);
+      return next;
     },
     release: () => session.release(),
   };

@@ -1,0 +1,45 @@
+import { Hono } from 'hono';
+import { type Clock, systemClock } from './clock.ts';
+import { defaultConfig, type EdgeConfig } from './config.ts';
+import { createEngine, type Engine } from './engine/engine.ts';
+import type { SessionFactory } from './engine/session.ts';
+import { HttpError, toHttpError } from './errors.ts';
+import { pageHtml } from './page-html.ts';
+import { modelRoutes } from './routes/models.ts';
+import { sampleRoutes } from './routes/sample.ts';
+import { randomUint32 } from './sample-request.ts';
+import type { ArtifactSource } from './sources/source.ts';
+
+/** What differs between runtimes (and tests): where artifacts come from, how sessions are made, the clock. */
+export interface AppDeps {
+  source: ArtifactSource;
+  sessions: SessionFactory;
+  clock?: Clock;
+  config?: Partial<EdgeConfig>;
+  randomSeed?: () => number;
+  /** Where unexpected errors are reported (never the client). */
+  log?: (message: string, error: unknown) => void;
+}
+
+export type EdgeApp = Hono & { engine: Engine };
+
+/** The one app every runtime serves: `app.fetch` is the whole contract, `app.request` the test harness. */
+export function createApp(deps: AppDeps): EdgeApp {
+  const config: EdgeConfig = { ...defaultConfig, ...deps.config };
+  const engine = createEngine(deps.source, deps.sessions, deps.clock ?? systemClock, config);
+  const log = deps.log ?? ((message, error) => console.error(message, error));
+
+  const app = new Hono();
+  app.onError((error, c) => {
+    const http = toHttpError(error);
+    if (!(error instanceof HttpError)) log(`${c.req.method} ${c.req.path} failed`, error);
+    return c.json(http.toJSON(), http.status);
+  });
+  app.notFound((c) => c.json({ error: 'not_found', message: `no route ${c.req.method} ${c.req.path}` }, 404));
+
+  app.get('/', (c) => c.html(pageHtml));
+  app.get('/healthz', (c) => c.json({ ok: true, source: deps.source.location, sessions: engine.sessions.loaded() }));
+  app.route('/models', modelRoutes(engine, deps.source.location));
+  app.route('/sample', sampleRoutes(engine, config, deps.randomSeed ?? randomUint32));
+  return Object.assign(app, { engine });
+}

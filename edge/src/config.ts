@@ -1,0 +1,48 @@
+/** Limits and defaults of one deployment, read from environment variables (Node) or `[vars]` (wrangler.toml). */
+export interface EdgeConfig {
+  /** Artifact served when a request names none; unset = the first artifact the source lists. */
+  defaultModel?: string;
+  defaultVariant: string;
+  /** Most samples per request. */
+  maxBatch: number;
+  /** Most denoiser steps per request. */
+  maxSteps: number;
+  /** Most denoiser evaluations (n x steps) per request. */
+  workBudget: number;
+  /** How long a read manifest is trusted before the source is asked again. */
+  manifestTtlMs: number;
+}
+
+export const defaultConfig: EdgeConfig = {
+  defaultVariant: 'int8',
+  maxBatch: 16,
+  maxSteps: 250,
+  workBudget: 400,
+  manifestTtlMs: 30_000,
+};
+
+type Env = Record<string, unknown>;
+
+function positiveInt(env: Env, key: string, fallback: number): number {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`${key} must be a positive integer, got ${raw}`);
+  return value;
+}
+
+function text(env: Env, key: string): string | undefined {
+  const raw = env[key];
+  return typeof raw === 'string' && raw !== '' ? raw : undefined;
+}
+
+export function configFromEnv(env: Env): EdgeConfig {
+  return {
+    defaultModel: text(env, 'QDM_DEFAULT_MODEL'),
+    defaultVariant: text(env, 'QDM_DEFAULT_VARIANT') ?? defaultConfig.defaultVariant,
+    maxBatch: positiveInt(env, 'QDM_MAX_N', defaultConfig.maxBatch),
+    maxSteps: positiveInt(env, 'QDM_MAX_STEPS', defaultConfig.maxSteps),
+    workBudget: positiveInt(env, 'QDM_WORK_BUDGET', defaultConfig.workBudget),
+    manifestTtlMs: positiveInt(env, 'QDM_MANIFEST_TTL_MS', defaultConfig.manifestTtlMs),
+  };
+}

@@ -1,0 +1,55 @@
+import { createDiffusion, type Manifest, parseSteps, type SpacedDiffusion } from '@qdm/shared';
+import type { EdgeConfig } from '../config.ts';
+import { badField, HttpError } from '../errors.ts';
+import type { SampleRequest } from '../sample-request.ts';
+
+/** A request checked against its artifact: the respaced diffusion and the work it will cost. */
+export interface SamplePlan {
+  diffusion: SpacedDiffusion;
+  /** The respacing actually used ("ddim25", "250", ...). */
+  respacing: string;
+  steps: number;
+  shape: [channels: number, height: number, width: number];
+  outChannels: number;
+}
+
+export function planSample(request: SampleRequest, manifest: Manifest, config: EdgeConfig): SamplePlan {
+  const d = manifest.diffusion;
+  let respacing: string;
+  let diffusion: SpacedDiffusion;
+  try {
+    respacing = parseSteps(request.steps, d.diffusionSteps);
+    diffusion = createDiffusion(
+      {
+        diffusionSteps: d.diffusionSteps,
+        noiseSchedule: d.noiseSchedule,
+        learnSigma: d.learnSigma,
+        rescaleTimesteps: d.rescaleTimesteps,
+      },
+      respacing,
+    );
+  } catch (error) {
+    throw badField('steps', (error as Error).message);
+  }
+  const steps = diffusion.numSteps;
+  if (steps > config.maxSteps) {
+    throw new HttpError(422, 'over_budget', `steps: ${steps} steps is above the limit of ${config.maxSteps}`, 'steps');
+  }
+  const work = request.n * steps;
+  if (work > config.workBudget) {
+    throw new HttpError(
+      422,
+      'over_budget',
+      `n x steps = ${request.n} x ${steps} = ${work} denoiser evaluations is above the budget of ${config.workBudget}`,
+      'n',
+    );
+  }
+  const size = manifest.model.imageSize;
+  return {
+    diffusion,
+    respacing,
+    steps,
+    shape: [manifest.model.inChannels, size, size],
+    outChannels: manifest.model.outChannels,
+  };
+}

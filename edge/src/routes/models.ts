@@ -1,0 +1,46 @@
+import { Hono } from 'hono';
+import type { Engine } from '../engine/engine.ts';
+import { toHttpError } from '../errors.ts';
+
+/** `GET /models`: every artifact with its variants' sizes and quantization settings; broken ones say why. */
+export function modelRoutes(engine: Engine, location: string): Hono {
+  const app = new Hono();
+  app.get('/', async (c) => {
+    const names = await engine.catalog.names();
+    const loaded = new Set(engine.sessions.loaded());
+    const models = await Promise.all(
+      names.map(async (name) => {
+        try {
+          const { manifest, version } = await engine.catalog.open(name);
+          const variants = Object.fromEntries(
+            Object.entries(manifest.variants).map(([key, v]) => [
+              key,
+              {
+                file: v.file,
+                bytes: v.bytes,
+                sha256: v.sha256,
+                precision: v.precision,
+                quantization: v.quantization ?? null,
+                loaded: loaded.has(`${name}/${key}`),
+              },
+            ]),
+          );
+          return {
+            name,
+            version: version ?? null,
+            createdAt: manifest.createdAt,
+            imageSize: manifest.model.imageSize,
+            channels: manifest.model.inChannels,
+            parameters: manifest.model.parameters,
+            diffusion: manifest.diffusion,
+            variants,
+          };
+        } catch (error) {
+          return { name, error: toHttpError(error).message };
+        }
+      }),
+    );
+    return c.json({ source: location, models });
+  });
+  return app;
+}
