@@ -31,11 +31,16 @@ export interface OnnxNode {
   attributes: Record<string, AttributeValue>;
 }
 
-/** A graph input/output/value_info: element type and shape (strings are symbolic dims such as 'N'). */
+/**
+ * A graph input/output/value_info: element type and shape (strings are symbolic dims such as 'N'; '' is a dim
+ * of unknown size).
+ */
 export interface ValueInfo {
   name: string;
   dtype: DType;
   shape: (number | string)[];
+  /** The type carries no shape at all (rank unknown); `shape` is then []. */
+  unknownRank?: boolean;
 }
 
 export interface OnnxGraph {

@@ -1,0 +1,109 @@
+/**
+ * onnxruntime-node sessions for the toolchain: creation with explicit threading/optimization settings, and the
+ * U-Net as a `Denoiser` for the samplers in @qdm/shared.
+ */
+import type { Denoiser } from '@qdm/shared';
+import * as ort from 'onnxruntime-node';
+
+export type OptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
+
+export interface CreateSessionOptions {
+  /** intra-op threads; default: onnxruntime's own choice (all cores). */
+  threads?: number;
+  optimization?: OptimizationLevel;
+  /** Where onnxruntime writes the graph after its optimizations (for inspection). */
+  optimizedModelPath?: string;
+  executionProviders?: string[];
+}
+
+export type Session = ort.InferenceSession;
+
+export async function createSession(modelBytes: Uint8Array, options: CreateSessionOptions = {}): Promise<Session> {
+  const sessionOptions: ort.InferenceSession.SessionOptions = {
+    graphOptimizationLevel: options.optimization ?? 'all',
+    executionProviders: options.executionProviders ?? ['cpu'],
+  };
+  if (options.threads !== undefined) {
+    if (!Number.isInteger(options.threads) || options.threads < 1) {
+      throw new Error(`threads must be a positive integer, got ${options.threads}`);
+    }
+    sessionOptions.intraOpNumThreads = options.threads;
+    sessionOptions.interOpNumThreads = 1;
+  }
+  if (options.optimizedModelPath) sessionOptions.optimizedModelFilePath = options.optimizedModelPath;
+  return ort.InferenceSession.create(modelBytes, sessionOptions);
+}
+
+/** Runs `use` with a fresh session and always releases it. */
+export async function withSession<T>(
+  modelBytes: Uint8Array,
+  options: CreateSessionOptions,
+  use: (session: Session) => Promise<T>,
+): Promise<T> {
+  const session = await createSession(modelBytes, options);
+  try {
+    return await use(session);
+  } finally {
+    await session.release();
+  }
+}
+
+/** float32 tensor feed helper. */
+export function float32Tensor(data: Float32Array, dims: readonly number[]): ort.Tensor {
+  return new ort.Tensor('float32', data, dims);
+}
+
+export interface DenoiserOptions {
+  /** [C, H, W] of x; default: read from the session's `x` input metadata. */
+  shape?: [number, number, number];
+  /** Output channels: C, or 2C with learn_sigma. Default: read from the `out` metadata, else C (2C with learnSigma). */
+  learnSigma?: boolean;
+  /** Class labels for class-conditional models (input `y`): one per sample of the batch. */
+  labels?: (batch: number) => BigInt64Array;
+}
+
+/**
+ * The U-Net session (inputs `x`, `t`[, `y`], output `out`) as a Denoiser. The returned array is the full output
+ * [batch, outChannels, H, W]; with learn_sigma that is epsilon then the variance values.
+ */
+export function sessionDenoiser(session: Session, options: DenoiserOptions = {}): Denoiser {
+  const [c, h, w] = options.shape ?? inputShape(session);
+  const perSample = c * h * w;
+  const outChannels = outputChannels(session) ?? (options.learnSigma ? 2 * c : c);
+  const needsLabels = session.inputNames.includes('y');
+  if (needsLabels && !options.labels) throw new Error('class-conditional model: sessionDenoiser needs labels');
+  return async (x, t, batch) => {
+    if (x.length !== batch * perSample) {
+      throw new Error(`denoiser: x has ${x.length} values, expected ${batch}x${c}x${h}x${w}`);
+    }
+    if (t.length !== batch) throw new Error(`denoiser: t has ${t.length} values for batch ${batch}`);
+    const feeds: Record<string, ort.Tensor> = {
+      x: new ort.Tensor('float32', x, [batch, c, h, w]),
+      t: new ort.Tensor('float32', t, [batch]),
+    };
+    if (needsLabels && options.labels) feeds.y = new ort.Tensor('int64', options.labels(batch), [batch]);
+    const result = await session.run(feeds);
+    const out = result.out;
+    if (out?.type !== 'float32') throw new Error('denoiser: session has no float32 output `out`');
+    const data = out.data as Float32Array;
+    if (data.length !== batch * outChannels * h * w) {
+      throw new Error(`denoiser: out has ${data.length} values, expected ${batch}x${outChannels}x${h}x${w}`);
+    }
+    return data;
+  };
+}
+
+function inputShape(session: Session): [number, number, number] {
+  const meta = session.inputMetadata.find((m) => m.name === 'x');
+  const dims = meta?.isTensor ? meta.shape.slice(1) : [];
+  if (dims.length !== 3 || dims.some((d) => typeof d !== 'number')) {
+    throw new Error('denoiser: cannot read [C,H,W] from input x; pass options.shape');
+  }
+  return dims as [number, number, number];
+}
+
+function outputChannels(session: Session): number | undefined {
+  const meta = session.outputMetadata.find((m) => m.name === 'out');
+  const c = meta?.isTensor ? meta.shape[1] : undefined;
+  return typeof c === 'number' ? c : undefined;
+}
