@@ -14,14 +14,24 @@ export function parseS3Url(url: string): S3Location | undefined {
 }
 
 /**
- * S3 client from the standard AWS environment (AWS_REGION, AWS_ACCESS_KEY_ID, ..., AWS_ENDPOINT_URL_S3).
- * NOTE: S3-compatible servers (s3rver, MinIO, R2's S3 API) need path-style addressing when an endpoint is set.
+ * S3 client from the standard AWS environment, as the toolchain reads it: credentials from AWS_ACCESS_KEY_ID /
+ * AWS_SECRET_ACCESS_KEY (or the SDK's default chain), AWS_REGION or AWS_DEFAULT_REGION (default us-east-1),
+ * AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL for S3-compatible servers, AWS_MAX_ATTEMPTS.
+ * NOTE: S3-compatible servers (s3rver, MinIO, R2's S3 API) need path-style addressing when an endpoint is set, and
+ * several do not speak the SDK's default CRC32 checksum framing; integrity is ours anyway (sha256 per manifest).
  */
 export function s3ClientFromEnv(env: Record<string, string | undefined>): S3Client {
-  const endpoint = env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
+  const endpoint = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined;
+  const attempts = Number(env.AWS_MAX_ATTEMPTS || 3);
+  const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey } = env;
+  const sessionToken = env.AWS_SESSION_TOKEN || undefined;
   return new S3Client({
-    region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
+    ...(accessKeyId && secretAccessKey ? { credentials: { accessKeyId, secretAccessKey, sessionToken } } : {}),
+    region: env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',
     ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
+    maxAttempts: Number.isInteger(attempts) && attempts > 0 ? attempts : 3,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
   });
 }
 
