@@ -1,0 +1,50 @@
+/** manifest.json as bytes: decoding with errors that name where it came from, and the files it promises. */
+import { LATEST_POINTER, MANIFEST_FILE, type Manifest, parseManifest } from '@qdm/shared';
+import type { Expected } from './digest.ts';
+import { StoreError } from './errors.ts';
+
+export interface ExpectedFile extends Expected {
+  file: string;
+}
+
+export function decodeManifest(raw: Uint8Array, where: string): Manifest {
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(raw));
+  } catch (error) {
+    throw new StoreError(where, `manifest is not valid UTF-8 JSON (${(error as Error).message})`, { cause: error });
+  }
+  try {
+    return parseManifest(json);
+  } catch (error) {
+    throw new StoreError(where, (error as Error).message, { cause: error });
+  }
+}
+
+/**
+ * Every file the manifest names with what it must contain, variants first (upload order). The report has no
+ * recorded size or hash, so it is moved as-is and cannot be verified.
+ */
+export function expectedFiles(manifest: Manifest): ExpectedFile[] {
+  const byFile = new Map<string, ExpectedFile>();
+  for (const [variant, entry] of Object.entries(manifest.variants)) {
+    const seen = byFile.get(entry.file);
+    if (seen && (seen.sha256 !== entry.sha256 || seen.bytes !== entry.bytes)) {
+      throw new StoreError(manifest.name, `variant "${variant}" names ${entry.file} with a different size or sha256`);
+    }
+    byFile.set(entry.file, { file: entry.file, bytes: entry.bytes, sha256: entry.sha256 });
+  }
+  if (manifest.report && !byFile.has(manifest.report)) byFile.set(manifest.report, { file: manifest.report });
+  for (const file of byFile.keys()) {
+    if (file === MANIFEST_FILE || file === LATEST_POINTER) {
+      throw new StoreError(manifest.name, `the manifest names "${file}" as an artifact file (reserved name)`);
+    }
+  }
+  return [...byFile.values()];
+}
+
+export function variantBytes(manifest: Manifest): number {
+  let total = 0;
+  for (const file of expectedFiles(manifest)) total += file.bytes ?? 0;
+  return total;
+}

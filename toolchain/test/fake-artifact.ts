@@ -1,0 +1,69 @@
+/**
+ * Small fake artifacts for store tests: a valid manifest (checked with parseManifest) naming variant files of
+ * random bytes, plus a report. No real ONNX: the stores only move and verify bytes.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { MANIFEST_SCHEMA, type Manifest, parseManifest } from '@qdm/shared';
+
+export interface FakeArtifact {
+  dir: string;
+  manifest: Manifest;
+  manifestBytes: Buffer;
+  /** Every file's bytes by file name, manifest.json included. */
+  files: Map<string, Buffer>;
+}
+
+export interface FakeArtifactOptions {
+  name?: string;
+  /** Variant key -> byte size. */
+  variants?: Record<string, number>;
+  report?: boolean;
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+export async function makeFakeArtifact(dir: string, options: FakeArtifactOptions = {}): Promise<FakeArtifact> {
+  const variants = options.variants ?? { fp32: 40_000, int8: 12_345 };
+  await mkdir(dir, { recursive: true });
+  const files = new Map<string, Buffer>();
+  const entries: Manifest['variants'] = {};
+  for (const [key, size] of Object.entries(variants)) {
+    const file = `model.${key}.onnx`;
+    const bytes = randomBytes(size);
+    files.set(file, bytes);
+    entries[key] = { file, bytes: size, sha256: sha256(bytes), precision: key === 'int8' ? 'w8a8' : key };
+  }
+  const report = options.report ?? true;
+  if (report) files.set('report.html', Buffer.from(`<!doctype html><p>report ${randomBytes(8).toString('hex')}</p>`));
+  const manifest = parseManifest({
+    schema: MANIFEST_SCHEMA,
+    name: options.name ?? 'fake',
+    createdAt: new Date().toISOString(),
+    model: {
+      architecture: 'improved-diffusion-unet',
+      imageSize: 32,
+      inChannels: 3,
+      outChannels: 3,
+      classCond: false,
+      parameters: 1,
+      flags: {},
+    },
+    diffusion: {
+      diffusionSteps: 1000,
+      noiseSchedule: 'linear',
+      learnSigma: false,
+      rescaleTimesteps: false,
+      timestepRespacing: '',
+    },
+    variants: entries,
+    ...(report ? { report: 'report.html' } : {}),
+  });
+  const manifestBytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
+  files.set('manifest.json', manifestBytes);
+  for (const [file, bytes] of files) await writeFile(join(dir, file), bytes);
+  return { dir, manifest, manifestBytes, files };
+}
