@@ -1,0 +1,96 @@
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type ServerType, serve } from '@hono/node-server';
+import { decodePng } from '@qdm/shared';
+import { type Browser, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { folderSource } from '../../src/sources/folder.ts';
+import { tinyArtifact } from '../fixtures/artifact.ts';
+import { folderStore } from '../fixtures/folder.ts';
+import { appOver } from './harness.ts';
+
+// Debian's chromium package; CI installs it (infra/setup-ci.sh). Without it this suite is skipped, saying why.
+const CHROMIUM = process.env.QDM_CHROMIUM ?? '/usr/bin/chromium';
+const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium) console.warn(`page test skipped: no Chromium at ${CHROMIUM} (apt-get install chromium)`);
+
+const CHROMIUM_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+
+/** Non-blank: the pixels are not (nearly) one colour. */
+function pixelSpread(png: Uint8Array): { distinct: number; std: number } {
+  const { data, channels } = decodePng(png);
+  const values: number[] = [];
+  const colours = new Set<string>();
+  for (let i = 0; i < data.length; i += channels) {
+    values.push(data[i]);
+    colours.add(`${data[i]},${data[i + 1]},${data[i + 2]}`);
+  }
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  const std = Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length);
+  return { distinct: colours.size, std };
+}
+
+describe.skipIf(!hasChromium)('GET / in headless Chromium', () => {
+  let server: ServerType;
+  let base: string;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    const root = await folderStore(await tinyArtifact('tiny', 16));
+    const app = appOver(folderSource(root));
+    await new Promise<void>((ready) => {
+      server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => ready());
+    });
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await new Promise((done) => server?.close(done));
+  });
+
+  it('samples both variants of the same seed side by side with their timings', async () => {
+    const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(error.message));
+    await page.goto(`${base}/`);
+    await page.waitForSelector('body[data-ready="true"]');
+    expect(await page.inputValue('#left-variant')).toBe('fp32');
+    expect(await page.inputValue('#right-variant')).toBe('alt'); // no int8 in the fixture yet
+    await page.fill('#seed', '42');
+    await page.fill('#n', '4');
+    await page.fill('#steps', 'ddim8');
+    await page.click('#run');
+    await page.waitForSelector('#left-img[data-loaded="true"]');
+    await page.waitForSelector('#right-img[data-loaded="true"]');
+    expect(await page.textContent('#status')).toBe('done');
+
+    const shot = await page.screenshot({ fullPage: true });
+    await writeFile(join(tmpdir(), 'qdm-edge-page.png'), shot);
+    const left = pixelSpread(await page.locator('#left-img').screenshot());
+    const right = pixelSpread(await page.locator('#right-img').screenshot());
+    for (const spread of [left, right]) {
+      expect(spread.distinct).toBeGreaterThan(16);
+      expect(spread.std).toBeGreaterThan(10);
+    }
+    for (const side of ['left', 'right']) {
+      const caption = (await page.textContent(`#${side}-caption`)) ?? '';
+      expect(caption).toContain('seed 42');
+      expect(caption).toMatch(/steps 8 \(ddim8\)/);
+      expect(caption).toMatch(/step [\d.]+ ms/);
+    }
+    expect(errors).toEqual([]);
+  });
+});
