@@ -20,7 +20,7 @@ interface AwsLikeError {
   name?: string;
   code?: string;
   message?: string;
-  $metadata?: { httpStatusCode?: number };
+  $metadata?: { httpStatusCode?: number; attempts?: number };
 }
 
 /** A short description of an SDK, network or file system error: "AccessDenied (HTTP 403): ...". */
@@ -29,9 +29,13 @@ export function describeCause(error: unknown): string {
   const e = error as AwsLikeError;
   const status = e.$metadata?.httpStatusCode;
   const code = e.code ?? (e.name && e.name !== 'Error' ? e.name : undefined);
-  const parts = [code, status ? `(HTTP ${status})` : undefined].filter(Boolean).join(' ');
-  const message = e.message && e.message !== code ? e.message : '';
-  return [parts, message].filter((s) => s.length > 0).join(': ') || 'unknown error';
+  const message = e.message ?? '';
+  // Node's network errors already start with their code ("connect ECONNREFUSED ...").
+  const label = code && !message.includes(code) ? code : undefined;
+  const head = [label, status ? `(HTTP ${status})` : undefined].filter(Boolean).join(' ');
+  const attempts = e.$metadata?.attempts ?? 1;
+  const text = [head, message !== label ? message : ''].filter((s) => s.length > 0).join(': ') || 'unknown error';
+  return attempts > 1 ? `${text} (after ${attempts} attempts)` : text;
 }
 
 export function isAbortError(error: unknown): boolean {

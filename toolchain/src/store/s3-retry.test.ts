@@ -100,7 +100,7 @@ describe('S3 uploads through a faulty network', () => {
       const error = (await store.publish('doomed', a.dir).catch((e: unknown) => e)) as Error;
       expect(error).toBeInstanceOf(Error);
       expect(error.message).toMatch(
-        /^s3:\/\/qdm-test\/giveup\/doomed\/versions\/[^/]+\/model\.int8\.onnx: uploading failed: SlowDown \(HTTP 503\): injected; the artifact has no published version yet$/,
+        /^s3:\/\/qdm-test\/giveup\/doomed\/versions\/[^/]+\/model\.int8\.onnx: uploading failed: SlowDown \(HTTP 503\): injected \(after 2 attempts\); the artifact has no published version yet$/,
       );
       expect((await store.list()).artifacts).toEqual([]);
     } finally {
