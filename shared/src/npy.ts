@@ -166,6 +166,6 @@ export function decodeNpy(bytes: Uint8Array): Tensor {
   }
   let raw = bytes.subarray(dataOffset, dataOffset + byteLength);
   if (bigEndian && type.bytes > 1) raw = byteSwapped(raw, type.bytes);
-  else if (raw.byteOffset % type.bytes !== 0) raw = raw.slice();
+  else if (raw.byteOffset % type.bytes !== 0) raw = new Uint8Array(raw); // copy (Buffer.slice would not)
   return { dtype, shape: header.shape, data: type.make(raw.buffer, raw.byteOffset, n) };
 }

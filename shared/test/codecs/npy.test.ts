@@ -54,6 +54,10 @@ describe('decodeNpy reads numpy-written files', () => {
     shifted.set(bytes);
     const t = decodeNpy(shifted);
     expect(Array.from(t.data as Float32Array)).toEqual(expected.f32_random_3x4x5.values);
+    // Node Buffers: Buffer#slice is a view, so the copy must not rely on it
+    const buffer = Buffer.alloc(bytes.length + 1).subarray(1);
+    buffer.set(bytes);
+    expect(Array.from(decodeNpy(buffer).data as Float32Array)).toEqual(expected.f32_random_3x4x5.values);
   });
 });
 

@@ -1,0 +1,4 @@
+/** Every checkpoint problem a user can act on: missing file, corrupt file, refused pickle global, bad tensor. */
+export class CheckpointError extends Error {
+  override name = 'CheckpointError';
+}
