@@ -47,7 +47,9 @@ export async function readArtifactManifest(dir: string): Promise<Manifest> {
     text = await readFile(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new ArtifactError(`${dir}: not an artifact folder (no ${MANIFEST_FILE}); create one with \`toolchain import\``);
+      throw new ArtifactError(
+        `${dir}: not an artifact folder (no ${MANIFEST_FILE}); create one with \`toolchain import\``,
+      );
     }
     throw error;
   }

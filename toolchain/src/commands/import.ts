@@ -1,0 +1,46 @@
+import { defineCommand } from 'citty';
+import { importCheckpoint, loadFlags } from '../artifact/import.ts';
+import { requireArg } from '../cli/args.ts';
+import { commonArgs, emit } from '../cli/output.ts';
+import { logger } from '../cli/progress.ts';
+
+export default defineCommand({
+  meta: {
+    name: 'import',
+    description:
+      'Import an improved-diffusion checkpoint (PyTorch .pt, .safetensors or .npz) as an fp32 ONNX artifact folder',
+  },
+  args: {
+    checkpoint: {
+      type: 'string',
+      description: 'checkpoint file (torch.save state_dict, .safetensors, .npz)',
+      valueHint: 'FILE',
+    },
+    flags: {
+      type: 'string',
+      description:
+        'improved-diffusion flags: a JSON file, or the flags string as in its README ("--image_size 32 ...")',
+      valueHint: 'FLAGS',
+    },
+    out: { type: 'string', description: 'artifact folder to write (created if missing)', valueHint: 'DIR' },
+    name: { type: 'string', description: 'artifact name in the manifest (default: the folder name)' },
+    ...commonArgs,
+  },
+  async run({ args }) {
+    const log = logger(!args.quiet && !args.json);
+    const flags = await loadFlags(requireArg('flags', args.flags));
+    const result = await importCheckpoint({
+      checkpoint: requireArg('checkpoint', args.checkpoint),
+      flags,
+      outDir: requireArg('out', args.out),
+      name: args.name,
+      log,
+    });
+    emit(args.json, { artifact: result.outDir, manifest: result.manifest }, () =>
+      [
+        `imported ${result.manifest.name}: ${(result.parameters / 1e6).toFixed(2)}M parameters`,
+        `  ${result.outDir}/model.fp32.onnx (${(result.fp32Bytes / 1e6).toFixed(1)} MB), manifest.json`,
+      ].join('\n'),
+    );
+  },
+});

@@ -1,0 +1,119 @@
+import { resolve } from 'node:path';
+import { defineCommand } from 'citty';
+import { readArtifactManifest, readVariant } from '../artifact/folder.ts';
+import { enumArg, floatArg, intArg, requireArg } from '../cli/args.ts';
+import { commonArgs, emit } from '../cli/output.ts';
+import { Progress } from '../cli/progress.ts';
+import { readInitNoise, type SampleSet, writeGrid, writeSamples } from '../sampling/files.ts';
+import { openVariant, type SamplerName, sampleWith, shardRange } from '../sampling/run.ts';
+
+export default defineCommand({
+  meta: { name: 'sample', description: 'Sample images from an artifact variant with onnxruntime-node (DDIM or DDPM)' },
+  args: {
+    artifact: {
+      type: 'string',
+      description: 'artifact folder (from `toolchain import` or `build-artifact`)',
+      valueHint: 'DIR',
+    },
+    variant: { type: 'string', description: 'variant in the manifest: fp32, int8, w4a8, ...', default: 'fp32' },
+    n: { type: 'string', description: 'number of samples', default: '16' },
+    seed: {
+      type: 'string',
+      description: 'noise seed: sample k of seed s is the same in any batch or shard',
+      default: '0',
+    },
+    steps: { type: 'string', description: 'respacing: "ddim50", "250", "10,20,30" or a count', default: 'ddim50' },
+    eta: { type: 'string', description: 'DDIM eta (0 = deterministic)', default: '0' },
+    sampler: { type: 'string', description: 'ddim or ddpm (ancestral, learned variance)', default: 'ddim' },
+    batch: { type: 'string', description: 'samples per model call', default: '16' },
+    threads: { type: 'string', description: 'onnxruntime intra-op threads (default: all cores)' },
+    shard: {
+      type: 'string',
+      description: 'i/n: make only shard i of n (sample index ranges); merge with `toolchain merge`',
+    },
+    out: {
+      type: 'string',
+      description: '.npz to write: arr_0 uint8 NHWC, raw float32 NCHW, sample_index',
+      valueHint: 'FILE',
+    },
+    grid: { type: 'string', description: 'also write a PNG grid of the samples', valueHint: 'FILE' },
+    'init-noise': { type: 'string', description: '.npy float32 [n,C,H,W] replacing the seeded x_T', valueHint: 'FILE' },
+    ...commonArgs,
+  },
+  async run({ args }) {
+    const dir = requireArg('artifact', args.artifact);
+    const out = requireArg('out', args.out);
+    const total = intArg('n', args.n, { min: 1, max: 1_000_000 });
+    const seed = intArg('seed', args.seed, { min: 0, max: 2 ** 32 - 1 });
+    const eta = floatArg('eta', args.eta, { min: 0, max: 1 });
+    const batch = intArg('batch', args.batch, { min: 1, max: 1024 });
+    const threads = args.threads === undefined ? undefined : intArg('threads', args.threads, { min: 1, max: 256 });
+    const sampler = enumArg<SamplerName>('sampler', args.sampler, ['ddim', 'ddpm']);
+    const range = args.shard ? shardRange(args.shard, total) : { first: 0, count: total, index: 0, of: 1 };
+
+    const manifest = await readArtifactManifest(dir);
+    const bytes = await readVariant(dir, manifest, args.variant);
+    const shape: [number, number, number] = [
+      manifest.model.inChannels,
+      manifest.model.imageSize,
+      manifest.model.imageSize,
+    ];
+    const initNoise = args['init-noise'] ? await readInitNoise(args['init-noise'], range.count, shape) : undefined;
+    const variant = await openVariant(bytes, manifest, threads);
+    const started = performance.now();
+    let result: Awaited<ReturnType<typeof sampleWith>>;
+    try {
+      let bar: Progress | undefined;
+      result = await sampleWith(variant.denoiser, manifest, {
+        firstSample: range.first,
+        count: range.count,
+        seed,
+        steps: args.steps,
+        eta,
+        batch,
+        sampler,
+        initNoise,
+        onProgress: (done, all) => {
+          bar ??= new Progress(`sample ${args.variant}`, all, { enabled: !args.quiet && !args.json, unit: ' steps' });
+          bar.update(done);
+        },
+      });
+    } finally {
+      await variant.release();
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const sampleIndex = BigInt64Array.from({ length: range.count }, (_, k) => BigInt(range.first + k));
+    const set: SampleSet = {
+      images: result.images,
+      raw: result.raw,
+      sampleIndex,
+      n: range.count,
+      h: shape[1],
+      w: shape[2],
+      c: shape[0],
+    };
+    await writeSamples(out, set);
+    if (args.grid) await writeGrid(args.grid, set);
+    emit(
+      args.json,
+      {
+        out: resolve(out),
+        grid: args.grid ? resolve(args.grid) : undefined,
+        artifact: manifest.name,
+        variant: args.variant,
+        sha256: manifest.variants[args.variant].sha256,
+        seed,
+        firstSample: range.first,
+        n: range.count,
+        steps: result.diffusion.numSteps,
+        respacing: args.steps,
+        eta,
+        sampler,
+        seconds,
+      },
+      () =>
+        `${range.count} samples (${args.variant}, ${args.steps}, seed ${seed}${args.shard ? `, shard ${args.shard}` : ''}) ` +
+        `in ${seconds.toFixed(1)}s -> ${out}${args.grid ? `, ${args.grid}` : ''}`,
+    );
+  },
+});

@@ -1,0 +1,128 @@
+/**
+ * Sampling from an artifact variant with onnxruntime-node: seeded x_T per sample index (so a shard of a run, or
+ * one sample alone, gives exactly the images of the full run), DDIM or ancestral DDPM from @qdm/shared.
+ */
+import {
+  createDiffusion,
+  type Denoiser,
+  ddimSample,
+  ddpmSample,
+  type Manifest,
+  parseSteps,
+  type SpacedDiffusion,
+  toUint8NHWC,
+} from '@qdm/shared';
+import { createSession, type Session, sessionDenoiser } from '../runtime/ort.ts';
+
+export type SamplerName = 'ddim' | 'ddpm';
+
+export interface SampleRequest {
+  /** Global index of the first sample (shards start past 0) and how many to make. */
+  firstSample: number;
+  count: number;
+  seed: number;
+  steps: string | number;
+  eta: number;
+  batch: number;
+  sampler: SamplerName;
+  clipDenoised?: boolean;
+  /** Replaces the seeded x_T: [count, C, H, W]. */
+  initNoise?: Float32Array;
+  onProgress?: (done: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+export interface SampleResult {
+  /** float32 NCHW in [-1, 1]. */
+  raw: Float32Array;
+  /** uint8 NHWC, the evaluator layout. */
+  images: Uint8Array;
+  shape: [number, number, number];
+  diffusion: SpacedDiffusion;
+}
+
+export function diffusionFor(manifest: Manifest, steps: string | number): SpacedDiffusion {
+  const { diffusionSteps, noiseSchedule, learnSigma, rescaleTimesteps } = manifest.diffusion;
+  return createDiffusion(
+    { diffusionSteps, noiseSchedule, learnSigma, rescaleTimesteps },
+    parseSteps(steps, diffusionSteps),
+  );
+}
+
+/** Runs the sampler over `count` samples in batches against any Denoiser (ORT session, quantized model...). */
+export async function sampleWith(
+  denoiser: Denoiser,
+  manifest: Manifest,
+  request: SampleRequest,
+): Promise<SampleResult> {
+  const diffusion = diffusionFor(manifest, request.steps);
+  const shape: [number, number, number] = [
+    manifest.model.inChannels,
+    manifest.model.imageSize,
+    manifest.model.imageSize,
+  ];
+  const size = shape[0] * shape[1] * shape[2];
+  if (request.initNoise && request.initNoise.length !== request.count * size) {
+    throw new Error(
+      `--init-noise holds ${request.initNoise.length / size} samples of ${shape.join('x')}, expected ${request.count}`,
+    );
+  }
+  const raw = new Float32Array(request.count * size);
+  const totalSteps = Math.ceil(request.count / request.batch) * diffusion.numSteps;
+  let stepsDone = 0;
+  const run = request.sampler === 'ddpm' ? ddpmSample : ddimSample;
+  for (let offset = 0; offset < request.count; offset += request.batch) {
+    const batch = Math.min(request.batch, request.count - offset);
+    const x0 = await run(denoiser, {
+      diffusion,
+      shape,
+      batch,
+      seed: request.seed,
+      firstSample: request.firstSample + offset,
+      eta: request.eta,
+      clipDenoised: request.clipDenoised ?? true,
+      initNoise: request.initNoise?.subarray(offset * size, (offset + batch) * size),
+      signal: request.signal,
+      onStep: () => request.onProgress?.(++stepsDone, totalSteps),
+    });
+    raw.set(x0, offset * size);
+  }
+  const images = toUint8NHWC(raw, request.count, shape[0], shape[1], shape[2]);
+  return { raw, images, shape, diffusion };
+}
+
+export interface VariantSession {
+  session: Session;
+  denoiser: Denoiser;
+  release(): Promise<void>;
+}
+
+export async function openVariant(
+  modelBytes: Uint8Array,
+  manifest: Manifest,
+  threads?: number,
+): Promise<VariantSession> {
+  const session = await createSession(modelBytes, { threads, optimization: 'all' });
+  const shape: [number, number, number] = [
+    manifest.model.inChannels,
+    manifest.model.imageSize,
+    manifest.model.imageSize,
+  ];
+  return {
+    session,
+    denoiser: sessionDenoiser(session, { shape, learnSigma: manifest.diffusion.learnSigma }),
+    release: () => session.release(),
+  };
+}
+
+/** `--shard i/n` -> the sample index range of shard i: [floor(i*N/n), floor((i+1)*N/n)). */
+export function shardRange(shard: string, total: number): { first: number; count: number; index: number; of: number } {
+  const m = /^(\d+)\/(\d+)$/.exec(shard.trim());
+  if (!m) throw new Error(`--shard must be i/n (e.g. 0/4), got "${shard}"`);
+  const index = Number(m[1]);
+  const of = Number(m[2]);
+  if (of < 1 || index >= of) throw new Error(`--shard ${shard}: need 0 <= i < n`);
+  const first = Math.floor((index * total) / of);
+  const end = Math.floor(((index + 1) * total) / of);
+  return { first, count: end - first, index, of };
+}

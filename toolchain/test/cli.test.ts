@@ -1,0 +1,93 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { decodeNpz, decodePng } from '@qdm/shared';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCli } from './cli.ts';
+import { sharedPath } from './paths.ts';
+
+const work = mkdtempSync(join(tmpdir(), 'qdm-cli-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe('toolchain CLI', () => {
+  it('lists its commands and explains each one', () => {
+    const root = runCli(['--help']);
+    expect(root.code).toBe(0);
+    for (const command of ['import', 'sample', 'build-artifact', 'eval', 'push', 'pull', 'ls']) {
+      expect(root.stdout).toContain(command);
+    }
+    const sample = runCli(['sample', '--help']);
+    expect(sample.code).toBe(0);
+    expect(sample.stdout).toMatch(/--init-noise/);
+    expect(sample.stdout).toMatch(/--steps/);
+  });
+
+  it('refuses unknown options and bad values with exit 2 and the flag named', () => {
+    const typo = runCli(['sample', '--artifact', work, '--step', 'ddim5', '--out', join(work, 'x.npz')]);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toMatch(/unknown option --step\b/);
+    const bad = runCli(['sample', '--artifact', work, '--n', 'many', '--out', join(work, 'x.npz')]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--n must be an integer/);
+    expect(bad.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it('reports a missing artifact in one line, as JSON with --json', () => {
+    const missing = runCli(['sample', '--artifact', join(work, 'nope'), '--out', join(work, 'x.npz'), '--json']);
+    expect(missing.code).toBe(1);
+    expect(JSON.parse(missing.stdout)).toMatchObject({ ok: false, command: 'sample' });
+    expect(missing.stderr.trim().split('\n')).toHaveLength(1);
+    expect(missing.stderr).toMatch(/not an artifact folder/);
+  });
+
+  it('imports mnist32 and samples digits from it', () => {
+    const artifact = join(work, 'mnist32');
+    const flagsText = readFileSync(sharedPath('models/mnist32/flags.json'), 'utf8');
+    writeFileSync(join(work, 'flags.json'), flagsText);
+    const imported = runCli([
+      'import',
+      '--checkpoint',
+      sharedPath('models/mnist32/ema.pt'),
+      '--flags',
+      join(work, 'flags.json'),
+      '--out',
+      artifact,
+      '--json',
+    ]);
+    expect(imported.code, imported.stderr).toBe(0);
+    const manifest = JSON.parse(imported.stdout).manifest;
+    expect(manifest.model.parameters).toBe(1_629_478);
+    expect(manifest.variants.fp32.file).toBe('model.fp32.onnx');
+
+    const out = join(work, 'samples.npz');
+    const grid = join(work, 'grid.png');
+    const sampled = runCli([
+      'sample',
+      '--artifact',
+      artifact,
+      '--n',
+      '3',
+      '--seed',
+      '7',
+      '--steps',
+      'ddim5',
+      '--batch',
+      '2',
+      '--out',
+      out,
+      '--grid',
+      grid,
+      '--json',
+    ]);
+    expect(sampled.code, sampled.stderr).toBe(0);
+    expect(JSON.parse(sampled.stdout)).toMatchObject({ ok: true, n: 3, steps: 5, seed: 7 });
+    const arrays = decodeNpz(new Uint8Array(readFileSync(out)));
+    expect(arrays.arr_0.shape).toEqual([3, 32, 32, 3]);
+    expect(arrays.raw.shape).toEqual([3, 3, 32, 32]);
+    const raw = arrays.raw.data as Float32Array;
+    expect(Math.max(...raw)).toBeLessThanOrEqual(1);
+    expect(Math.min(...raw)).toBeGreaterThanOrEqual(-1);
+    const png = decodePng(new Uint8Array(readFileSync(grid)));
+    expect(png.width).toBeGreaterThan(64);
+  });
+});
