@@ -1,0 +1,72 @@
+/**
+ * Helpers of the edge benchmarks (bench/edge-*.ts): which artifact to measure, Server-Timing parsing, statistics.
+ * Benchmarks print one JSON object on stdout; progress goes to stderr.
+ */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { MANIFEST_FILE } from '@qdm/shared';
+
+export const repoRoot = resolve(import.meta.dirname, '..');
+
+export interface BenchArtifact {
+  root: string;
+  name: string;
+  /** False when the requested artifact was missing and the generated test artifact stands in. */
+  requested: boolean;
+}
+
+/**
+ * The artifact to measure: `--model` (default mnist32, as `npm run demo` builds it) under QDM_ARTIFACTS or
+ * `artifacts/`. With `--allow-fixture` a missing one is replaced by the generated test artifact, and the JSON says so.
+ */
+export async function benchArtifact(model: string, allowFixture: boolean): Promise<BenchArtifact> {
+  const root = resolve(process.env.QDM_ARTIFACTS ?? join(repoRoot, 'artifacts'));
+  if (existsSync(join(root, model, MANIFEST_FILE))) return { root, name: model, requested: true };
+  if (!allowFixture) {
+    throw new Error(`no artifact ${model} in ${root}: run \`npm run demo\` (or pass --allow-fixture)`);
+  }
+  const { tinyArtifact } = await import('../edge/test/fixtures/artifact.ts');
+  const { folderStore } = await import('../edge/test/fixtures/folder.ts');
+  return { root: await folderStore(await tinyArtifact('tiny', 32)), name: 'tiny', requested: false };
+}
+
+/** `Server-Timing` -> { name: dur } */
+export function serverTiming(header: string | null): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const part of (header ?? '').split(',')) {
+    const [name, ...params] = part.trim().split(';');
+    const dur = params.map((p) => p.trim()).find((p) => p.startsWith('dur='));
+    if (name && dur) out[name] = Number(dur.slice(4));
+  }
+  return out;
+}
+
+export function quantile(values: number[], q: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+}
+
+export const median = (values: number[]) => quantile(values, 0.5);
+export const round = (v: number, digits = 2) => Math.round(v * 10 ** digits) / 10 ** digits;
+export const mib = (bytes: number) => round(bytes / 2 ** 20, 1);
+
+export function log(message: string): void {
+  process.stderr.write(`${message}\n`);
+}
+
+/** Per-step latency of one variant: the mean denoiser step of each request, median over requests. */
+export async function measureSteps(
+  fetchSample: (query: string) => Promise<Response>,
+  query: string,
+  requests: number,
+): Promise<{ stepMs: number; samples: number[] }> {
+  const samples: number[] = [];
+  for (let i = 0; i < requests; i++) {
+    const res = await fetchSample(query);
+    if (res.status !== 200) throw new Error(`${query}: ${res.status} ${await res.text()}`);
+    await res.arrayBuffer();
+    samples.push(serverTiming(res.headers.get('server-timing')).step);
+  }
+  return { stepMs: round(median(samples)), samples: samples.map((v) => round(v)) };
+}

@@ -1,0 +1,86 @@
+// Edge benchmark on Node: onnxruntime-web WASM (1 thread), the same app as `npm run serve`.
+//   node bench/edge-node.ts [--model mnist32] [--variants int8,fp32] [--steps 20] [--requests 5] [--allow-fixture]
+// Prints JSON: cold start (first request: wasm compile+init, artifact read+verify, session), warm request latency,
+// per-step latency per variant (mean step of a request, median over requests), process memory with all loaded.
+import { parseArgs } from 'node:util';
+import { createApp } from '../edge/src/app.ts';
+import { ortWebSessions } from '../edge/src/engine/ort-web.ts';
+import { compileOrtWasm } from '../edge/src/node-runtime.ts';
+import { folderSource } from '../edge/src/sources/folder.ts';
+import { benchArtifact, log, measureSteps, mib, round, serverTiming } from './edge-lib.ts';
+
+const { values } = parseArgs({
+  options: {
+    model: { type: 'string', default: 'mnist32' },
+    variants: { type: 'string', default: 'int8,fp32' },
+    steps: { type: 'string', default: '20' },
+    requests: { type: 'string', default: '5' },
+    'allow-fixture': { type: 'boolean', default: false },
+  },
+});
+
+const artifact = await benchArtifact(values.model, values['allow-fixture']);
+const rssStart = process.memoryUsage().rss;
+const app = createApp({
+  source: folderSource(artifact.root),
+  sessions: ortWebSessions(compileOrtWasm),
+  config: { workBudget: 1_000_000, maxSteps: 1000 },
+});
+const manifest = (await app.engine.catalog.open(artifact.name)).manifest;
+const variants = values.variants.split(',').filter((v) => v in manifest.variants);
+const missing = values.variants.split(',').filter((v) => !(v in manifest.variants));
+const query = (variant: string, steps: string) =>
+  `/sample?model=${artifact.name}&variant=${variant}&seed=1&n=1&steps=ddim${steps}&format=npy`;
+
+const results: Record<string, unknown> = {};
+let coldStart: Record<string, number> | undefined;
+for (const [i, variant] of variants.entries()) {
+  log(`edge-node: ${variant}: first request`);
+  const started = performance.now();
+  const first = await app.request(query(variant, values.steps));
+  await first.arrayBuffer();
+  const firstMs = performance.now() - started;
+  const timing = serverTiming(first.headers.get('server-timing'));
+  // Only the first variant pays the wasm runtime initialization: that request is the process's cold start.
+  if (i === 0) coldStart = { variant: variant as never, loadMs: round(timing.load), firstRequestMs: round(firstMs) };
+  log(`edge-node: ${variant}: ${values.requests} warm requests`);
+  const warmStart = performance.now();
+  const steps = await measureSteps(async (q) => app.request(q), query(variant, values.steps), Number(values.requests));
+  results[variant] = {
+    loadMs: round(timing.load),
+    stepMs: steps.stepMs,
+    stepSamplesMs: steps.samples,
+    warmRequestMs: round((performance.now() - warmStart) / Number(values.requests)),
+  };
+}
+const mem = process.memoryUsage();
+const stepOf = (v: string) => (results[v] as { stepMs: number } | undefined)?.stepMs;
+const ratio = stepOf('int8') && stepOf('fp32') ? round(stepOf('int8')! / stepOf('fp32')!, 3) : null;
+
+console.log(
+  JSON.stringify(
+    {
+      bench: 'edge-node',
+      runtime: `node ${process.version}, onnxruntime-web wasm, 1 thread`,
+      artifact: { name: artifact.name, root: artifact.root, requested: artifact.requested },
+      steps: `ddim${values.steps}`,
+      batch: 1,
+      coldStart,
+      variants: results,
+      missingVariants: missing,
+      int8OverFp32: ratio,
+      memory: {
+        rssStartMiB: mib(rssStart),
+        rssAllLoadedMiB: mib(mem.rss),
+        arrayBuffersMiB: mib(mem.arrayBuffers),
+        heapUsedMiB: mib(mem.heapUsed),
+      },
+      targets: {
+        int8AtMostHalfFp32: ratio === null ? null : ratio <= 0.5,
+        coldStartAtMost1s: coldStart ? coldStart.loadMs <= 1000 : null,
+      },
+    },
+    null,
+    2,
+  ),
+);
