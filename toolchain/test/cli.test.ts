@@ -10,41 +10,41 @@ const work = mkdtempSync(join(tmpdir(), 'qdm-cli-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('toolchain CLI', () => {
-  it('lists its commands and explains each one', () => {
-    const root = runCli(['--help']);
+  it('lists its commands and explains each one', async () => {
+    const root = await runCli(['--help']);
     expect(root.code).toBe(0);
     for (const command of ['import', 'sample', 'build-artifact', 'eval', 'push', 'pull', 'ls']) {
       expect(root.stdout).toContain(command);
     }
-    const sample = runCli(['sample', '--help']);
+    const sample = await runCli(['sample', '--help']);
     expect(sample.code).toBe(0);
     expect(sample.stdout).toMatch(/--init-noise/);
     expect(sample.stdout).toMatch(/--steps/);
   });
 
-  it('refuses unknown options and bad values with exit 2 and the flag named', () => {
-    const typo = runCli(['sample', '--artifact', work, '--step', 'ddim5', '--out', join(work, 'x.npz')]);
+  it('refuses unknown options and bad values with exit 2 and the flag named', async () => {
+    const typo = await runCli(['sample', '--artifact', work, '--step', 'ddim5', '--out', join(work, 'x.npz')]);
     expect(typo.code).toBe(2);
     expect(typo.stderr).toMatch(/unknown option --step\b/);
-    const bad = runCli(['sample', '--artifact', work, '--n', 'many', '--out', join(work, 'x.npz')]);
+    const bad = await runCli(['sample', '--artifact', work, '--n', 'many', '--out', join(work, 'x.npz')]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--n must be an integer/);
     expect(bad.stderr).not.toMatch(/\n\s+at /); // no stack trace
   });
 
-  it('reports a missing artifact in one line, as JSON with --json', () => {
-    const missing = runCli(['sample', '--artifact', join(work, 'nope'), '--out', join(work, 'x.npz'), '--json']);
+  it('reports a missing artifact in one line, as JSON with --json', async () => {
+    const missing = await runCli(['sample', '--artifact', join(work, 'nope'), '--out', join(work, 'x.npz'), '--json']);
     expect(missing.code).toBe(1);
     expect(JSON.parse(missing.stdout)).toMatchObject({ ok: false, command: 'sample' });
     expect(missing.stderr.trim().split('\n')).toHaveLength(1);
     expect(missing.stderr).toMatch(/not an artifact folder/);
   });
 
-  it('imports mnist32 and samples digits from it', () => {
+  it('imports mnist32 and samples digits from it', async () => {
     const artifact = join(work, 'mnist32');
     const flagsText = readFileSync(sharedPath('models/mnist32/flags.json'), 'utf8');
     writeFileSync(join(work, 'flags.json'), flagsText);
-    const imported = runCli([
+    const imported = await runCli([
       'import',
       '--checkpoint',
       sharedPath('models/mnist32/ema.pt'),
@@ -61,7 +61,7 @@ describe('toolchain CLI', () => {
 
     const out = join(work, 'samples.npz');
     const grid = join(work, 'grid.png');
-    const sampled = runCli([
+    const sampled = await runCli([
       'sample',
       '--artifact',
       artifact,

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { repoRoot } from './paths.ts';
 
@@ -8,13 +8,33 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the real `toolchain` binary with the Node running the tests (22+). */
-export function runCli(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): CliResult {
-  const result = spawnSync(process.execPath, [resolve(repoRoot, 'toolchain/bin/toolchain.js'), ...args], {
-    cwd: options.cwd ?? repoRoot,
-    env: { ...process.env, ...options.env },
-    encoding: 'utf8',
-    timeout: 120_000,
+/**
+ * Runs the real `toolchain` binary with the Node running the tests (22+). Asynchronous on purpose: servers the
+ * test started in this process (s3rver, HTTP) must keep answering while the child runs.
+ */
+export function runCli(
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<CliResult> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [resolve(repoRoot, 'toolchain/bin/toolchain.js'), ...args], {
+      cwd: options.cwd ?? repoRoot,
+      env: { ...process.env, ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => {
+      stdout += s;
+    });
+    child.stderr.setEncoding('utf8').on('data', (s: string) => {
+      stderr += s;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
+    child.on('error', fail);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      done({ code: code ?? -1, stdout, stderr });
+    });
   });
-  return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
 }

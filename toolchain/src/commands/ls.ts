@@ -1,4 +1,6 @@
 /** `toolchain ls`: the artifacts under a store root, each with its latest version and a manifest summary. */
+import { defineCommand } from 'citty';
+import { commonArgs, emit } from '../cli/output.ts';
 import { openStore } from '../store/index.ts';
 
 export interface LsOptions {
@@ -63,3 +65,15 @@ export function formatLs(result: LsResult): string {
   for (const p of result.problems) lines.push(`! ${p.name}: ${p.reason}`);
   return lines.join('\n');
 }
+
+export default defineCommand({
+  meta: { name: 'ls', description: 'List the artifacts under a store root (s3://bucket/prefix or a folder)' },
+  args: {
+    at: { type: 'positional', description: 'store root (default: artifacts/)', required: false },
+    ...commonArgs,
+  },
+  async run({ args }) {
+    const result = await run({ at: args.at || 'artifacts' });
+    emit(args.json, { ...result }, () => formatLs(result));
+  },
+});

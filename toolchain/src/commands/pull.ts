@@ -1,5 +1,10 @@
 /** `toolchain pull`: copy the latest version of an artifact from a store into a local folder, verified. */
+
 import { resolve } from 'node:path';
+import { defineCommand } from 'citty';
+import { requireArg } from '../cli/args.ts';
+import { commonArgs, emit } from '../cli/output.ts';
+import { transferProgress } from '../cli/transfer-progress.ts';
 import { type FileProgress, openStore, type PullResult } from '../store/index.ts';
 
 export interface PullOptions {
@@ -24,3 +29,31 @@ export async function run(options: PullOptions): Promise<PullCommandResult> {
   const result = await store.pull(options.name, dir, { onProgress: options.onProgress, signal: options.signal });
   return { store: store.location, ...result };
 }
+
+export default defineCommand({
+  meta: {
+    name: 'pull',
+    description: 'Download the latest version of an artifact, verifying every file against its manifest',
+  },
+  args: {
+    from: { type: 'string', description: 'store root: s3://bucket/prefix or a folder', valueHint: 'LOCATION' },
+    name: { type: 'string', description: 'artifact name' },
+    to: { type: 'string', description: 'destination folder (default: ./<name>)', valueHint: 'DIR' },
+    ...commonArgs,
+  },
+  async run({ args }) {
+    const result = await run({
+      from: requireArg('from', args.from),
+      name: requireArg('name', args.name),
+      to: args.to,
+      onProgress: transferProgress(!args.quiet && !args.json),
+    });
+    emit(
+      args.json,
+      { ...result },
+      () =>
+        `pulled ${result.name}${result.version ? ` version ${result.version}` : ''}: ${result.files.length} files, ` +
+        `${(result.bytes / 1e6).toFixed(1)} MB -> ${result.dir}`,
+    );
+  },
+});

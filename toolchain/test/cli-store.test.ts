@@ -1,0 +1,50 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './cli.ts';
+import { makeFakeArtifact } from './fake-artifact.ts';
+import { type S3rverHandle, startS3rver } from './s3rver.ts';
+
+let s3: S3rverHandle;
+const work = mkdtempSync(join(tmpdir(), 'qdm-cli-store-'));
+
+beforeAll(async () => {
+  s3 = await startS3rver({ bucket: 'models' });
+});
+afterAll(async () => {
+  await s3?.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('toolchain push / ls / pull against S3 (s3rver on 127.0.0.1)', () => {
+  it('publishes an artifact, lists it and pulls it back verified', async () => {
+    const artifact = await makeFakeArtifact(join(work, 'digits'), { name: 'digits' });
+    const env = { ...s3.env, AWS_ENDPOINT_URL_S3: s3.endpoint };
+    const pushed = await runCli(['push', '--from', artifact.dir, '--to', 's3://models/team', '--json'], { env });
+    expect(pushed.code, pushed.stderr).toBe(0);
+    const version = JSON.parse(pushed.stdout).version as string;
+    expect(version).toMatch(/^\d{8}T\d{6}Z-/);
+
+    const listed = await runCli(['ls', 's3://models/team', '--json'], { env });
+    expect(listed.code, listed.stderr).toBe(0);
+    const entries = JSON.parse(listed.stdout).artifacts;
+    expect(entries.map((a: { name: string }) => a.name)).toEqual(['digits']);
+    expect(entries[0].version).toBe(version);
+
+    const dest = join(work, 'pulled');
+    const pulled = await runCli(['pull', '--from', 's3://models/team', '--name', 'digits', '--to', dest, '--json'], {
+      env,
+    });
+    expect(pulled.code, pulled.stderr).toBe(0);
+    for (const [file, bytes] of artifact.files) expect(readFileSync(join(dest, file)).equals(bytes)).toBe(true);
+  });
+
+  it('names the problem when the bucket does not exist', async () => {
+    const env = { ...s3.env, AWS_ENDPOINT_URL_S3: s3.endpoint };
+    const result = await runCli(['ls', 's3://no-such-bucket/x'], { env });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/no-such-bucket/);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+});
