@@ -6,7 +6,11 @@ export function requireArg(flag: string, value: string | undefined): string {
   return value;
 }
 
-export function intArg(flag: string, value: string | number | undefined, opts: { min?: number; max?: number; default?: number } = {}): number {
+export function intArg(
+  flag: string,
+  value: string | number | undefined,
+  opts: { min?: number; max?: number; default?: number } = {},
+): number {
   if (value === undefined || value === '') {
     if (opts.default === undefined) throw new UsageError(`--${flag} is required`);
     return opts.default;
@@ -18,7 +22,11 @@ export function intArg(flag: string, value: string | number | undefined, opts: {
   return n;
 }
 
-export function floatArg(flag: string, value: string | number | undefined, opts: { min?: number; max?: number; default?: number } = {}): number {
+export function floatArg(
+  flag: string,
+  value: string | number | undefined,
+  opts: { min?: number; max?: number; default?: number } = {},
+): number {
   if (value === undefined || value === '') {
     if (opts.default === undefined) throw new UsageError(`--${flag} is required`);
     return opts.default;
@@ -30,7 +38,12 @@ export function floatArg(flag: string, value: string | number | undefined, opts:
   return n;
 }
 
-export function enumArg<T extends string>(flag: string, value: string | undefined, options: readonly T[], fallback?: T): T {
+export function enumArg<T extends string>(
+  flag: string,
+  value: string | undefined,
+  options: readonly T[],
+  fallback?: T,
+): T {
   if (value === undefined || value === '') {
     if (fallback === undefined) throw new UsageError(`--${flag} is required (one of ${options.join(', ')})`);
     return fallback;

@@ -16,5 +16,7 @@ export class UserError extends Error {
 export function isUserFacing(error: unknown): error is Error {
   if (!(error instanceof Error)) return false;
   // Library errors are named classes (FooError) with a message meant for users; plain Error/TypeError are bugs.
-  return error.name !== 'Error' && error.name !== 'TypeError' && error.name !== 'RangeError' && /Error$/.test(error.name);
+  return (
+    error.name !== 'Error' && error.name !== 'TypeError' && error.name !== 'RangeError' && /Error$/.test(error.name)
+  );
 }

@@ -6,7 +6,10 @@ import { type ArgsDef, type CommandDef, renderUsage, runCommand } from 'citty';
 import { isUserFacing, UsageError, UserError } from './errors.ts';
 
 type Loader = () => Promise<CommandDef<ArgsDef>>;
-const load = (modulePath: string): Loader => () => import(modulePath).then((m) => m.default as CommandDef<ArgsDef>);
+const load =
+  (modulePath: string): Loader =>
+  () =>
+    import(modulePath).then((m) => m.default as CommandDef<ArgsDef>);
 
 export const commands: Record<string, Loader> = {
   import: load('../commands/import.ts'),
@@ -84,7 +87,8 @@ function checkFlags(argsDef: ArgsDef, rawArgs: string[], command: string): void 
     if (arg === '--') break;
     if (!arg.startsWith('-') || /^-\d/.test(arg)) continue;
     const flag = arg.replace(/^--?/, '').split('=')[0];
-    if (!known.has(flag)) throw new UsageError(`unknown option ${arg.split('=')[0]} for "${command}" (see toolchain ${command} --help)`);
+    if (!known.has(flag))
+      throw new UsageError(`unknown option ${arg.split('=')[0]} for "${command}" (see toolchain ${command} --help)`);
   }
 }
 
