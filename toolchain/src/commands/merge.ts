@@ -1,0 +1,32 @@
+import { resolve } from 'node:path';
+import { defineCommand } from 'citty';
+import { requireArg } from '../cli/args.ts';
+import { UsageError } from '../cli/errors.ts';
+import { commonArgs, emit } from '../cli/output.ts';
+import { readSamples, writeSamples } from '../sampling/files.ts';
+import { mergeSampleSets } from '../sampling/merge.ts';
+
+export default defineCommand({
+  meta: {
+    name: 'merge',
+    description: 'Merge shard .npz files from `toolchain sample --shard i/n` into the file one big run would write',
+  },
+  args: {
+    out: { type: 'string', description: 'merged .npz to write', valueHint: 'FILE' },
+    ...commonArgs,
+  },
+  async run({ args }) {
+    const out = requireArg('out', args.out);
+    const files = args._.filter((a) => a.length > 0);
+    if (files.length === 0)
+      throw new UsageError('give the shard .npz files to merge: toolchain merge --out all.npz a.npz b.npz');
+    const shards = await Promise.all(files.map(async (path) => ({ path, set: await readSamples(path) })));
+    const merged = mergeSampleSets(shards);
+    await writeSamples(out, merged);
+    emit(
+      args.json,
+      { out: resolve(out), n: merged.n, shards: files.length },
+      () => `merged ${files.length} shards, ${merged.n} samples -> ${out}`,
+    );
+  },
+});
