@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { loadReference } from '../../test/quantize/reference.ts';
+import { jsKernels } from './kernels.ts';
+import { type Matrix, matrix } from './matrix.ts';
+import { columnRate, type LayerInput, MomentAccumulator, qdropMoments } from './moments.ts';
+
+const ref = loadReference('moments.json');
+const kernels = jsKernels();
+
+function expectMatrix(m: Matrix | undefined, expected: number[], digits = 12): void {
+  expect(m).toBeDefined();
+  expect(m!.data.length).toBe(expected.length);
+  m!.data.forEach((v, i) => {
+    expect(v).toBeCloseTo(expected[i], digits);
+  });
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: one fixture case
+function layerInput(c: any): LayerInput {
+  return c.kind === 'linear'
+    ? { kind: 'linear', features: c.features }
+    : { kind: 'conv', channels: c.channels, conv: { kernel: c.kernel, stride: c.stride, padding: c.padding } };
+}
+
+describe('input second moments (torch unfold reference)', () => {
+  for (const c of ref.moments) {
+    it(`${c.name}: H = E[x x^T] over im2col columns / rows`, async () => {
+      const acc = new MomentAccumulator(layerInput(c), kernels, { chunk: 5 }); // small chunks: several flushes
+      // two batches along N give the same moments as one
+      const n = c.shape[0];
+      const per = c.x.length / n;
+      for (let b = 0; b < n; b++) await acc.add(c.x.slice(b * per, (b + 1) * per), [1, ...c.shape.slice(1)]);
+      const m = await acc.finish();
+      expect(m.count).toBe(c.count);
+      expectMatrix(m.h, c.h);
+    });
+
+    if (c.cross) {
+      it(`${c.name}: E[x~ x~^T] and the cross moment E[x x~^T]`, async () => {
+        const acc = new MomentAccumulator(layerInput(c), kernels, { cross: true });
+        await acc.add(c.x, c.shape, c.xq);
+        const m = await acc.finish();
+        expectMatrix(m.h, c.h);
+        expectMatrix(m.hq, c.hq);
+        expectMatrix(m.cross, c.cross);
+      });
+    }
+  }
+
+  it('subsamples columns at the given rate, unbiased', async () => {
+    const c = ref.moments.find((k: { name: string }) => k.name === 'conv3x3');
+    await expect(new MomentAccumulator(layerInput(c), kernels).finish()).rejects.toThrow(/no input vectors/);
+    // Repeating the batch many times at rate 0.25 keeps ~25% of the columns and estimates the same H.
+    const acc = new MomentAccumulator(layerInput(c), kernels, { rate: columnRate(15, 60), seed: 7 });
+    for (let i = 0; i < 400; i++) await acc.add(c.x, c.shape);
+    const m = await acc.finish();
+    expect(m.count / (400 * c.count)).toBeGreaterThan(0.23);
+    expect(m.count / (400 * c.count)).toBeLessThan(0.27);
+    let maxErr = 0;
+    let maxRef = 0;
+    m.h.data.forEach((v, i) => {
+      maxErr = Math.max(maxErr, Math.abs(v - c.h[i]));
+      maxRef = Math.max(maxRef, Math.abs(c.h[i]));
+    });
+    expect(maxErr / maxRef).toBeLessThan(0.1);
+    expect(maxErr).toBeGreaterThan(0); // really sampled
+  });
+
+  it('rejects mismatched shapes', async () => {
+    const acc = new MomentAccumulator({ kind: 'linear', features: 4 }, kernels);
+    await expect(acc.add(new Float32Array(10), [2, 5])).rejects.toThrow(/must end in 4/);
+    await expect(acc.add(new Float32Array(10), [2, 4])).rejects.toThrow(/does not match/);
+  });
+});
+
+describe('QDrop mixed-input moments (exact enumeration over drop masks)', () => {
+  it('closed form equals the enumeration', () => {
+    const q = ref.qdrop;
+    const d = q.dim;
+    const { g, cross } = qdropMoments(
+      { count: 4, h: matrix(d, d, q.h), hq: matrix(d, d, q.hq), cross: matrix(d, d, q.cross) },
+      q.floatProb,
+    );
+    expectMatrix(g, q.g, 14);
+    expectMatrix(cross, q.c, 14);
+  });
+});

@@ -1,0 +1,254 @@
+/**
+ * Input second moments of a linear or conv layer, the statistics that turn layer-wise reconstruction into a
+ * quadratic problem: H = E[x x^T] over the layer's input vectors (rows of a linear input, im2col columns of a
+ * conv), and for QDrop-style objectives also E[x~ x~^T] and the cross moment E[x x~^T] with the quantized
+ * input x~. Columns are subsampled at a fixed seeded rate (each column kept with the same probability, so the
+ * estimate stays unbiased across time steps), buffered, and folded in with one gemm per chunk.
+ */
+import { gram, type MatrixKernels } from './kernels.ts';
+import { type Matrix, matrix } from './matrix.ts';
+
+/** groups = 1, dilation = 1, NCHW input ([N, C, L] for conv1d, treated as H = 1). */
+export interface ConvGeometry {
+  kernel: [number, number];
+  stride: [number, number];
+  padding: [number, number]; // symmetric (top = bottom, left = right)
+}
+
+export type LayerInput = { kind: 'linear'; features: number } | { kind: 'conv'; channels: number; conv: ConvGeometry };
+
+export interface MomentOptions {
+  /** Probability of keeping each input vector (default 1). See `columnRate` to derive it from a budget. */
+  rate?: number;
+  seed?: number;
+  /** Also accumulate E[x~ x~^T] and E[x x~^T]; `add` then needs the quantized input. */
+  cross?: boolean;
+  /** Vectors buffered per gemm (default 2048). */
+  chunk?: number;
+}
+
+export interface Moments {
+  count: number; // vectors accumulated
+  h: Matrix; // E[x x^T]
+  hq?: Matrix; // E[x~ x~^T]
+  cross?: Matrix; // E[x x~^T]  (cross[i][j] = E[x_i x~_j])
+}
+
+/** Rate that keeps about `budget` of `expected` vectors. */
+export function columnRate(budget: number, expected: number): number {
+  return expected > 0 ? Math.min(1, budget / expected) : 1;
+}
+
+export function inputDim(input: LayerInput): number {
+  return input.kind === 'linear' ? input.features : input.channels * input.conv.kernel[0] * input.conv.kernel[1];
+}
+
+export class MomentAccumulator {
+  readonly input: LayerInput;
+  readonly dim: number;
+  count = 0;
+  private readonly kernels: MatrixKernels;
+  private readonly rate: number;
+  private readonly cross: boolean;
+  private readonly chunk: number;
+  private readonly random: () => number;
+  private buf: Matrix;
+  private bufQ: Matrix | null;
+  private filled = 0;
+  private sum: Matrix;
+  private sumQ: Matrix | null;
+  private sumCross: Matrix | null;
+
+  constructor(input: LayerInput, kernels: MatrixKernels, opts: MomentOptions = {}) {
+    this.input = input;
+    this.dim = inputDim(input);
+    this.kernels = kernels;
+    this.rate = opts.rate ?? 1;
+    if (!(this.rate > 0 && this.rate <= 1)) throw new Error(`moment sampling rate must be in (0, 1], got ${this.rate}`);
+    this.cross = opts.cross ?? false;
+    this.chunk = opts.chunk ?? 2048;
+    this.random = splitmix32(opts.seed ?? 0);
+    this.buf = matrix(this.chunk, this.dim);
+    this.bufQ = this.cross ? matrix(this.chunk, this.dim) : null;
+    this.sum = matrix(this.dim, this.dim);
+    this.sumQ = this.cross ? matrix(this.dim, this.dim) : null;
+    this.sumCross = this.cross ? matrix(this.dim, this.dim) : null;
+  }
+
+  /**
+   * Add one batch of layer inputs: linear [..., features], conv [N, C, H, W] or [N, C, L]. With `cross`, `xq`
+   * is the same batch as the quantized layer would see it (same shape); both use the same sampled vectors.
+   */
+  async add(x: ArrayLike<number>, shape: readonly number[], xq?: ArrayLike<number>): Promise<void> {
+    if (this.cross !== (xq !== undefined)) throw new Error('moments: pass xq exactly when cross moments are on');
+    const source = vectorSource(this.input, shape, x.length);
+    for (const v of this.sample(source.count)) {
+      source.write(x, v, this.buf.data, this.filled * this.dim);
+      if (xq && this.bufQ) source.write(xq, v, this.bufQ.data, this.filled * this.dim);
+      this.filled++;
+      if (this.filled === this.chunk) await this.flush();
+    }
+  }
+
+  /** Means over everything added (symmetrized). The accumulator can keep going afterwards. */
+  async finish(): Promise<Moments> {
+    await this.flush();
+    if (this.count === 0) throw new Error('moments: no input vectors were sampled');
+    const scale = 1 / this.count;
+    const out: Moments = { count: this.count, h: symmetrizedMean(this.sum, scale) };
+    if (this.sumQ && this.sumCross) {
+      out.hq = symmetrizedMean(this.sumQ, scale);
+      out.cross = matrix(
+        this.dim,
+        this.dim,
+        this.sumCross.data.map((v) => v * scale),
+      );
+    }
+    return out;
+  }
+
+  /** Indices of the kept vectors of a batch of `n`: a seeded binomial count, then a partial shuffle. */
+  private sample(n: number): Int32Array {
+    let k = 0;
+    if (this.rate === 1) k = n;
+    else for (let i = 0; i < n; i++) if (this.random() < this.rate) k++;
+    const idx = new Int32Array(n);
+    for (let i = 0; i < n; i++) idx[i] = i;
+    if (k === n) return idx;
+    for (let i = 0; i < k; i++) {
+      const j = i + Math.floor(this.random() * (n - i));
+      const t = idx[i];
+      idx[i] = idx[j];
+      idx[j] = t;
+    }
+    return idx.subarray(0, k).sort();
+  }
+
+  private async flush(): Promise<void> {
+    if (this.filled === 0) return;
+    const rows = this.filled;
+    const x = { rows, cols: this.dim, data: this.buf.data.subarray(0, rows * this.dim) };
+    addInto(this.sum, await gram(x, this.kernels));
+    if (this.bufQ && this.sumQ && this.sumCross) {
+      const xq = { rows, cols: this.dim, data: this.bufQ.data.subarray(0, rows * this.dim) };
+      addInto(this.sumQ, await gram(xq, this.kernels));
+      addInto(this.sumCross, await this.kernels.gemm(x, xq, { transA: true }));
+    }
+    this.count += rows;
+    this.filled = 0;
+  }
+}
+
+interface VectorSource {
+  count: number;
+  /** Write input vector `v` of `x` into `out` at `offset`. */
+  write(x: ArrayLike<number>, v: number, out: Float64Array, offset: number): void;
+}
+
+function vectorSource(input: LayerInput, shape: readonly number[], length: number): VectorSource {
+  let total = 1;
+  for (const d of shape) total *= d;
+  if (total !== length) throw new Error(`moments: shape [${shape.join(', ')}] does not match ${length} values`);
+  if (input.kind === 'linear') {
+    const f = input.features;
+    if (shape[shape.length - 1] !== f) throw new Error(`moments: linear input must end in ${f}, got [${shape}]`);
+    return {
+      count: length / f,
+      write: (x, v, out, offset) => {
+        for (let i = 0; i < f; i++) out[offset + i] = x[v * f + i];
+      },
+    };
+  }
+  return im2colSource(input.channels, input.conv, shape);
+}
+
+/** Convolution input columns in weight order (c, ky, kx), zero outside the padded image. */
+function im2colSource(channels: number, conv: ConvGeometry, shape: readonly number[]): VectorSource {
+  if (shape.length !== 3 && shape.length !== 4) throw new Error(`moments: conv input must be NCHW or NCL`);
+  const [n, c] = shape;
+  const h = shape.length === 4 ? shape[2] : 1;
+  const w = shape[shape.length - 1];
+  if (c !== channels) throw new Error(`moments: conv expects ${channels} channels, got ${c}`);
+  const [kh, kw] = conv.kernel;
+  const [sh, sw] = conv.stride;
+  const [ph, pw] = conv.padding;
+  const oh = Math.floor((h + 2 * ph - kh) / sh) + 1;
+  const ow = Math.floor((w + 2 * pw - kw) / sw) + 1;
+  const perImage = oh * ow;
+  return {
+    count: n * perImage,
+    write: (x, v, out, offset) => {
+      const img = Math.floor(v / perImage);
+      const pos = v - img * perImage;
+      const y0 = Math.floor(pos / ow) * sh - ph;
+      const x0 = (pos % ow) * sw - pw;
+      let o = offset;
+      for (let ci = 0; ci < c; ci++) {
+        const plane = (img * c + ci) * h * w;
+        for (let i = 0; i < kh; i++) {
+          const y = y0 + i;
+          const inside = y >= 0 && y < h;
+          for (let j = 0; j < kw; j++) {
+            const xx = x0 + j;
+            out[o++] = inside && xx >= 0 && xx < w ? x[plane + y * w + xx] : 0;
+          }
+        }
+      }
+    },
+  };
+}
+
+function addInto(acc: Matrix, m: Matrix): void {
+  for (let i = 0; i < acc.data.length; i++) acc.data[i] += m.data[i];
+}
+
+function symmetrizedMean(sum: Matrix, scale: number): Matrix {
+  const n = sum.rows;
+  const out = matrix(n, n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j <= i; j++) {
+      const v = 0.5 * (sum.data[i * n + j] + sum.data[j * n + i]) * scale;
+      out.data[i * n + j] = v;
+      out.data[j * n + i] = v;
+    }
+  }
+  return out;
+}
+
+/**
+ * QDrop's mixed input: each element is the float value with probability `floatProb`, the quantized one
+ * otherwise, independently. Returns G = E[x_mix x_mix^T] and C = E[x x_mix^T] in closed form from the three
+ * moments (off-diagonal E[m_i m_j] = f^2, diagonal E[m_i] = f).
+ */
+export function qdropMoments(m: Moments, floatProb = 0.5): { g: Matrix; cross: Matrix } {
+  if (!m.hq || !m.cross) throw new Error('qdropMoments needs moments accumulated with cross: true');
+  const n = m.h.rows;
+  const f = floatProb;
+  const g = matrix(n, n);
+  const cross = matrix(n, n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      const k = i * n + j;
+      const hxx = m.h.data[k];
+      const hqq = m.hq.data[k];
+      g.data[k] =
+        i === j
+          ? f * hxx + (1 - f) * hqq
+          : f * f * hxx + f * (1 - f) * (m.cross.data[k] + m.cross.data[j * n + i]) + (1 - f) * (1 - f) * hqq;
+      cross.data[k] = f * hxx + (1 - f) * m.cross.data[k];
+    }
+  }
+  return { g, cross };
+}
+
+/** A small seeded generator (splitmix32): deterministic sampling without Math.random. */
+function splitmix32(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x9e3779b9) >>> 0;
+    let z = s;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+    return ((z ^ (z >>> 16)) >>> 0) / 4294967296;
+  };
+}
