@@ -25,9 +25,9 @@ export async function benchArtifact(model: string, allowFixture: boolean): Promi
   if (!allowFixture) {
     throw new Error(`no artifact ${model} in ${root}: run \`npm run demo\` (or pass --allow-fixture)`);
   }
-  const { tinyArtifact } = await import('../edge/test/fixtures/artifact.ts');
+  const { unetArtifact } = await import('../edge/test/fixtures/unet-artifact.ts');
   const { folderStore } = await import('../edge/test/fixtures/folder.ts');
-  return { root: await folderStore(await tinyArtifact('tiny', 32)), name: 'tiny', requested: false };
+  return { root: await folderStore(await unetArtifact()), name: 'unet', requested: false };
 }
 
 /** `Server-Timing` -> { name: dur } */

@@ -15,7 +15,9 @@ async function readArtifact(dir: string) {
   const manifestBytes = new Uint8Array(await readFile(join(dir, MANIFEST_FILE)));
   const manifest = parseManifest(JSON.parse(new TextDecoder().decode(manifestBytes)));
   if (manifest.name !== basename(dir)) {
-    console.error(`seed-r2: ${dir}: manifest name "${manifest.name}" differs from the folder; publishing as the folder name`);
+    console.error(
+      `seed-r2: ${dir}: manifest name "${manifest.name}" differs from the folder; publishing as the folder name`,
+    );
     manifest.name = basename(dir);
   }
   const files: Record<string, Uint8Array> = {};
@@ -39,7 +41,7 @@ async function main() {
   const proxy = await getPlatformProxy<{ ARTIFACTS: Bucket; QDM_R2_PREFIX?: string }>({
     configPath,
     remoteBindings: false,
-        // NOTE: `wrangler dev --persist-to DIR` keeps its state in DIR/v3; the proxy takes that inner folder.
+    // NOTE: `wrangler dev --persist-to DIR` keeps its state in DIR/v3; the proxy takes that inner folder.
     persist: persistTo ? { path: join(resolve(persistTo), 'v3') } : true,
   });
   try {

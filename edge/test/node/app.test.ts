@@ -4,9 +4,10 @@ import { createDiffusion, ddimSample, decodeNpy, decodePng } from '@qdm/shared';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { EdgeApp } from '../../src/app.ts';
 import { folderSource } from '../../src/sources/folder.ts';
-import { type FixtureArtifact, fixtureGraph, tinyArtifact } from '../fixtures/artifact.ts';
+import { convArtifact, convGraph, type FixtureArtifact } from '../fixtures/artifact.ts';
 import { folderStore } from '../fixtures/folder.ts';
 import { tinyDenoiserForward } from '../fixtures/tiny-onnx.ts';
+import { unetArtifact } from '../fixtures/unet-artifact.ts';
 import { appOver, bytes, folderApp, json } from './harness.ts';
 
 let app: EdgeApp;
@@ -29,7 +30,7 @@ describe('GET /healthz and /models', () => {
     const body = (await json(await app.request('/models'))) as { models: Record<string, unknown>[] };
     expect(body.models).toHaveLength(1);
     const [model] = body.models;
-    expect(model.name).toBe('tiny');
+    expect(model.name).toBe('unet');
     for (const [key, entry] of Object.entries(artifact.manifest.variants)) {
       expect((model.variants as Record<string, unknown>)[key]).toMatchObject({
         bytes: entry.bytes,
@@ -41,10 +42,10 @@ describe('GET /healthz and /models', () => {
 
 describe('GET /sample', () => {
   it('answers a PNG grid with the artifact, variant, seed and Server-Timing headers', async () => {
-    const res = await sample('model=tiny&variant=fp32&seed=7&n=4&steps=ddim10');
+    const res = await sample('model=unet&variant=fp32&seed=7&n=4&steps=ddim10');
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('image/png');
-    expect(res.headers.get('x-qdm-model')).toBe('tiny');
+    expect(res.headers.get('x-qdm-model')).toBe('unet');
     expect(res.headers.get('x-qdm-sha256')).toBe(artifact.manifest.variants.fp32.sha256);
     expect(res.headers.get('x-qdm-variant')).toBe('fp32');
     expect(res.headers.get('x-qdm-seed')).toBe('7');
@@ -55,11 +56,13 @@ describe('GET /sample', () => {
   });
 
   it('matches DDIM over an ORT-independent JavaScript evaluation of the same graph', async () => {
-    const res = await sample('variant=fp32&seed=11&n=2&steps=ddim10&eta=0.5&format=npy');
+    const conv = await convArtifact();
+    const convApp = appOver(folderSource(await folderStore(conv)));
+    const res = await convApp.request('/sample?variant=fp32&seed=11&n=2&steps=ddim10&eta=0.5&format=npy');
     const got = decodeNpy(await bytes(res));
     expect(got.shape).toEqual([2, 3, 8, 8]);
-    const d = artifact.manifest.diffusion;
-    const expected = await ddimSample(tinyDenoiserForward(fixtureGraph('fp32', 8)), {
+    const d = conv.manifest.diffusion;
+    const expected = await ddimSample(tinyDenoiserForward(convGraph('fp32', 8)), {
       diffusion: createDiffusion(d, 'ddim10'),
       shape: [3, 8, 8],
       batch: 2,
@@ -99,7 +102,7 @@ describe('GET /sample', () => {
 
   it('answers json with one base64 PNG per sample and the metadata', async () => {
     const body = await json(await sample('variant=fp32&seed=9&n=3&steps=7&format=json'));
-    expect(body).toMatchObject({ model: 'tiny', variant: 'fp32', seed: 9, n: 3, steps: 7, shape: [3, 3, 8, 8] });
+    expect(body).toMatchObject({ model: 'unet', variant: 'fp32', seed: 9, n: 3, steps: 7, shape: [3, 3, 8, 8] });
     const images = body.images as string[];
     expect(images).toHaveLength(3);
     for (const image of images) expect(decodePng(Buffer.from(image, 'base64'))).toMatchObject({ width: 8, height: 8 });
@@ -183,12 +186,12 @@ describe('refusals', () => {
 
 describe('integrity', () => {
   it('refuses (503, with the reason) a variant whose bytes do not match the manifest sha256', async () => {
-    const tampered = await tinyArtifact();
+    const tampered = await unetArtifact();
     const root = await folderStore(tampered);
     const file = tampered.manifest.variants.fp32.file;
     const corrupt = tampered.files[file].slice();
     corrupt[corrupt.length - 1] ^= 1; // same length, different bytes
-    await writeFile(join(root, 'tiny', file), corrupt);
+    await writeFile(join(root, 'unet', file), corrupt);
     const refusing = appOver(folderSource(root));
     for (let i = 0; i < 2; i++) {
       const res = await refusing.request('/sample?variant=fp32&n=1&steps=ddim5');
@@ -203,13 +206,13 @@ describe('integrity', () => {
   it('never leaks internals: an unexpected failure is an opaque 500', async () => {
     const broken = appOver({
       location: 'broken',
-      names: async () => ['tiny'],
+      names: async () => ['unet'],
       open: async () => {
         throw new Error('secret detail');
       },
       readFile: async () => new Uint8Array(),
     });
-    const res = await broken.request('/sample?model=tiny');
+    const res = await broken.request('/sample?model=unet');
     expect(res.status).toBe(500);
     const text = await res.text();
     expect(text).not.toContain('secret');

@@ -4,8 +4,9 @@ import { ortWebSessions } from '../../src/engine/ort-web.ts';
 import { compileOrtWasm } from '../../src/node-runtime.ts';
 import { folderSource } from '../../src/sources/folder.ts';
 import type { ArtifactSource } from '../../src/sources/source.ts';
-import { type FixtureArtifact, tinyArtifact } from '../fixtures/artifact.ts';
+import type { FixtureArtifact } from '../fixtures/artifact.ts';
 import { folderStore } from '../fixtures/folder.ts';
+import { unetArtifact } from '../fixtures/unet-artifact.ts';
 
 /** One ORT-web factory for the whole test file: the wasm runtime initializes once per process anyway. */
 export const ortSessions = ortWebSessions(compileOrtWasm);
@@ -15,7 +16,7 @@ export function appOver(source: ArtifactSource, config?: Partial<EdgeConfig>, ex
 }
 
 export async function folderApp(config?: Partial<EdgeConfig>) {
-  const artifact: FixtureArtifact = await tinyArtifact();
+  const artifact: FixtureArtifact = await unetArtifact();
   const root = await folderStore(artifact);
   return { app: appOver(folderSource(root), { defaultVariant: 'fp32', ...config }), root, artifact };
 }

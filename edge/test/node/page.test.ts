@@ -8,8 +8,8 @@ import { decodePng } from '@qdm/shared';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { folderSource } from '../../src/sources/folder.ts';
-import { tinyArtifact } from '../fixtures/artifact.ts';
 import { folderStore } from '../fixtures/folder.ts';
+import { unetArtifact } from '../fixtures/unet-artifact.ts';
 import { appOver } from './harness.ts';
 
 // Debian's chromium package; CI installs it (infra/setup-ci.sh). Without it this suite is skipped, saying why.
@@ -47,7 +47,7 @@ describe.skipIf(!hasChromium)('GET / in headless Chromium', () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    const root = await folderStore(await tinyArtifact('tiny', 16));
+    const root = await folderStore(await unetArtifact());
     const app = appOver(folderSource(root));
     await new Promise<void>((ready) => {
       server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => ready());

@@ -3,10 +3,11 @@ import { latestKey, versionFileKey } from '@qdm/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sourceFromEnv } from '../../src/node-runtime.ts';
 import { folderSource } from '../../src/sources/folder.ts';
-import { type FixtureArtifact, tinyArtifact } from '../fixtures/artifact.ts';
+import type { FixtureArtifact } from '../fixtures/artifact.ts';
 import { folderStore } from '../fixtures/folder.ts';
 import { publishVersioned } from '../fixtures/publish.ts';
 import { type LocalS3, startLocalS3 } from '../fixtures/s3rver.ts';
+import { unetArtifact } from '../fixtures/unet-artifact.ts';
 import { appOver, bytes, json } from './harness.ts';
 
 let s3: LocalS3;
@@ -14,7 +15,7 @@ let artifact: FixtureArtifact;
 
 beforeAll(async () => {
   s3 = await startLocalS3();
-  artifact = await tinyArtifact();
+  artifact = await unetArtifact();
   await publishVersioned(s3.put, 'store', artifact, 'v1');
 });
 
@@ -29,7 +30,7 @@ describe('QDM_ARTIFACTS=s3://bucket/prefix (s3rver)', () => {
   it('lists artifacts under the prefix with their published version', async () => {
     const body = (await json(await s3App().request('/models'))) as { source: string; models: { name: string }[] };
     expect(body.source).toBe(`s3://${s3.bucket}/store`);
-    expect(body.models).toMatchObject([{ name: 'tiny', version: 'v1' }]);
+    expect(body.models).toMatchObject([{ name: 'unet', version: 'v1' }]);
   });
 
   it('serves the same bytes as the folder store for the same request', async () => {
@@ -42,11 +43,11 @@ describe('QDM_ARTIFACTS=s3://bucket/prefix (s3rver)', () => {
   });
 
   it('answers 404 for a model that is not under the prefix', async () => {
-    expect((await s3App('elsewhere').request('/sample?model=tiny')).status).toBe(404);
+    expect((await s3App('elsewhere').request('/sample?model=unet')).status).toBe(404);
   });
 
   it('refuses a tampered variant object with 503', async () => {
-    const bad = await tinyArtifact('tampered');
+    const bad = await unetArtifact('tampered');
     await publishVersioned(s3.put, 'store', bad, 'v1');
     const file = bad.manifest.variants.alt.file;
     const corrupt = bad.files[file].slice();
@@ -58,7 +59,7 @@ describe('QDM_ARTIFACTS=s3://bucket/prefix (s3rver)', () => {
   });
 
   it('refuses a manifest that does not match the sha256 in latest.json', async () => {
-    const other = await tinyArtifact('pointer');
+    const other = await unetArtifact('pointer');
     await publishVersioned(s3.put, 'store', other, 'v1');
     const wrong = createHash('sha256').update('something else').digest('hex');
     const pointer = { version: 'v1', manifestSha256: wrong, publishedAt: '' };

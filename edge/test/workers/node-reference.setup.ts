@@ -2,13 +2,13 @@
 // CROSS_RUNTIME_QUERIES with the Node app, so the tests inside workerd can compare bytes.
 import type { TestProject } from 'vitest/node';
 import { folderSource } from '../../src/sources/folder.ts';
-import { tinyArtifact } from '../fixtures/artifact.ts';
 import { CROSS_RUNTIME_QUERIES, type NodeReference, toBase64 } from '../fixtures/cross-runtime.ts';
 import { folderStore } from '../fixtures/folder.ts';
+import { unetArtifact } from '../fixtures/unet-artifact.ts';
 import { appOver } from '../node/harness.ts';
 
 export default async function setup(project: TestProject) {
-  const artifact = await tinyArtifact();
+  const artifact = await unetArtifact();
   const app = appOver(folderSource(await folderStore(artifact)));
   const outputs: Record<string, string> = {};
   for (const query of CROSS_RUNTIME_QUERIES) {

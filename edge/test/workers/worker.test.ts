@@ -1,7 +1,6 @@
 import { env, SELF } from 'cloudflare:test';
 import { decodeNpy, versionFileKey } from '@qdm/shared';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { tinyArtifact } from '../fixtures/artifact.ts';
 import { CROSS_RUNTIME_QUERIES, fixtureFromReference, fromBase64 } from '../fixtures/cross-runtime.ts';
 import { publishVersioned } from '../fixtures/publish.ts';
 
@@ -21,7 +20,7 @@ describe('the Worker inside workerd, artifacts from the R2 binding', () => {
     expect((await get('/healthz')).status).toBe(200);
     const body = (await (await get('/models')).json()) as { source: string; models: { name: string }[] };
     expect(body.source).toBe(`r2 ARTIFACTS/${prefix}`);
-    expect(body.models).toMatchObject([{ name: 'tiny', version: 'v1' }]);
+    expect(body.models).toMatchObject([{ name: 'unet', version: 'v1' }]);
   });
 
   it.each(CROSS_RUNTIME_QUERIES)('answers %s with the same bytes as Node', async (query) => {
@@ -36,7 +35,7 @@ describe('the Worker inside workerd, artifacts from the R2 binding', () => {
 
   it('samples the only artifact when no model is named', async () => {
     const res = await get('/sample?variant=fp32&seed=1&n=2&steps=ddim5&format=npy');
-    expect(res.headers.get('x-qdm-model')).toBe('tiny');
+    expect(res.headers.get('x-qdm-model')).toBe('unet');
     expect(decodeNpy(new Uint8Array(await res.arrayBuffer())).shape).toEqual([2, 3, 8, 8]);
   });
 
@@ -50,7 +49,8 @@ describe('the Worker inside workerd, artifacts from the R2 binding', () => {
   });
 
   it('refuses a tampered R2 object with 503 and answers bad input with 400', async () => {
-    const bad = await tinyArtifact('tampered');
+    const good = fixtureFromReference(reference);
+    const bad = { ...good, name: 'tampered', manifest: { ...good.manifest, name: 'tampered' } };
     await publishVersioned(put, prefix, bad, 'v1');
     const file = bad.manifest.variants.fp32.file;
     const corrupt = bad.files[file].slice();
