@@ -3,41 +3,22 @@
  * same folder and is renamed into place (atomic on POSIX), and the manifest is always written last, so a reader
  * never sees a manifest that names a missing or half-written file.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MANIFEST_FILE, type Manifest, ManifestError, parseManifest } from '@qdm/shared';
+import { sha256Hex } from '../store/digest.ts';
+import { writeBytesAtomic } from '../store/folder-writer.ts';
 
 export class ArtifactError extends Error {
   override name = 'ArtifactError';
 }
 
-export async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
+export { sha256Hex as sha256Bytes };
 
-export function sha256Bytes(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
-/** Writes bytes to `dir/name` atomically (temp file + fsync + rename). */
+/** Writes bytes (or text) to `dir/name` atomically, creating `dir` if needed. */
 export async function writeFileAtomic(dir: string, name: string, bytes: Uint8Array | string): Promise<void> {
   await mkdir(dir, { recursive: true });
-  const temp = join(dir, `.${name}.${randomBytes(4).toString('hex')}.tmp`);
-  const handle = await open(temp, 'w');
-  try {
-    await handle.writeFile(bytes);
-    await handle.sync();
-  } catch (error) {
-    await handle.close();
-    await rm(temp, { force: true });
-    throw error;
-  }
-  await handle.close();
-  await rename(temp, join(dir, name));
+  await writeBytesAtomic(dir, name, typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes);
 }
 
 export async function readArtifactManifest(dir: string): Promise<Manifest> {
@@ -86,7 +67,7 @@ export async function readVariant(dir: string, manifest: Manifest, variant: stri
     throw new ArtifactError(`${path}: ${info.size} bytes, the manifest says ${entry.bytes}`);
   }
   const bytes = new Uint8Array(await readFile(path));
-  const digest = sha256Bytes(bytes);
+  const digest = sha256Hex(bytes);
   if (digest !== entry.sha256) throw new ArtifactError(`${path}: sha256 ${digest} does not match the manifest`);
   return bytes;
 }
