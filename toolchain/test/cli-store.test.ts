@@ -48,3 +48,39 @@ describe('toolchain push / ls / pull against S3 (s3rver on 127.0.0.1)', () => {
     expect(result.stderr).not.toMatch(/\n\s+at /);
   });
 });
+
+describe('scale-out sampling through S3', () => {
+  it('samples shards from an S3 artifact into S3 and merges them there', async () => {
+    const { sharedPath } = await import('./paths.ts');
+    const env = { ...s3.env, AWS_ENDPOINT_URL_S3: s3.endpoint };
+    const local = join(work, 'mnist32');
+    const imported = await runCli([
+      'import',
+      '--checkpoint',
+      sharedPath('models/mnist32/ema.pt'),
+      '--flags',
+      sharedPath('models/mnist32/flags.json'),
+      '--out',
+      local,
+      '--quiet',
+    ]);
+    expect(imported.code, imported.stderr).toBe(0);
+    expect((await runCli(['push', '--from', local, '--to', 's3://models/prod', '--quiet'], { env })).code).toBe(0);
+    const common = ['sample', '--artifact', 's3://models/prod/mnist32', '--n', '4', '--steps', 'ddim3', '--quiet'];
+    const shards = await Promise.all(
+      [0, 1].map((i) => runCli([...common, '--shard', `${i}/2`, '--out', `s3://models/runs/shard-${i}.npz`], { env })),
+    );
+    for (const shard of shards) expect(shard.code, shard.stderr).toBe(0);
+    const merged = await runCli(
+      ['merge', '--out', 's3://models/runs/all.npz', 's3://models/runs/shard-1.npz', 's3://models/runs/shard-0.npz'],
+      { env },
+    );
+    expect(merged.code, merged.stderr).toBe(0);
+    const single = await runCli([...common, '--out', join(work, 'single.npz')], { env });
+    expect(single.code, single.stderr).toBe(0);
+    const { GetObjectCommand } = await import('@aws-sdk/client-s3');
+    const object = await s3.client.send(new GetObjectCommand({ Bucket: 'models', Key: 'runs/all.npz' }));
+    const bytes = Buffer.from(await object.Body!.transformToByteArray());
+    expect(bytes.equals(readFileSync(join(work, 'single.npz')))).toBe(true);
+  });
+});

@@ -5,6 +5,7 @@ import { UsageError } from '../cli/errors.ts';
 import { commonArgs, emit } from '../cli/output.ts';
 import { readSamples, writeSamples } from '../sampling/files.ts';
 import { mergeSampleSets } from '../sampling/merge.ts';
+import { isS3Uri } from '../store/objects.ts';
 
 export default defineCommand({
   meta: {
@@ -25,7 +26,7 @@ export default defineCommand({
     await writeSamples(out, merged);
     emit(
       args.json,
-      { out: resolve(out), n: merged.n, shards: files.length },
+      { out: isS3Uri(out) ? out : resolve(out), n: merged.n, shards: files.length },
       () => `merged ${files.length} shards, ${merged.n} samples -> ${out}`,
     );
   },

@@ -6,13 +6,14 @@ import { commonArgs, emit } from '../cli/output.ts';
 import { Progress } from '../cli/progress.ts';
 import { readInitNoise, type SampleSet, writeGrid, writeSamples } from '../sampling/files.ts';
 import { openVariant, type SamplerName, sampleWith, shardRange } from '../sampling/run.ts';
+import { isS3Uri, localArtifactDir } from '../store/objects.ts';
 
 export default defineCommand({
   meta: { name: 'sample', description: 'Sample images from an artifact variant with onnxruntime-node (DDIM or DDPM)' },
   args: {
     artifact: {
       type: 'string',
-      description: 'artifact folder (from `toolchain import` or `build-artifact`)',
+      description: 'artifact folder, or s3://bucket/prefix/name (pulled and verified first)',
       valueHint: 'DIR',
     },
     variant: { type: 'string', description: 'variant in the manifest: fp32, int8, w4a8, ...', default: 'fp32' },
@@ -33,7 +34,7 @@ export default defineCommand({
     },
     out: {
       type: 'string',
-      description: '.npz to write: arr_0 uint8 NHWC, raw float32 NCHW, sample_index',
+      description: '.npz to write (path or s3://bucket/key): arr_0 uint8 NHWC, raw float32 NCHW, sample_index',
       valueHint: 'FILE',
     },
     grid: { type: 'string', description: 'also write a PNG grid of the samples', valueHint: 'FILE' },
@@ -41,7 +42,7 @@ export default defineCommand({
     ...commonArgs,
   },
   async run({ args }) {
-    const dir = requireArg('artifact', args.artifact);
+    const dir = await localArtifactDir(requireArg('artifact', args.artifact));
     const out = requireArg('out', args.out);
     const total = intArg('n', args.n, { min: 1, max: 1_000_000 });
     const seed = intArg('seed', args.seed, { min: 0, max: 2 ** 32 - 1 });
@@ -97,8 +98,8 @@ export default defineCommand({
     emit(
       args.json,
       {
-        out: resolve(out),
-        grid: args.grid ? resolve(args.grid) : undefined,
+        out: isS3Uri(out) ? out : resolve(out),
+        grid: args.grid && !isS3Uri(args.grid) ? resolve(args.grid) : args.grid,
         artifact: manifest.name,
         variant: args.variant,
         sha256: manifest.variants[args.variant].sha256,

@@ -1,8 +1,6 @@
 /** Sample files: evaluator-format .npz (`arr_0` uint8 NHWC, `raw` float32 NCHW, `sample_index`) and PNG grids. */
-import { readFile } from 'node:fs/promises';
-import { basename, dirname } from 'node:path';
 import { decodeNpy, decodeNpz, encodeNpz, encodePng, imageGrid, NPZ_SAMPLES_KEY, type Tensor } from '@qdm/shared';
-import { writeFileAtomic } from '../artifact/folder.ts';
+import { readBytes, writeBytes } from '../store/objects.ts';
 
 export interface SampleSet {
   images: Uint8Array; // [n, h, w, c]
@@ -23,18 +21,19 @@ export function encodeSampleNpz(set: SampleSet): Uint8Array {
   return encodeNpz(arrays);
 }
 
+/** Writes to a local path (atomically) or an s3:// URI. */
 export async function writeSamples(path: string, set: SampleSet): Promise<void> {
-  await writeFileAtomic(dirname(path), basename(path), encodeSampleNpz(set));
+  await writeBytes(path, encodeSampleNpz(set));
 }
 
 export async function writeGrid(path: string, set: SampleSet, columns?: number): Promise<void> {
   const grid = imageGrid(set.images, set.n, set.h, set.w, set.c, columns);
-  await writeFileAtomic(dirname(path), basename(path), encodePng(grid.data, grid.width, grid.height, set.c as 1 | 3));
+  await writeBytes(path, encodePng(grid.data, grid.width, grid.height, set.c as 1 | 3));
 }
 
-/** Reads an evaluator-format .npz; `arr_0` must be uint8 [N, H, W, C]. */
+/** Reads an evaluator-format .npz (local or s3://); `arr_0` must be uint8 [N, H, W, C]. */
 export async function readSamples(path: string): Promise<SampleSet> {
-  const arrays = decodeNpz(new Uint8Array(await readFile(path)));
+  const arrays = decodeNpz(await readBytes(path));
   const images = arrays[NPZ_SAMPLES_KEY];
   if (!images) throw new Error(`${path}: no "${NPZ_SAMPLES_KEY}" array (expected evaluator-format samples)`);
   if (images.dtype !== 'uint8' || images.shape.length !== 4) {
@@ -52,7 +51,7 @@ export async function readInitNoise(
   count: number,
   shape: [number, number, number],
 ): Promise<Float32Array> {
-  const tensor = decodeNpy(new Uint8Array(await readFile(path)));
+  const tensor = decodeNpy(await readBytes(path));
   const expected = [count, ...shape];
   if (tensor.shape.join(',') !== expected.join(',')) {
     throw new Error(`--init-noise ${path}: shape [${tensor.shape}] but this run needs [${expected}]`);
