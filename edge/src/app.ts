@@ -32,14 +32,16 @@ export function createApp(deps: AppDeps): EdgeApp {
   const app = new Hono();
   app.onError((error, c) => {
     const http = toHttpError(error);
-    if (!(error instanceof HttpError)) log(`${c.req.method} ${c.req.path} failed`, error);
+    // A client that went away aborts its sampling loop: nothing to report.
+    const aborted = (error as Error)?.name === 'AbortError' || c.req.raw.signal?.aborted;
+    if (!(error instanceof HttpError) && !aborted) log(`${c.req.method} ${c.req.path} failed`, error);
     return c.json(http.toJSON(), http.status);
   });
   app.notFound((c) => c.json({ error: 'not_found', message: `no route ${c.req.method} ${c.req.path}` }, 404));
 
   app.get('/', (c) => c.html(pageHtml));
   app.get('/healthz', (c) => c.json({ ok: true, source: deps.source.location, sessions: engine.sessions.loaded() }));
-  app.route('/models', modelRoutes(engine, deps.source.location));
-  app.route('/sample', sampleRoutes(engine, config, deps.randomSeed ?? randomUint32));
+  app.route('/models', modelRoutes(engine, deps.source.location, config));
+  app.route('/sample', sampleRoutes(engine, config, deps.randomSeed ?? randomUint32, log));
   return Object.assign(app, { engine });
 }

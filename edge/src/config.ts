@@ -11,6 +11,10 @@ export interface EdgeConfig {
   workBudget: number;
   /** How long a read manifest is trusted before the source is asked again. */
   manifestTtlMs: number;
+  /** Largest variant file this deployment loads (bytes); larger ones are refused with 422. */
+  maxModelBytes: number;
+  /** Loaded variants' bytes above which least recently used sessions are released. */
+  maxLoadedBytes: number;
 }
 
 export const defaultConfig: EdgeConfig = {
@@ -19,6 +23,8 @@ export const defaultConfig: EdgeConfig = {
   maxSteps: 250,
   workBudget: 400,
   manifestTtlMs: 30_000,
+  maxModelBytes: Number.POSITIVE_INFINITY,
+  maxLoadedBytes: Number.POSITIVE_INFINITY,
 };
 
 type Env = Record<string, unknown>;
@@ -44,5 +50,7 @@ export function configFromEnv(env: Env): EdgeConfig {
     maxSteps: positiveInt(env, 'QDM_MAX_STEPS', defaultConfig.maxSteps),
     workBudget: positiveInt(env, 'QDM_WORK_BUDGET', defaultConfig.workBudget),
     manifestTtlMs: positiveInt(env, 'QDM_MANIFEST_TTL_MS', defaultConfig.manifestTtlMs),
+    maxModelBytes: positiveInt(env, 'QDM_MAX_MODEL_BYTES', defaultConfig.maxModelBytes),
+    maxLoadedBytes: positiveInt(env, 'QDM_MAX_LOADED_BYTES', defaultConfig.maxLoadedBytes),
   };
 }

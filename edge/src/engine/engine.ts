@@ -1,7 +1,7 @@
 import type { VariantEntry } from '@qdm/shared';
 import type { Clock } from '../clock.ts';
 import type { EdgeConfig } from '../config.ts';
-import { notFound } from '../errors.ts';
+import { HttpError, notFound } from '../errors.ts';
 import type { Samples } from '../output.ts';
 import type { SampleRequest } from '../sample-request.ts';
 import type { ArtifactSnapshot, ArtifactSource } from '../sources/source.ts';
@@ -45,6 +45,20 @@ export interface Engine {
   ): Promise<SampleResult>;
 }
 
+const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
+
+/** A variant above the deployment's size limit is refused before anything is read (Workers: 128 MB isolates). */
+export function checkModelSize(model: string, variant: string, bytes: number, config: EdgeConfig): void {
+  if (bytes <= config.maxModelBytes) return;
+  throw new HttpError(
+    422,
+    'over_budget',
+    `variant ${variant} of ${model} is ${mb(bytes)}; this deployment loads variants up to ${mb(config.maxModelBytes)} ` +
+      '(QDM_MAX_MODEL_BYTES): choose a smaller variant such as int8',
+    'variant',
+  );
+}
+
 export function createEngine(
   source: ArtifactSource,
   factory: SessionFactory,
@@ -52,7 +66,7 @@ export function createEngine(
   config: EdgeConfig,
 ): Engine {
   const catalog = createCatalog(source, clock, config.manifestTtlMs);
-  const sessions = new SessionCache(source, factory, clock);
+  const sessions = new SessionCache(source, factory, clock, config.maxLoadedBytes);
 
   async function defaultModel(): Promise<string> {
     const [first] = await catalog.names();
@@ -68,13 +82,20 @@ export function createEngine(
       const model = request.model ?? (await defaultModel());
       const snapshot = await catalog.open(model);
       const plan = planSample(request, snapshot.manifest, config);
-      const loaded = await sessions.get(snapshot, request.variant);
       const entry = snapshot.manifest.variants[request.variant];
+      if (entry) checkModelSize(snapshot.name, request.variant, entry.bytes, config);
+      const loaded = await sessions.get(snapshot, request.variant);
       return { request: { ...request, model }, snapshot, entry, plan, loaded, startedAt };
     },
     async run(prepared, onStep, signal) {
       const { plan, request } = prepared;
-      const { x, stepMs } = await runDdim(prepared.loaded.session, plan, request, clock, onStep, signal);
+      let output: Awaited<ReturnType<typeof runDdim>>;
+      try {
+        output = await runDdim(prepared.loaded.session, plan, request, clock, onStep, signal);
+      } finally {
+        prepared.loaded.done();
+      }
+      const { x, stepMs } = output;
       const [c, h, w] = plan.shape;
       return {
         prepared,

@@ -7,53 +7,109 @@ import type { ModelSession, SessionFactory } from './session.ts';
 
 export interface LoadedSession {
   session: ModelSession;
-  /** Time spent reading, verifying and creating the session, for the request that did it (0 when cached). */
+  /** Time this request waited for the session: reading, verifying and creating it (about 0 when cached). */
   loadMs: number;
+  /** Every `get` must be paired with one `done` once the session is no longer used. */
+  done(): void;
+}
+
+interface Entry {
+  key: string;
+  sha256: string;
+  bytes: number;
+  session: Promise<ModelSession>;
+  users: number;
+  lastUsed: number;
+  /** Dropped from the cache; released once its last user is done. */
+  retired: boolean;
 }
 
 /**
- * One inference session per isolate per (artifact, variant), keyed also by the variant file's sha256 so a new
- * published version replaces the old session. Bytes are verified against the manifest before a session is made;
- * a mismatch is refused with 503 and nothing is cached.
+ * One inference session per isolate per (artifact, variant), keyed also by the variant file's sha256 so a newly
+ * published version replaces the old session. Bytes are verified against the manifest before a session is made; a
+ * mismatch is refused with 503 and nothing is cached. When the loaded variants' bytes pass `maxLoadedBytes`, the
+ * least recently used idle sessions are released (a Workers isolate has 128 MB).
  */
 export class SessionCache {
-  readonly #sessions = new Map<string, { sha256: string; session: Promise<ModelSession> }>();
+  readonly #entries = new Map<string, Entry>();
   readonly #source: ArtifactSource;
   readonly #factory: SessionFactory;
   readonly #clock: Clock;
+  readonly #maxLoadedBytes: number;
 
-  constructor(source: ArtifactSource, factory: SessionFactory, clock: Clock) {
+  constructor(source: ArtifactSource, factory: SessionFactory, clock: Clock, maxLoadedBytes = Infinity) {
     this.#source = source;
     this.#factory = factory;
     this.#clock = clock;
+    this.#maxLoadedBytes = maxLoadedBytes;
   }
 
   async get(snapshot: ArtifactSnapshot, variant: string): Promise<LoadedSession> {
-    const entry = snapshot.manifest.variants[variant];
-    if (!entry) {
+    const spec = snapshot.manifest.variants[variant];
+    if (!spec) {
       const known = Object.keys(snapshot.manifest.variants).join(', ');
       throw notFound('variant', `model ${snapshot.name} has no variant ${JSON.stringify(variant)} (has: ${known})`);
     }
     const key = `${snapshot.name}/${variant}`;
-    const cached = this.#sessions.get(key);
-    if (cached?.sha256 === entry.sha256) return { session: await cached.session, loadMs: 0 };
-
     const started = this.#clock.now();
-    const session = this.#load(snapshot, variant);
-    this.#sessions.set(key, { sha256: entry.sha256, session });
+    let entry = this.#entries.get(key);
+    let loading = false;
+    if (entry?.sha256 !== spec.sha256) {
+      if (entry) this.#retire(entry);
+      entry = {
+        key,
+        sha256: spec.sha256,
+        bytes: spec.bytes,
+        session: this.#load(snapshot, variant),
+        users: 0,
+        lastUsed: 0,
+        retired: false,
+      };
+      this.#entries.set(key, entry);
+      loading = true;
+    }
+    entry.users++;
+    entry.lastUsed = this.#clock.now();
+    const current = entry;
     try {
-      const loaded = await session;
-      cached?.session.then((old) => old.release()).catch(() => undefined);
-      return { session: loaded, loadMs: this.#clock.now() - started };
+      const session = await current.session;
+      if (loading) this.#evictOver(current);
+      return { session, loadMs: this.#clock.now() - started, done: () => this.#done(current) };
     } catch (error) {
-      if (this.#sessions.get(key)?.session === session) this.#sessions.delete(key);
+      current.users--;
+      if (this.#entries.get(key) === current) this.#entries.delete(key);
       throw asUnavailable(error);
     }
   }
 
   /** Names of the sessions currently held ("artifact/variant"). */
   loaded(): string[] {
-    return [...this.#sessions.keys()];
+    return [...this.#entries.keys()];
+  }
+
+  #done(entry: Entry): void {
+    entry.users--;
+    if (entry.retired && entry.users === 0) this.#release(entry);
+  }
+
+  #retire(entry: Entry): void {
+    if (this.#entries.get(entry.key) === entry) this.#entries.delete(entry.key);
+    entry.retired = true;
+    if (entry.users === 0) this.#release(entry);
+  }
+
+  #release(entry: Entry): void {
+    entry.session.then((s) => s.release()).catch(() => undefined);
+  }
+
+  /** Least recently used first, never the session just loaded. */
+  #evictOver(keep: Entry): void {
+    const total = () => [...this.#entries.values()].reduce((n, e) => n + e.bytes, 0);
+    const candidates = [...this.#entries.values()].filter((e) => e !== keep).sort((a, b) => a.lastUsed - b.lastUsed);
+    for (const entry of candidates) {
+      if (total() <= this.#maxLoadedBytes) return;
+      this.#retire(entry);
+    }
   }
 
   async #load(snapshot: ArtifactSnapshot, variant: string): Promise<ModelSession> {

@@ -1,9 +1,15 @@
 import { Hono } from 'hono';
+import type { EdgeConfig } from '../config.ts';
 import type { Engine } from '../engine/engine.ts';
 import { toHttpError } from '../errors.ts';
 
-/** `GET /models`: every artifact with its variants' sizes and quantization settings; broken ones say why. */
-export function modelRoutes(engine: Engine, location: string): Hono {
+const finite = (v: number) => (Number.isFinite(v) ? v : null);
+
+/**
+ * `GET /models`: every artifact with its variants' sizes and quantization settings, whether this deployment can
+ * load each (size limit), and the request limits; broken artifacts say why.
+ */
+export function modelRoutes(engine: Engine, location: string, config: EdgeConfig): Hono {
   const app = new Hono();
   app.get('/', async (c) => {
     const names = await engine.catalog.names();
@@ -21,6 +27,7 @@ export function modelRoutes(engine: Engine, location: string): Hono {
                 sha256: v.sha256,
                 precision: v.precision,
                 quantization: v.quantization ?? null,
+                servable: v.bytes <= config.maxModelBytes,
                 loaded: loaded.has(`${name}/${key}`),
               },
             ]),
@@ -40,7 +47,14 @@ export function modelRoutes(engine: Engine, location: string): Hono {
         }
       }),
     );
-    return c.json({ source: location, models });
+    const limits = {
+      maxBatch: config.maxBatch,
+      maxSteps: config.maxSteps,
+      workBudget: config.workBudget,
+      maxModelBytes: finite(config.maxModelBytes),
+      defaultVariant: config.defaultVariant,
+    };
+    return c.json({ source: location, limits, models });
   });
   return app;
 }

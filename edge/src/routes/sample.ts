@@ -3,7 +3,7 @@ import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { EdgeConfig } from '../config.ts';
 import type { Engine } from '../engine/engine.ts';
-import { badField, toHttpError } from '../errors.ts';
+import { badField, HttpError, toHttpError } from '../errors.ts';
 import { parseSampleRequest } from '../sample-request.ts';
 import { resultBody, resultJson, sampleHeaders, serverTiming } from '../sample-response.ts';
 
@@ -30,7 +30,12 @@ async function rawFields(c: Context): Promise<Record<string, unknown>> {
 const wantsEvents = (c: Context) => (c.req.header('accept') ?? '').includes('text/event-stream');
 
 /** `GET|POST /sample`: validate, load, then answer once (png/npy/json) or as an event stream of steps. */
-export function sampleRoutes(engine: Engine, config: EdgeConfig, randomSeed: () => number): Hono {
+export function sampleRoutes(
+  engine: Engine,
+  config: EdgeConfig,
+  randomSeed: () => number,
+  log: (message: string, error: unknown) => void,
+): Hono {
   const app = new Hono();
   app.on(['GET', 'POST'], '/', async (c) => {
     const request = parseSampleRequest(await rawFields(c), config, randomSeed);
@@ -50,9 +55,9 @@ export function sampleRoutes(engine: Engine, config: EdgeConfig, randomSeed: () 
           );
           await stream.writeSSE({ event: 'result', data: JSON.stringify(resultJson(result)) });
         } catch (error) {
-          if (!abort.signal.aborted) {
-            await stream.writeSSE({ event: 'error', data: JSON.stringify(toHttpError(error).toJSON()) });
-          }
+          if (abort.signal.aborted) return;
+          if (!(error instanceof HttpError)) log('GET /sample (event stream) failed', error);
+          await stream.writeSSE({ event: 'error', data: JSON.stringify(toHttpError(error).toJSON()) });
         }
       });
     }

@@ -8,7 +8,7 @@ import { convArtifact, convGraph, type FixtureArtifact } from '../fixtures/artif
 import { folderStore } from '../fixtures/folder.ts';
 import { tinyDenoiserForward } from '../fixtures/tiny-onnx.ts';
 import { unetArtifact } from '../fixtures/unet-artifact.ts';
-import { appOver, bytes, folderApp, json } from './harness.ts';
+import { appOver, bytes, folderApp, json, ortSessions } from './harness.ts';
 
 let app: EdgeApp;
 let artifact: FixtureArtifact;
@@ -217,5 +217,47 @@ describe('integrity', () => {
     const text = await res.text();
     expect(text).not.toContain('secret');
     expect(JSON.parse(text)).toEqual({ error: 'internal', message: 'internal error' });
+  });
+});
+
+describe('memory limits', () => {
+  it('refuses a variant above QDM_MAX_MODEL_BYTES with 422 and marks it in /models', async () => {
+    const { fp32 } = artifact.manifest.variants;
+    const limited = appOver(folderSource(await folderStore(artifact)), { maxModelBytes: fp32.bytes - 1 });
+    const res = await limited.request('/sample?variant=fp32&n=1&steps=ddim5');
+    expect(res.status).toBe(422);
+    const body = (await json(res)) as { field: string; message: string };
+    expect(body.field).toBe('variant');
+    expect(body.message).toContain(`${(fp32.bytes - 1) / 1e6}`.slice(0, 3));
+    const models = (await json(await limited.request('/models'))) as {
+      limits: { maxModelBytes: number };
+      models: { variants: Record<string, { servable: boolean }> }[];
+    };
+    expect(models.limits.maxModelBytes).toBe(fp32.bytes - 1);
+    expect(models.models[0].variants.fp32.servable).toBe(false);
+  });
+
+  it('releases the least recently used idle session above QDM_MAX_LOADED_BYTES, never one in use', async () => {
+    let released = 0;
+    const counting = async (bytes: Uint8Array) => {
+      const session = await ortSessions(bytes);
+      return { ...session, release: () => (released++, session.release()) };
+    };
+    const oneVariant = artifact.manifest.variants.fp32.bytes;
+    const limited = appOver(
+      folderSource(await folderStore(artifact)),
+      { maxLoadedBytes: oneVariant },
+      {
+        sessions: counting,
+      },
+    );
+    const [slow, fast] = await Promise.all([
+      limited.request('/sample?variant=fp32&n=1&steps=ddim50&format=npy'),
+      limited.request('/sample?variant=alt&n=1&steps=ddim5&format=npy'),
+    ]);
+    expect([slow.status, fast.status]).toEqual([200, 200]);
+    const health = (await json(await limited.request('/healthz'))) as { sessions: string[] };
+    expect(health.sessions).toHaveLength(1);
+    expect(released).toBe(1);
   });
 });
