@@ -241,7 +241,11 @@ describe('memory limits', () => {
     let released = 0;
     const counting = async (bytes: Uint8Array) => {
       const session = await ortSessions(bytes);
-      return { ...session, release: () => (released++, session.release()) };
+      const release = () => {
+        released++;
+        return session.release();
+      };
+      return { ...session, release };
     };
     const oneVariant = artifact.manifest.variants.fp32.bytes;
     const limited = appOver(
