@@ -16,7 +16,7 @@ export default defineCommand({
   },
   args: {
     model: { type: 'positional', description: `one of ${names}`, required: true },
-    out: { type: 'string', description: 'folder for <checkpoint>.pt and flags.json', default: 'models' },
+    out: { type: 'string', description: 'folder for <checkpoint>.pt and <model>.flags.json', default: 'models' },
     url: { type: 'string', description: 'download from this URL instead (a mirror); same size checks' },
     ...commonArgs,
   },

@@ -10,7 +10,8 @@ import { isS3Uri } from '../store/objects.ts';
 export default defineCommand({
   meta: {
     name: 'merge',
-    description: 'Merge shard .npz files from `toolchain sample --shard i/n` into the file one big run would write',
+    description:
+      'Merge shard .npz files (paths or s3:// URIs, any order) from `toolchain sample --shard i/n` into the file one big run would write: toolchain merge --out all.npz shard-*.npz',
   },
   args: {
     out: { type: 'string', description: 'merged .npz to write', valueHint: 'FILE' },
