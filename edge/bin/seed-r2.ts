@@ -42,11 +42,12 @@ async function main() {
     configPath,
     remoteBindings: false,
     // NOTE: `wrangler dev --persist-to DIR` keeps its state in DIR/v3; the proxy takes that inner folder.
-    persist: persistTo ? { path: join(resolve(persistTo), 'v3') } : true,
+    persist: persistTo ? { path: join(resolve(process.env.INIT_CWD || process.cwd(), persistTo), 'v3') } : true,
   });
   try {
     const prefix = proxy.env.QDM_R2_PREFIX ?? '';
-    for (const dir of positionals.map((p) => resolve(p))) {
+    // `npm run seed:r2` runs in edge/: resolve folders from where the command was typed.
+    for (const dir of positionals.map((p) => resolve(process.env.INIT_CWD || process.cwd(), p))) {
       const a = await readArtifact(dir);
       const version = newVersionId(new Date(), Math.random().toString(36).slice(2, 8));
       const put = async (key: string, bytes: Uint8Array) => {

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AppDeps } from './app.ts';
 import { configFromEnv } from './config.ts';
@@ -21,7 +22,8 @@ export async function compileOrtWasm(): Promise<WebAssembly.Module> {
 /** `QDM_ARTIFACTS`: a folder (default `artifacts/`) or `s3://bucket/prefix` (standard AWS environment). */
 export function sourceFromEnv(env: Record<string, string | undefined>): ArtifactSource {
   const where = env.QDM_ARTIFACTS || defaultArtifactsDir;
-  if (!where.startsWith('s3://')) return folderSource(where);
+  // NOTE: `npm run -w edge` runs in edge/; a relative folder means relative to where the user typed the command.
+  if (!where.startsWith('s3://')) return folderSource(resolve(env.INIT_CWD || process.cwd(), where));
   const s3 = parseS3Url(where);
   if (!s3) throw new Error(`QDM_ARTIFACTS: cannot parse ${where} (expected s3://bucket/prefix)`);
   return versionedSource(s3Store(s3ClientFromEnv(env), s3.bucket), s3.prefix);
