@@ -29,8 +29,29 @@ interface AutocannonResult {
   '2xx': number;
   duration: number;
 }
-// NOTE: autocannon is CommonJS without type declarations; the promise form is used.
-const autocannon = createRequire(import.meta.url)('autocannon') as (opts: object) => Promise<AutocannonResult>;
+interface AutocannonInstance {
+  on(event: 'reqError', listener: (error: Error) => void): void;
+}
+// NOTE: autocannon is CommonJS without type declarations; the callback form also gives per-request errors.
+const autocannon = createRequire(import.meta.url)('autocannon') as (
+  opts: object,
+  done: (error: Error | null, result: AutocannonResult) => void,
+) => AutocannonInstance;
+
+/** One autocannon run; request errors are collected by message. */
+function load(opts: object): Promise<{ result: AutocannonResult; errorMessages: Record<string, number> }> {
+  return new Promise((done, fail) => {
+    const errorMessages: Record<string, number> = {};
+    const instance = autocannon(opts, (error, result) => (error ? fail(error) : done({ result, errorMessages })));
+    instance.on('reqError', (error) => {
+      const key = `${(error as NodeJS.ErrnoException).code ?? error.name}: ${error.message}`;
+      errorMessages[key] = (errorMessages[key] ?? 0) + 1;
+    });
+  });
+}
+
+/** What the server printed after it was ready (it logs unexpected request failures). */
+const serverLog: string[] = [];
 
 function freePort(): Promise<number> {
   return new Promise((done) => {
@@ -64,6 +85,7 @@ function startServer(root: string, port: number): Promise<ChildProcess> {
     child.stderr?.on('data', (chunk: Buffer) => {
       output += chunk.toString();
       if (output.includes('qdm edge on')) ready(child);
+      else if (serverLog.length < 50) serverLog.push(chunk.toString().slice(0, 2000));
     });
     child.on('exit', (code) => fail(new Error(`server exited (${code}): ${output}`)));
   });
@@ -84,7 +106,7 @@ try {
   const runs = [];
   for (let run = 0; run < Number(values.runs); run++) {
     log(`edge-load: run ${run + 1}/${values.runs}: ${values.requests} concurrent requests`);
-    const r = await autocannon({
+    const { result: r, errorMessages } = await load({
       url,
       connections: Number(values.requests),
       amount: Number(values.requests),
@@ -96,6 +118,7 @@ try {
       errors: r.errors,
       timeouts: r.timeouts,
       non2xx: r.non2xx,
+      errorMessages,
       latencyMs: { p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, max: r.latency.max },
       durationS: round(r.duration, 1),
       serverMemoryMiB: memoryMiB(await serverMemory(server)),
@@ -113,6 +136,7 @@ try {
         concurrency: Number(values.requests),
         serverMemoryAfterWarmupMiB: afterWarmup,
         runs,
+        serverLog,
         totals: {
           errors: runs.reduce((a, r) => a + r.errors + r.timeouts + r.non2xx, 0),
           p99Ms: Math.max(...runs.map((r) => r.latencyMs.p99)),

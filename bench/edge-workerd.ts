@@ -3,13 +3,12 @@
 //   node bench/edge-workerd.ts [--model mnist32] [--variants int8,fp32] [--steps 20] [--requests 5] [--allow-fixture]
 // Prints JSON: cold start (first request: wasm instantiate, R2 read+verify, session), per-step latency per variant,
 // workerd memory with all variants loaded (process RSS, and the isolate's V8 heap + array buffers by inspector).
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { benchArtifact, log, measureSteps, mib, repoRoot, round, serverTiming } from './edge-lib.ts';
+import { startWranglerDev } from '../edge/test/fixtures/wrangler-dev.ts';
+import { benchArtifact, log, measureSteps, mib, round, serverTiming } from './edge-lib.ts';
 
 const { values } = parseArgs({
   options: {
@@ -20,45 +19,6 @@ const { values } = parseArgs({
     'allow-fixture': { type: 'boolean', default: false },
   },
 });
-
-const node = process.execPath;
-const edgeDir = join(repoRoot, 'edge');
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-    server.on('error', fail);
-  });
-}
-
-function startWrangler(port: number, inspectorPort: number, persistTo: string): Promise<ChildProcess> {
-  const args = [
-    join(repoRoot, 'node_modules/wrangler/bin/wrangler.js'),
-    'dev',
-    '--ip=127.0.0.1',
-    `--port=${port}`,
-    `--inspector-port=${inspectorPort}`,
-    `--persist-to=${persistTo}`,
-    '--var=QDM_WORK_BUDGET:1000000',
-    '--var=QDM_MAX_STEPS:1000',
-  ];
-  // detached: its own process group, so the whole tree (wrangler, workerd) is stopped together.
-  const child = spawn(node, args, { cwd: edgeDir, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  return new Promise((ready, fail) => {
-    let output = '';
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('Ready on')) ready(child);
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.on('exit', (code) => fail(new Error(`wrangler dev exited (${code}):\n${output.slice(-2000)}`)));
-    setTimeout(() => fail(new Error(`wrangler dev not ready after 90 s:\n${output.slice(-2000)}`)), 90_000);
-  });
-}
 
 /** Resident memory of the workerd processes under the wrangler process (Linux /proc). */
 async function workerdRss(rootPid: number): Promise<number> {
@@ -114,15 +74,13 @@ async function isolateHeap(inspectorPort: number): Promise<Record<string, number
 }
 
 const artifact = await benchArtifact(values.model, values['allow-fixture']);
-const persistTo = await mkdtemp(join(tmpdir(), 'qdm-bench-r2-'));
-log(`edge-workerd: seeding local R2 with ${artifact.name}`);
-execFileSync(node, [join(edgeDir, 'bin/seed-r2.ts'), join(artifact.root, artifact.name), `--persist-to=${persistTo}`], {
-  stdio: ['ignore', 'ignore', 'inherit'],
+log(`edge-workerd: seeding local R2 with ${artifact.name}, starting wrangler dev`);
+const worker = await startWranglerDev([join(artifact.root, artifact.name)], {
+  QDM_WORK_BUDGET: '1000000',
+  QDM_MAX_STEPS: '1000',
 });
-const [port, inspectorPort] = [await freePort(), await freePort()];
-log('edge-workerd: starting wrangler dev');
-const wrangler = await startWrangler(port, inspectorPort, persistTo);
-const base = `http://127.0.0.1:${port}`;
+const { base, inspectorPort } = worker;
+const wrangler = worker.process;
 
 try {
   const models = (await (await fetch(`${base}/models`)).json()) as { models: { name: string; variants: object }[] };
@@ -194,6 +152,5 @@ try {
     ),
   );
 } finally {
-  process.kill(-wrangler.pid!, 'SIGTERM');
-  await rm(persistTo, { recursive: true, force: true });
+  await worker.stop();
 }
