@@ -3,7 +3,13 @@
  * (no stack, no cause) leaves the process.
  */
 
-export type ErrorCode = 'bad_request' | 'not_found' | 'over_budget' | 'artifact_unavailable' | 'internal';
+export type ErrorCode =
+  | 'bad_request'
+  | 'not_found'
+  | 'over_budget'
+  | 'unsupported'
+  | 'artifact_unavailable'
+  | 'internal';
 
 export class HttpError extends Error {
   override name = 'HttpError';

@@ -64,8 +64,11 @@ async function createSession(model: Uint8Array, wasm: WebAssembly.Module): Promi
 }
 
 function wrap(session: ort.InferenceSession): ModelSession {
-  const [xName, tName] = session.inputNames;
-  const outName = session.outputNames[0];
+  // The artifact contract names them x, t and out; fall back to position for other graphs.
+  const named = (names: readonly string[], name: string, i: number) => (names.includes(name) ? name : names[i]);
+  const xName = named(session.inputNames, 'x', 0);
+  const tName = named(session.inputNames, 't', 1);
+  const outName = named(session.outputNames, 'out', 0);
   // NOTE: one run at a time per session: concurrent requests interleave by step instead of racing inside ORT.
   let queue: Promise<unknown> = Promise.resolve();
   const runOnce = async (x: Float32Array, xShape: readonly number[], t: Float32Array) => {

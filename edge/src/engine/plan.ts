@@ -14,6 +14,14 @@ export interface SamplePlan {
 }
 
 export function planSample(request: SampleRequest, manifest: Manifest, config: EdgeConfig): SamplePlan {
+  if (manifest.model.classCond) {
+    throw new HttpError(
+      422,
+      'unsupported',
+      `model ${manifest.name} is class-conditional, which /sample does not serve yet`,
+      'model',
+    );
+  }
   const d = manifest.diffusion;
   let respacing: string;
   let diffusion: SpacedDiffusion;

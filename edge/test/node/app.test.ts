@@ -177,6 +177,14 @@ describe('refusals', () => {
     expect(((await json(variant)) as { message: string }).message).toContain('fp32, alt');
   });
 
+  it('answers 422 for a class-conditional model (no labels in the API yet)', async () => {
+    const conv = await convArtifact('labelled');
+    conv.manifest.model.classCond = true;
+    const res = await appOver(folderSource(await folderStore(conv))).request('/sample?variant=fp32');
+    expect(res.status).toBe(422);
+    expect(await json(res)).toMatchObject({ error: 'unsupported', field: 'model' });
+  });
+
   it('answers 422 with the limit when n x steps is over the budget', async () => {
     const res = await sample('variant=fp32&n=16&steps=ddim50');
     expect(res.status).toBe(422);
