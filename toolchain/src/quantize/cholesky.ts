@@ -1,8 +1,8 @@
 /**
- * Blocked Cholesky factorization and triangular inverse. The diagonal blocks are factored in JS (b^3/3 flops);
- * the panel solves and trailing updates, which carry O(n^3) flops, go through `MatrixKernels.gemm`.
+ * Blocked Cholesky factorization and triangular inverse. Only blocks of at most 128 are factored/inverted in JS;
+ * the panel solves and trailing updates, which carry the O(n^3) flops, go through `MatrixKernels.gemm`.
  */
-import { gram, type MatrixKernels } from './kernels.ts';
+import { addGramLower, type MatrixKernels } from './kernels.ts';
 import { addBlock, block, type Matrix, matrix, setBlock } from './matrix.ts';
 
 export class NotPositiveDefiniteError extends Error {
@@ -13,25 +13,44 @@ export class NotPositiveDefiniteError extends Error {
   }
 }
 
-/** Lower-triangular L with A = L L^T. Only A's lower triangle is read; A is not modified. */
-export async function cholesky(a: Matrix, kernels: MatrixKernels, blockSize = 256): Promise<Matrix> {
+export interface CholeskyOptions {
+  /** Panel width (default 512). Diagonal blocks wider than 128 are factored recursively through the kernels. */
+  blockSize?: number;
+  /** Factor `a` in place (saves an n x n copy); otherwise `a` is left untouched. */
+  inPlace?: boolean;
+}
+
+const LEAF = 128;
+
+/** Lower-triangular L with A = L L^T. Only A's lower triangle is read; L's upper triangle is zero. */
+export async function cholesky(a: Matrix, kernels: MatrixKernels, opts: CholeskyOptions = {}): Promise<Matrix> {
   const n = a.rows;
   if (a.cols !== n) throw new Error(`cholesky: matrix is ${a.rows}x${a.cols}, not square`);
-  const work = matrix(n, n, a.data);
+  const work = opts.inPlace ? a : matrix(n, n, a.data);
+  await factorLower(work, kernels, opts.blockSize ?? 512, 0);
+  for (let i = 0; i < n; i++) work.data.fill(0, i * n + i + 1, (i + 1) * n);
+  return work;
+}
+
+/** Right-looking blocked Cholesky on the lower triangle of `work` (upper triangle left as garbage). */
+async function factorLower(work: Matrix, kernels: MatrixKernels, blockSize: number, offset: number): Promise<void> {
+  const n = work.rows;
+  if (n <= LEAF) {
+    choleskyInPlace(work, offset);
+    return;
+  }
   for (let k0 = 0; k0 < n; k0 += blockSize) {
     const k1 = Math.min(k0 + blockSize, n);
     const diag = block(work, k0, k1, k0, k1);
-    choleskyInPlace(diag, k0);
+    await factorLower(diag, kernels, Math.max(LEAF, blockSize / 4), offset + k0);
     setBlock(work, k0, k0, diag);
     if (k1 === n) break;
-    // Panel: L21 = A21 L11^{-T}; trailing: A22 -= L21 L21^T.
-    const panel = await kernels.gemm(block(work, k1, n, k0, k1), invertLowerSmall(diag), { transB: true });
+    // Panel: L21 = A21 L11^{-T}; trailing: A22 -= L21 L21^T (lower blocks only).
+    const diagInv = diag.rows <= LEAF ? invertLowerSmall(diag) : await invertLower(diag, kernels, LEAF);
+    const panel = await kernels.gemm(block(work, k1, n, k0, k1), diagInv, { transB: true });
     setBlock(work, k1, k0, panel);
-    const update = await gram(panel, kernels, { outer: true });
-    addBlock(work, k1, k1, update, -1);
+    await addGramLower(work, panel, kernels, { outer: true, scale: -1, offset: k1 });
   }
-  for (let i = 0; i < n; i++) work.data.fill(0, i * n + i + 1, (i + 1) * n);
-  return work;
 }
 
 /** Unblocked Cholesky of a small SPD block, in place (lower triangle; upper left as is). */
@@ -52,19 +71,24 @@ export function choleskyInPlace(a: Matrix, columnOffset = 0): void {
   }
 }
 
-/** Inverse of a small lower-triangular matrix by forward substitution (upper triangle of the input ignored). */
+/** Inverse of a small lower-triangular matrix (upper triangle of the input ignored), row by row. */
 export function invertLowerSmall(l: Matrix): Matrix {
   const n = l.rows;
   const inv = matrix(n, n);
   const L = l.data;
   const X = inv.data;
-  for (let j = 0; j < n; j++) {
-    X[j * n + j] = 1 / L[j * n + j];
-    for (let i = j + 1; i < n; i++) {
-      let s = 0;
-      for (let p = j; p < i; p++) s += L[i * n + p] * X[p * n + j];
-      X[i * n + j] = -s / L[i * n + i];
+  // Row i of X = (e_i - sum_{p<i} L_ip X_p) / L_ii; row p of X is zero beyond column p (contiguous axpys).
+  for (let i = 0; i < n; i++) {
+    const xi = i * n;
+    for (let p = 0; p < i; p++) {
+      const lip = L[xi + p];
+      if (lip === 0) continue;
+      const xp = p * n;
+      for (let j = 0; j <= p; j++) X[xi + j] -= lip * X[xp + j];
     }
+    X[xi + i] = 1;
+    const d = 1 / L[xi + i];
+    for (let j = 0; j <= i; j++) X[xi + j] *= d;
   }
   return inv;
 }
@@ -73,7 +97,7 @@ export function invertLowerSmall(l: Matrix): Matrix {
  * Inverse of a lower-triangular matrix, blocked: column block j of X = L^{-1} solves
  * L[j:, j:] X[j:, j] = E, done block row by block row with one gemm per block row.
  */
-export async function invertLower(l: Matrix, kernels: MatrixKernels, blockSize = 256): Promise<Matrix> {
+export async function invertLower(l: Matrix, kernels: MatrixKernels, blockSize = LEAF): Promise<Matrix> {
   const n = l.rows;
   const inv = matrix(n, n);
   const diagInv: Matrix[] = [];

@@ -34,6 +34,15 @@ describe('GPTQ (numpy reference: column-wise updates through chol(H^-1))', () =>
     expect(Array.from(a.q)).toEqual(Array.from(b.q));
   });
 
+  it('raises the damping when the damped H is still not definite', async () => {
+    const indefinite = matrix(2, 2, [1, 0, 0, -0.015]); // lambda = 0.0049 is not enough, 0.049 is
+    const r = await gptq(matrix(1, 2, [0.3, -0.2]), indefinite, kernels, { grid: { qmin: -8, qmax: 7 } });
+    expect(r.damping).toBeCloseTo(0.1, 15);
+    await expect(
+      gptq(matrix(1, 2, [0.3, -0.2]), matrix(2, 2, [1, 0, 0, -100]), kernels, { grid: { qmin: -8, qmax: 7 } }),
+    ).rejects.toThrow(/not positive definite/);
+  });
+
   it('cross target W C G^-1', async () => {
     const { g, cross, target } = ref.crossTarget;
     const n = ref.cols;

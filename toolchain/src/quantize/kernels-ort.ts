@@ -30,7 +30,7 @@ export function ortKernels(opts: OrtKernelOptions = {}): MatrixKernels {
     return s;
   };
   const toOrt = (x: Matrix): ort.Tensor =>
-    new ort.Tensor(precision, precision === 'float32' ? Float32Array.from(x.data) : x.data, [x.rows, x.cols]);
+    new ort.Tensor(precision, precision === 'float32' ? new Float32Array(x.data) : x.data, [x.rows, x.cols]);
 
   return {
     name: `ort-${precision}`,
@@ -40,7 +40,7 @@ export function ortKernels(opts: OrtKernelOptions = {}): MatrixKernels {
       const s = await session(Boolean(g.transA), Boolean(g.transB));
       const { Y } = await s.run({ A: toOrt(a), B: toOrt(b) });
       const y = Y.data as Float32Array | Float64Array;
-      const data = y instanceof Float64Array ? y : Float64Array.from(y);
+      const data = y instanceof Float64Array ? y : new Float64Array(y);
       return { rows: m, cols: n, data };
     },
     async dispose(): Promise<void> {

@@ -86,9 +86,10 @@ describe.each(backends)('%s kernels', (_, kernels, tol) => {
   });
 
   it('blocked Cholesky reconstructs H and its triangular inverse inverts it', async () => {
-    const n = 150;
+    const n = 300;
     const h = spd(n, 4);
-    const l = await cholesky(h, kernels, 32);
+    const l = await cholesky(h, kernels, { blockSize: 200 }); // 200 > 128: diagonal blocks recurse
+    expect(maxAbsDiff(await cholesky(h, kernels, { blockSize: 32 }), l)).toBeLessThan(tol * 10);
     for (let i = 0; i < n; i++) {
       expect(l.data[i * n + i]).toBeGreaterThan(0);
       for (let j = i + 1; j < n; j++) expect(l.data[i * n + j]).toBe(0);

@@ -2,7 +2,7 @@
  * Matrix kernels: the few dense products that carry almost all flops of Cholesky, GPTQ, AdaRound and moment
  * accumulation. Backends live apart from the interface (see kernels-ort.ts); algorithms take a `MatrixKernels`.
  */
-import { block, type Matrix, matrix, setBlock, transpose } from './matrix.ts';
+import { addBlock, block, type Matrix, matrix, transpose } from './matrix.ts';
 
 export interface GemmOptions {
   transA?: boolean;
@@ -25,34 +25,56 @@ export function gemmShape(a: Matrix, b: Matrix, opts: GemmOptions = {}): { m: nu
   return { m, k, n };
 }
 
+export interface GramOptions {
+  /** X X^T instead of X^T X. */
+  outer?: boolean;
+  scale?: number; // default 1
+  blockSize?: number; // default 768
+  /** The product lands at acc[offset.., offset..] (default 0). */
+  offset?: number;
+}
+
 /**
- * X^T X for X [rows, n] (or X X^T with `outer`). NOTE: symmetric, so only the lower block triangle is computed
- * (one gemm per block pair, mirrored): ~(b+1)/(2b) of the flops of one full gemm with b blocks.
+ * acc[o.., o..] += scale * X^T X (or X X^T) on the LOWER block triangle only: blocks strictly above the diagonal blocks
+ * are left untouched (diagonal blocks are written in full). NOTE: the product is symmetric, so one gemm per
+ * block pair below the diagonal does ~(b+1)/(2b) of the flops of a full gemm, and no n x n temporary is made.
  */
-export async function gram(
-  x: Matrix,
-  kernels: MatrixKernels,
-  opts: { outer?: boolean; blockSize?: number } = {},
-): Promise<Matrix> {
+export async function addGramLower(acc: Matrix, x: Matrix, kernels: MatrixKernels, opts: GramOptions = {}) {
   const outer = opts.outer ?? false;
   const blockSize = opts.blockSize ?? 768;
+  const scale = opts.scale ?? 1;
+  const offset = opts.offset ?? 0;
   const n = outer ? x.rows : x.cols;
+  if (acc.rows !== acc.cols || acc.rows < offset + n) {
+    throw new Error(`gram: ${n}x${n} product does not fit ${acc.rows}x${acc.cols} at ${offset}`);
+  }
   const gemmOpts = outer ? { transB: true } : { transA: true };
-  if (n <= blockSize) return kernels.gemm(x, x, gemmOpts);
-  const out = matrix(n, n);
   const starts: number[] = [];
   for (let c = 0; c < n; c += blockSize) starts.push(c);
   const parts = starts.map((c0) => {
     const c1 = Math.min(c0 + blockSize, n);
+    if (starts.length === 1) return x;
     return outer ? block(x, c0, c1, 0, x.cols) : block(x, 0, x.rows, c0, c1);
   });
   for (let i = 0; i < starts.length; i++) {
     for (let j = 0; j <= i; j++) {
-      const prod = await kernels.gemm(parts[i], parts[j], gemmOpts);
-      setBlock(out, starts[i], starts[j], prod);
-      if (i !== j) setBlock(out, starts[j], starts[i], transpose(prod));
+      addBlock(acc, offset + starts[i], offset + starts[j], await kernels.gemm(parts[i], parts[j], gemmOpts), scale);
     }
   }
+}
+
+/** Copies the lower triangle onto the upper one (in place). */
+export function mirrorLower(a: Matrix): void {
+  const n = a.rows;
+  for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) a.data[j * n + i] = a.data[i * n + j];
+}
+
+/** X^T X (or X X^T), full symmetric matrix. */
+export async function gram(x: Matrix, kernels: MatrixKernels, opts: Omit<GramOptions, 'scale'> = {}): Promise<Matrix> {
+  const n = opts.outer ? x.rows : x.cols;
+  const out = matrix(n, n);
+  await addGramLower(out, x, kernels, opts);
+  mirrorLower(out);
   return out;
 }
 

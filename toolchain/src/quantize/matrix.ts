@@ -10,7 +10,13 @@ export interface Matrix {
 
 export function matrix(rows: number, cols: number, data?: ArrayLike<number>): Matrix {
   if (data && data.length !== rows * cols) throw new Error(`matrix ${rows}x${cols}: got ${data.length} values`);
-  return { rows, cols, data: data ? Float64Array.from(data) : new Float64Array(rows * cols) };
+  // NOTE: `new Float64Array(typedArray)` is a fast bulk copy; `Float64Array.from` iterates element by element.
+  const copy = data
+    ? ArrayBuffer.isView(data)
+      ? new Float64Array(data as Float64Array)
+      : Float64Array.from(data)
+    : null;
+  return { rows, cols, data: copy ?? new Float64Array(rows * cols) };
 }
 
 export function identity(n: number, scale = 1): Matrix {

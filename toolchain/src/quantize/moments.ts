@@ -5,7 +5,7 @@
  * input x~. Columns are subsampled at a fixed seeded rate (each column kept with the same probability, so the
  * estimate stays unbiased across time steps), buffered, and folded in with one gemm per chunk.
  */
-import { gram, type MatrixKernels } from './kernels.ts';
+import { addGramLower, type MatrixKernels } from './kernels.ts';
 import { type Matrix, matrix } from './matrix.ts';
 
 /** groups = 1, dilation = 1, NCHW input ([N, C, L] for conv1d, treated as H = 1). */
@@ -23,7 +23,7 @@ export interface MomentOptions {
   seed?: number;
   /** Also accumulate E[x~ x~^T] and E[x x~^T]; `add` then needs the quantized input. */
   cross?: boolean;
-  /** Vectors buffered per gemm (default 2048). */
+  /** Vectors buffered per gemm (default 1024; the buffer is chunk x dim float64, freed by `finish`). */
   chunk?: number;
 }
 
@@ -52,8 +52,8 @@ export class MomentAccumulator {
   private readonly cross: boolean;
   private readonly chunk: number;
   private readonly random: () => number;
-  private buf: Matrix;
-  private bufQ: Matrix | null;
+  private buf: Matrix | null = null;
+  private bufQ: Matrix | null = null;
   private filled = 0;
   private sum: Matrix;
   private sumQ: Matrix | null;
@@ -66,10 +66,8 @@ export class MomentAccumulator {
     this.rate = opts.rate ?? 1;
     if (!(this.rate > 0 && this.rate <= 1)) throw new Error(`moment sampling rate must be in (0, 1], got ${this.rate}`);
     this.cross = opts.cross ?? false;
-    this.chunk = opts.chunk ?? 2048;
+    this.chunk = opts.chunk ?? 1024;
     this.random = splitmix32(opts.seed ?? 0);
-    this.buf = matrix(this.chunk, this.dim);
-    this.bufQ = this.cross ? matrix(this.chunk, this.dim) : null;
     this.sum = matrix(this.dim, this.dim);
     this.sumQ = this.cross ? matrix(this.dim, this.dim) : null;
     this.sumCross = this.cross ? matrix(this.dim, this.dim) : null;
@@ -82,6 +80,8 @@ export class MomentAccumulator {
   async add(x: ArrayLike<number>, shape: readonly number[], xq?: ArrayLike<number>): Promise<void> {
     if (this.cross !== (xq !== undefined)) throw new Error('moments: pass xq exactly when cross moments are on');
     const source = vectorSource(this.input, shape, x.length);
+    this.buf ??= matrix(this.chunk, this.dim);
+    if (xq) this.bufQ ??= matrix(this.chunk, this.dim);
     for (const v of this.sample(source.count)) {
       source.write(x, v, this.buf.data, this.filled * this.dim);
       if (xq && this.bufQ) source.write(xq, v, this.bufQ.data, this.filled * this.dim);
@@ -93,6 +93,8 @@ export class MomentAccumulator {
   /** Means over everything added (symmetrized). The accumulator can keep going afterwards. */
   async finish(): Promise<Moments> {
     await this.flush();
+    this.buf = null;
+    this.bufQ = null;
     if (this.count === 0) throw new Error('moments: no input vectors were sampled');
     const scale = 1 / this.count;
     const out: Moments = { count: this.count, h: symmetrizedMean(this.sum, scale) };
@@ -125,13 +127,13 @@ export class MomentAccumulator {
   }
 
   private async flush(): Promise<void> {
-    if (this.filled === 0) return;
+    if (this.filled === 0 || !this.buf) return;
     const rows = this.filled;
     const x = { rows, cols: this.dim, data: this.buf.data.subarray(0, rows * this.dim) };
-    addInto(this.sum, await gram(x, this.kernels));
+    await addGramLower(this.sum, x, this.kernels);
     if (this.bufQ && this.sumQ && this.sumCross) {
       const xq = { rows, cols: this.dim, data: this.bufQ.data.subarray(0, rows * this.dim) };
-      addInto(this.sumQ, await gram(xq, this.kernels));
+      await addGramLower(this.sumQ, xq, this.kernels);
       addInto(this.sumCross, await this.kernels.gemm(x, xq, { transA: true }));
     }
     this.count += rows;
@@ -202,12 +204,13 @@ function addInto(acc: Matrix, m: Matrix): void {
   for (let i = 0; i < acc.data.length; i++) acc.data[i] += m.data[i];
 }
 
+/** The mean from a sum whose lower triangle holds the data (see addGramLower), mirrored to a full matrix. */
 function symmetrizedMean(sum: Matrix, scale: number): Matrix {
   const n = sum.rows;
   const out = matrix(n, n);
   for (let i = 0; i < n; i++) {
     for (let j = 0; j <= i; j++) {
-      const v = 0.5 * (sum.data[i * n + j] + sum.data[j * n + i]) * scale;
+      const v = sum.data[i * n + j] * scale;
       out.data[i * n + j] = v;
       out.data[j * n + i] = v;
     }

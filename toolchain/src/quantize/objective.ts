@@ -35,20 +35,26 @@ export function difference(a: Matrix, b: Matrix): Matrix {
 }
 
 /**
- * H + lambda*I with lambda = damping * mean(diag H); zero-diagonal inputs (dead channels: never nonzero in the
- * calibration data) get diagonal 1 so the matrix is definite. Returns a copy.
+ * What damping adds to each diagonal entry of H: lambda = damping * mean(diag H), or 1 on a zero diagonal (a dead
+ * channel, never nonzero in the calibration data), so that H + diag(extra) is definite.
  */
+export function dampingDiagonal(h: Matrix, damping = DEFAULT_DAMPING): Float64Array {
+  const n = h.rows;
+  let mean = 0;
+  for (let i = 0; i < n; i++) mean += h.data[i * n + i];
+  const lambda = (damping * mean) / n;
+  const extra = new Float64Array(n);
+  for (let i = 0; i < n; i++) extra[i] = h.data[i * n + i] === 0 ? 1 : lambda;
+  return extra;
+}
+
+/** H + diag(dampingDiagonal(H)), a copy. */
 export function dampedMoments(h: Matrix, damping = DEFAULT_DAMPING): Matrix {
   const n = h.rows;
   const out = matrix(n, n, h.data);
-  let mean = 0;
-  for (let i = 0; i < n; i++) mean += h.data[i * n + i];
-  mean /= n;
-  const lambda = damping * mean;
-  for (let i = 0; i < n; i++) {
-    const k = i * n + i;
-    out.data[k] = h.data[k] === 0 ? 1 : out.data[k] + lambda;
-  }
+  dampingDiagonal(h, damping).forEach((e, i) => {
+    out.data[i * n + i] += e;
+  });
   return out;
 }
 
