@@ -23,7 +23,10 @@ function trimSlashes(prefix: string): string {
 }
 
 function join(...parts: string[]): string {
-  return parts.map(trimSlashes).filter((p) => p.length > 0).join('/');
+  return parts
+    .map(trimSlashes)
+    .filter((p) => p.length > 0)
+    .join('/');
 }
 
 export function latestKey(artifactPrefix: string): string {
@@ -40,7 +43,10 @@ export function versionFileKey(artifactPrefix: string, version: string, file: st
 
 /** A sortable, unique-enough version id: UTC time to the second plus a random suffix. */
 export function newVersionId(now: Date, randomSuffix: string): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   return `${stamp}-${randomSuffix}`;
 }
 
