@@ -63,6 +63,14 @@ async function createSession(model: Uint8Array, wasm: WebAssembly.Module): Promi
   return ort.InferenceSession.create(model, sessionOptions);
 }
 
+/**
+ * NOTE: a WASM run is synchronous and ORT resolves it through microtasks only, so a queue of steps would hold the
+ * event loop until every queued request finished: sockets would not be read or accepted meanwhile (Node then times
+ * out unread requests). One macrotask turn before each step lets I/O in.
+ */
+const yieldToEventLoop = (): Promise<void> =>
+  new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
+
 function wrap(session: ort.InferenceSession): ModelSession {
   // The artifact contract names them x, t and out; fall back to position for other graphs.
   const named = (names: readonly string[], name: string, i: number) => (names.includes(name) ? name : names[i]);
@@ -84,7 +92,7 @@ function wrap(session: ort.InferenceSession): ModelSession {
   };
   return {
     run(x, xShape, t) {
-      const next = queue.then(() => runOnce(x, xShape, t));
+      const next = queue.then(yieldToEventLoop).then(() => runOnce(x, xShape, t));
       queue = next.catch(() => undefined);
       return next;
     },
