@@ -25,7 +25,7 @@
  *   product). The eigen route is defined for singular products, so there is no retry and no offset here; non-finite
  *   statistics are an error.
  */
-import { multiply, principalSubmatrix, trace, transpose } from './linalg.ts';
+import { multiply, multiplySymmetric, principalSubmatrix, trace, transpose } from './linalg.ts';
 import { symmetricEigen, symmetricEigenvalues } from './symmetric-eigen.ts';
 
 export interface FrechetStats {
@@ -72,8 +72,7 @@ export function traceSqrtProduct(s1: Float64Array, s2: Float64Array, n: number):
     for (let i = 0; i < k; i++) f[i * r + c] = vectors[i * k + col] * scale;
   }
   const bf = multiply(b, f, k, k, r);
-  const m = multiply(transpose(f, k, r), bf, r, k, r);
-  symmetrize(m, r);
+  const m = multiplySymmetric(transpose(f, k, r), bf, r, k);
   let sum = 0;
   for (const mu of symmetricEigenvalues(m, r)) if (mu > 0) sum += Math.sqrt(mu);
   return sum;
@@ -106,14 +105,4 @@ function numericalRange(values: Float64Array, n: number): number[] {
   const range: number[] = [];
   for (let i = 0; i < n; i++) if (values[i] > threshold) range.push(i);
   return range;
-}
-
-function symmetrize(m: Float64Array, n: number): void {
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < i; j++) {
-      const s = 0.5 * (m[i * n + j] + m[j * n + i]);
-      m[i * n + j] = s;
-      m[j * n + i] = s;
-    }
-  }
 }

@@ -9,15 +9,30 @@ const TILE_J = 512;
 
 /** C = A B for A [m,k] and B [k,n], all row-major. */
 export function multiply(a: Float64Array, b: Float64Array, m: number, k: number, n: number): Float64Array {
+  return product(a, b, m, k, n, false);
+}
+
+/**
+ * C = A B for A [n,k] and B [k,n] when the product is known to be symmetric (such as F^T S F): only the upper
+ * triangle is computed, then mirrored, which halves the work.
+ */
+export function multiplySymmetric(a: Float64Array, b: Float64Array, n: number, k: number): Float64Array {
+  const c = product(a, b, n, k, n, true);
+  for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) c[i * n + j] = c[j * n + i];
+  return c;
+}
+
+function product(a: Float64Array, b: Float64Array, m: number, k: number, n: number, upper: boolean): Float64Array {
   if (a.length !== m * k || b.length !== k * n) throw new Error(`multiply: shapes [${m},${k}] x [${k},${n}] mismatch`);
   const c = new Float64Array(m * n);
   for (let j0 = 0; j0 < n; j0 += TILE_J) {
     const j1 = Math.min(j0 + TILE_J, n);
+    const rows = upper ? Math.min(m, j1) : m; // rows below j1 have nothing left of the diagonal in this tile
     for (let p0 = 0; p0 < k; p0 += TILE_K) {
       const p1 = Math.min(p0 + TILE_K, k);
       let i = 0;
-      for (; i + 1 < m; i += 2) accumulateTwoRows(c, a, b, i, k, n, p0, p1, j0, j1);
-      if (i < m) accumulateRow(c, a, b, i, k, n, p0, p1, j0, j1);
+      for (; i + 1 < rows; i += 2) accumulateTwoRows(c, a, b, i, k, n, p0, p1, upper ? Math.max(j0, i) : j0, j1);
+      if (i < rows) accumulateRow(c, a, b, i, k, n, p0, p1, upper ? Math.max(j0, i) : j0, j1);
     }
   }
   return c;

@@ -110,29 +110,64 @@ export class MomentAccumulator {
   }
 }
 
-/** upper(g) += z^T z for the row-major chunk z [rows, dim]. */
+/** upper(g) += z^T z for the row-major chunk z [rows, dim] (entries below the diagonal are left stale). */
 function addUpperGram(g: Float64Array, z: Float64Array, rows: number, dim: number): void {
   for (let j0 = 0; j0 < dim; j0 += TILE) {
     const j1 = Math.min(j0 + TILE, dim);
-    for (let i = 0; i < j1; i++) {
-      const start = Math.max(i, j0);
-      const row = i * dim;
-      let r = 0;
-      // NOTE: two chunk rows per pass halve the loads and stores of the g row.
-      for (; r + 1 < rows; r += 2) {
-        const a0 = z[r * dim + i];
-        const a1 = z[(r + 1) * dim + i];
-        if (a0 === 0 && a1 === 0) continue;
-        const b0 = r * dim;
-        const b1 = b0 + dim;
-        for (let j = start; j < j1; j++) g[row + j] += a0 * z[b0 + j] + a1 * z[b1 + j];
-      }
-      if (r < rows) {
-        const a0 = z[r * dim + i];
-        const b0 = r * dim;
-        for (let j = start; j < j1; j++) g[row + j] += a0 * z[b0 + j];
-      }
+    let i = 0;
+    for (; i + 1 < j1; i += 2) addGramRowPair(g, z, rows, dim, i, Math.max(i, j0), j1);
+    if (i < j1) addGramRowPair(g, z, rows, dim, i, Math.max(i, j0), j1, true);
+  }
+}
+
+// NOTE: a 2 x 4 register block like linalg.multiply: rows i and i+1 of g take four chunk rows per pass. Row i+1
+// also gets its entry (i+1, i), below the diagonal, which nothing reads.
+function addGramRowPair(
+  g: Float64Array,
+  z: Float64Array,
+  rows: number,
+  dim: number,
+  i: number,
+  start: number,
+  end: number,
+  single = false,
+): void {
+  const g0 = i * dim;
+  const g1 = g0 + dim;
+  let r = 0;
+  for (; r + 3 < rows; r += 4) {
+    const b0 = r * dim;
+    const b1 = b0 + dim;
+    const b2 = b1 + dim;
+    const b3 = b2 + dim;
+    const x0 = z[b0 + i];
+    const x1 = z[b1 + i];
+    const x2 = z[b2 + i];
+    const x3 = z[b3 + i];
+    if (single) {
+      for (let j = start; j < end; j++) g[g0 + j] += x0 * z[b0 + j] + x1 * z[b1 + j] + x2 * z[b2 + j] + x3 * z[b3 + j];
+      continue;
     }
+    const y0 = z[b0 + i + 1];
+    const y1 = z[b1 + i + 1];
+    const y2 = z[b2 + i + 1];
+    const y3 = z[b3 + i + 1];
+    for (let j = start; j < end; j++) {
+      const u0 = z[b0 + j];
+      const u1 = z[b1 + j];
+      const u2 = z[b2 + j];
+      const u3 = z[b3 + j];
+      g[g0 + j] += x0 * u0 + x1 * u1 + x2 * u2 + x3 * u3;
+      g[g1 + j] += y0 * u0 + y1 * u1 + y2 * u2 + y3 * u3;
+    }
+  }
+  for (; r < rows; r++) {
+    const b0 = r * dim;
+    const x0 = z[b0 + i];
+    for (let j = start; j < end; j++) g[g0 + j] += x0 * z[b0 + j];
+    if (single) continue;
+    const y0 = z[b0 + i + 1];
+    for (let j = start; j < end; j++) g[g1 + j] += y0 * z[b0 + j];
   }
 }
 

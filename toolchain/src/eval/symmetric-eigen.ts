@@ -28,9 +28,13 @@ export function symmetricEigen(a: Float64Array, n: number): SymmetricEigen {
   checkSquare(a, n);
   const work = Float64Array.from(a);
   const { d, e, tau } = tridiagonalize(work, n);
+  // eigenvalues first (cheap without vectors), then the vector pass shifted by them: fewer rotations to apply
+  const values = Float64Array.from(d);
+  tridiagonalQL(values, Float64Array.from(e));
+  values.sort();
   const q = accumulateReflectors(work, tau, n);
   const log = new RotationLog((rotations) => rotations.applyToRows(q, n));
-  tridiagonalQL(d, e, log);
+  tridiagonalQL(d, e, log, values);
   log.flush();
   return sortedPairs(d, q, n);
 }
