@@ -54,6 +54,7 @@ for (const [i, variant] of variants.entries()) {
   };
 }
 const mem = process.memoryUsage();
+const health = (await (await app.request('/healthz')).json()) as { runtimeMemoryBytes: number | null };
 const stepOf = (v: string) => (results[v] as { stepMs: number } | undefined)?.stepMs;
 const ratio = stepOf('int8') && stepOf('fp32') ? round(stepOf('int8')! / stepOf('fp32')!, 3) : null;
 
@@ -73,6 +74,7 @@ console.log(
         rssStartMiB: mib(rssStart),
         rssAllLoadedMiB: mib(mem.rss),
         arrayBuffersMiB: mib(mem.arrayBuffers),
+        ortWasmHeapMiB: health.runtimeMemoryBytes === null ? null : mib(health.runtimeMemoryBytes),
         heapUsedMiB: mib(mem.heapUsed),
       },
       targets: {

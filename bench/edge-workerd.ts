@@ -116,6 +116,7 @@ try {
   }
   const rssAfter = await workerdRss(wrangler.pid!);
   const heapAfter = await isolateHeap(inspectorPort);
+  const health = (await (await fetch(`${base}/healthz`)).json()) as { runtimeMemoryBytes: number | null };
   const stepOf = (v: string) => (results[v] as { stepMs: number } | undefined)?.stepMs;
   const ratio = stepOf('int8') && stepOf('fp32') ? round(stepOf('int8')! / stepOf('fp32')!, 3) : null;
   const heap = (h: Record<string, number> | null) =>
@@ -140,6 +141,12 @@ try {
           workerdRssAllLoadedMiB: mib(rssAfter),
           isolateIdle: heap(heapBefore),
           isolateAllLoaded: heap(heapAfter),
+          // The ORT wasm heap (every session's weights and activations); it never shrinks.
+          ortWasmHeapMiB: health.runtimeMemoryBytes === null ? null : mib(health.runtimeMemoryBytes),
+          isolateEstimateMiB:
+            health.runtimeMemoryBytes === null || !heapAfter
+              ? null
+              : mib(health.runtimeMemoryBytes + heapAfter.usedSize + (heapAfter.backingStorageSize ?? 0)),
           isolateLimitMiB: 128,
         },
         targets: {

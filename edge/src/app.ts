@@ -40,7 +40,14 @@ export function createApp(deps: AppDeps): EdgeApp {
   app.notFound((c) => c.json({ error: 'not_found', message: `no route ${c.req.method} ${c.req.path}` }, 404));
 
   app.get('/', (c) => c.html(pageHtml));
-  app.get('/healthz', (c) => c.json({ ok: true, source: deps.source.location, sessions: engine.sessions.loaded() }));
+  app.get('/healthz', (c) =>
+    c.json({
+      ok: true,
+      source: deps.source.location,
+      sessions: engine.sessions.loaded(),
+      runtimeMemoryBytes: deps.sessions.memoryBytes?.() ?? null,
+    }),
+  );
   app.route('/models', modelRoutes(engine, deps.source.location, config));
   app.route('/sample', sampleRoutes(engine, config, deps.randomSeed ?? randomUint32, log));
   return Object.assign(app, { engine });

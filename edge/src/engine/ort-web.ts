@@ -14,12 +14,22 @@ import type { ModelSession, SessionFactory } from './session.ts';
 
 const HOOK = 'instantiateWasm';
 let runtimeReady: Promise<void> | undefined;
+/** The runtime's heap: imported (the threaded build creates it in JS) or exported by the instance. */
+let wasmMemory: WebAssembly.Memory | undefined;
+
+function findMemory(imports: WebAssembly.Imports, instance: WebAssembly.Instance): WebAssembly.Memory | undefined {
+  const candidates = [...Object.values(instance.exports), ...Object.values(imports).flatMap((m) => Object.values(m))];
+  return candidates.find((v): v is WebAssembly.Memory => v instanceof WebAssembly.Memory);
+}
 
 type Receive = (instance: WebAssembly.Instance, module: WebAssembly.Module) => void;
 
 function installHook(wasm: WebAssembly.Module): () => void {
   const hook = (imports: WebAssembly.Imports, receive: Receive) => {
-    WebAssembly.instantiate(wasm, imports).then((instance) => receive(instance, wasm));
+    WebAssembly.instantiate(wasm, imports).then((instance) => {
+      wasmMemory = findMemory(imports, instance);
+      receive(instance, wasm);
+    });
     return {}; // Emscripten: an empty exports object means "instantiation is asynchronous"
   };
   Object.defineProperty(Object.prototype, HOOK, { value: hook, configurable: true, writable: true, enumerable: false });
@@ -103,8 +113,10 @@ function wrap(session: ort.InferenceSession): ModelSession {
 /** A SessionFactory over ORT-web; `loadWasm` supplies the compiled ORT module (imported in workerd, compiled in Node). */
 export function ortWebSessions(loadWasm: () => Promise<WebAssembly.Module>): SessionFactory {
   let wasm: Promise<WebAssembly.Module> | undefined;
-  return async (model) => {
+  const factory: SessionFactory = async (model) => {
     wasm ??= loadWasm();
     return wrap(await createSession(model, await wasm));
   };
+  factory.memoryBytes = () => wasmMemory?.buffer.byteLength;
+  return factory;
 }

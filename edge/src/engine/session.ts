@@ -8,4 +8,7 @@ export interface ModelSession {
   release(): Promise<void>;
 }
 
-export type SessionFactory = (model: Uint8Array) => Promise<ModelSession>;
+export type SessionFactory = ((model: Uint8Array) => Promise<ModelSession>) & {
+  /** Bytes of the runtime's own memory (the WASM heap holding every session's weights), when known. */
+  memoryBytes?: () => number | undefined;
+};

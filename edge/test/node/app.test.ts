@@ -139,6 +139,15 @@ describe('GET /sample', () => {
   });
 });
 
+describe('GET /healthz after sampling', () => {
+  it('lists the loaded sessions and the size of the ORT wasm heap', async () => {
+    await sample('variant=fp32&n=1&steps=ddim5');
+    const health = (await json(await app.request('/healthz'))) as { sessions: string[]; runtimeMemoryBytes: number };
+    expect(health.sessions).toContain('unet/fp32');
+    expect(health.runtimeMemoryBytes).toBeGreaterThanOrEqual(16 * 2 ** 20); // at least the initial 256 pages
+  });
+});
+
 describe('refusals', () => {
   it.each([
     ['n=0', 'n'],
