@@ -43,25 +43,10 @@ function applyReflectorBlock(
     }
   }
   blockFactor(v, tau, k0, nb, m, t);
-  // W = V^T Q[off.., off..], four Q rows per pass over a W row
+  // W = V^T Q[off.., off..]
   w.fill(0, 0, nb * m);
   let i = 0;
-  for (; i + 3 < m; i += 4) {
-    const row0 = (off + i) * n + off;
-    const row1 = row0 + n;
-    const row2 = row1 + n;
-    const row3 = row2 + n;
-    for (let j = 0; j < nb && j <= i + 3; j++) {
-      const v0 = v[i * nb + j];
-      const v1 = v[(i + 1) * nb + j];
-      const v2 = v[(i + 2) * nb + j];
-      const v3 = v[(i + 3) * nb + j];
-      const wRow = j * m;
-      for (let c = 0; c < m; c++) {
-        w[wRow + c] += v0 * q[row0 + c] + v1 * q[row1 + c] + v2 * q[row2 + c] + v3 * q[row3 + c];
-      }
-    }
-  }
+  for (; i + 3 < m; i += 4) accumulateW(w, v, q, n, off, m, nb, i);
   for (; i < m; i++) {
     const row = (off + i) * n + off;
     for (let j = 0; j < nb && j <= i; j++) {
@@ -82,27 +67,108 @@ function applyReflectorBlock(
       for (let c = 0; c < m; c++) w[wx + c] += txy * w[wy + c];
     }
   }
-  // Q[off.., off..] -= V W, four reflectors per pass over the Q row
-  for (let r = 0; r < m; r++) {
-    const row = (off + r) * n + off;
-    const last = Math.min(nb, r + 1);
-    const vr = r * nb;
-    let j = 0;
-    for (; j + 3 < last; j += 4) {
-      const v0 = v[vr + j];
-      const v1 = v[vr + j + 1];
-      const v2 = v[vr + j + 2];
-      const v3 = v[vr + j + 3];
-      const w0 = j * m;
-      const w1 = w0 + m;
-      const w2 = w1 + m;
-      const w3 = w2 + m;
-      for (let c = 0; c < m; c++) q[row + c] -= v0 * w[w0 + c] + v1 * w[w1 + c] + v2 * w[w2 + c] + v3 * w[w3 + c];
+  // Q[off.., off..] -= V W
+  let r = 0;
+  for (; r + 1 < m; r += 2) updateQ(q, v, w, n, off, m, nb, r, 2);
+  if (r < m) updateQ(q, v, w, n, off, m, nb, r, 1);
+}
+
+// NOTE: the two kernels below are 2 x 4 register blocks (as in linalg.multiply): every pass over a row reads four
+// rows of the other operand once for two output rows, about twice the speed of one row at a time in V8.
+
+/** W[j..] += sum over Q rows i..i+3 of V[i][j] Q[i], two W rows per pass. */
+function accumulateW(
+  w: Float64Array,
+  v: Float64Array,
+  q: Float64Array,
+  n: number,
+  off: number,
+  m: number,
+  nb: number,
+  i: number,
+): void {
+  const row0 = (off + i) * n + off;
+  const row1 = row0 + n;
+  const row2 = row1 + n;
+  const row3 = row2 + n;
+  const last = Math.min(nb, i + 4); // V[i][j] = 0 for j > i
+  for (let j = 0; j < last; j += 2) {
+    const pair = j + 1 < last;
+    const x0 = v[i * nb + j];
+    const x1 = v[(i + 1) * nb + j];
+    const x2 = v[(i + 2) * nb + j];
+    const x3 = v[(i + 3) * nb + j];
+    const y0 = pair ? v[i * nb + j + 1] : 0;
+    const y1 = pair ? v[(i + 1) * nb + j + 1] : 0;
+    const y2 = pair ? v[(i + 2) * nb + j + 1] : 0;
+    const y3 = pair ? v[(i + 3) * nb + j + 1] : 0;
+    const w0 = j * m;
+    const w1 = pair ? w0 + m : w0;
+    if (!pair) {
+      for (let c = 0; c < m; c++)
+        w[w0 + c] += x0 * q[row0 + c] + x1 * q[row1 + c] + x2 * q[row2 + c] + x3 * q[row3 + c];
+      continue;
     }
-    for (; j < last; j++) {
-      const v0 = v[vr + j];
-      const w0 = j * m;
-      for (let c = 0; c < m; c++) q[row + c] -= v0 * w[w0 + c];
+    for (let c = 0; c < m; c++) {
+      const q0 = q[row0 + c];
+      const q1 = q[row1 + c];
+      const q2 = q[row2 + c];
+      const q3 = q[row3 + c];
+      w[w0 + c] += x0 * q0 + x1 * q1 + x2 * q2 + x3 * q3;
+      w[w1 + c] += y0 * q0 + y1 * q1 + y2 * q2 + y3 * q3;
+    }
+  }
+}
+
+/** Q rows r..r+rows-1 -= V[r..] W, four W rows per pass. */
+function updateQ(
+  q: Float64Array,
+  v: Float64Array,
+  w: Float64Array,
+  n: number,
+  off: number,
+  m: number,
+  nb: number,
+  r: number,
+  rows: 1 | 2,
+): void {
+  const q0 = (off + r) * n + off;
+  const q1 = q0 + n;
+  const last = Math.min(nb, r + rows); // V[r][j] = 0 for j > r
+  let j = 0;
+  for (; j + 3 < last; j += 4) {
+    const w0 = j * m;
+    const w1 = w0 + m;
+    const w2 = w1 + m;
+    const w3 = w2 + m;
+    const x0 = v[r * nb + j];
+    const x1 = v[r * nb + j + 1];
+    const x2 = v[r * nb + j + 2];
+    const x3 = v[r * nb + j + 3];
+    if (rows === 1) {
+      for (let c = 0; c < m; c++) q[q0 + c] -= x0 * w[w0 + c] + x1 * w[w1 + c] + x2 * w[w2 + c] + x3 * w[w3 + c];
+      continue;
+    }
+    const y0 = v[(r + 1) * nb + j];
+    const y1 = v[(r + 1) * nb + j + 1];
+    const y2 = v[(r + 1) * nb + j + 2];
+    const y3 = v[(r + 1) * nb + j + 3];
+    for (let c = 0; c < m; c++) {
+      const u0 = w[w0 + c];
+      const u1 = w[w1 + c];
+      const u2 = w[w2 + c];
+      const u3 = w[w3 + c];
+      q[q0 + c] -= x0 * u0 + x1 * u1 + x2 * u2 + x3 * u3;
+      q[q1 + c] -= y0 * u0 + y1 * u1 + y2 * u2 + y3 * u3;
+    }
+  }
+  for (; j < last; j++) {
+    const wj = j * m;
+    const x0 = v[r * nb + j];
+    for (let c = 0; c < m; c++) q[q0 + c] -= x0 * w[wj + c];
+    if (rows === 2) {
+      const y0 = v[(r + 1) * nb + j];
+      for (let c = 0; c < m; c++) q[q1 + c] -= y0 * w[wj + c];
     }
   }
 }
