@@ -10,7 +10,8 @@
  * NOTE: the evaluator computes the distances in float16 on the GPU (falling back to float32 when a float16
  * value is not finite) and keeps radii in float32; here everything is float64, so borderline points can differ
  * from the published TF numbers by that rounding, while agreeing with a float64 numpy port of the same logic.
- * Cost: N_ref^2 + N_sample^2 + N_ref N_sample dot products of length D, in blocks that stay in cache.
+ * Cost: N_ref^2 + N_sample^2 + N_ref N_sample dot products of length D, in cache-sized blocks, ~4 GFLOP/s on one
+ * core (bench: 1000 vs 1000 at D = 2048 in 3 s; 10k vs 10k would take ~5 min).
  */
 import type { FeatureMatrix } from './moments.ts';
 
@@ -137,33 +138,83 @@ function distanceTile(
   j1: number,
   tile: Float64Array,
 ): void {
+  const width = j1 - j0;
+  let i = i0;
+  for (; i + 1 < i1; i += 2) {
+    let j = j0;
+    for (; j + 3 < j1; j += 4) dotBlock(u, i, v, j, tile, (i - i0) * width + (j - j0), width);
+    for (; j < j1; j++) {
+      tile[(i - i0) * width + (j - j0)] = dot(u, i, v, j);
+      tile[(i + 1 - i0) * width + (j - j0)] = dot(u, i + 1, v, j);
+    }
+  }
+  if (i < i1) for (let j = j0; j < j1; j++) tile[(i - i0) * width + (j - j0)] = dot(u, i, v, j);
+  for (let r = i0; r < i1; r++) {
+    const base = (r - i0) * width;
+    // NOTE: the evaluator's order, (|u|^2 - 2 u.v) + |v|^2, clipped at 0
+    for (let j = j0; j < j1; j++) tile[base + j - j0] = Math.max(uNorms[r] - 2 * tile[base + j - j0] + vNorms[j], 0);
+  }
+}
+
+function dot(u: FeatureMatrix, i: number, v: FeatureMatrix, j: number): number {
   const dim = u.dim;
   const a = u.data;
   const b = v.data;
-  const width = j1 - j0;
-  for (let i = i0; i < i1; i++) {
-    const ai = i * dim;
-    const out = (i - i0) * width;
-    let j = j0;
-    // NOTE: two dot products per pass share the loads of row u_i.
-    for (; j + 1 < j1; j += 2) {
-      const b0 = j * dim;
-      const b1 = b0 + dim;
-      let s0 = 0;
-      let s1 = 0;
-      for (let c = 0; c < dim; c++) {
-        const x = a[ai + c];
-        s0 += x * b[b0 + c];
-        s1 += x * b[b1 + c];
-      }
-      tile[out + j - j0] = Math.max(uNorms[i] - 2 * s0 + vNorms[j], 0);
-      tile[out + j + 1 - j0] = Math.max(uNorms[i] - 2 * s1 + vNorms[j + 1], 0);
-    }
-    if (j < j1) {
-      const b0 = j * dim;
-      let s0 = 0;
-      for (let c = 0; c < dim; c++) s0 += a[ai + c] * b[b0 + c];
-      tile[out + j - j0] = Math.max(uNorms[i] - 2 * s0 + vNorms[j], 0);
-    }
+  let s = 0;
+  for (let c = 0; c < dim; c++) s += a[i * dim + c] * b[j * dim + c];
+  return s;
+}
+
+// NOTE: a 2 x 4 block of dot products (rows i, i+1 of u against rows j..j+3 of v): six loads feed eight
+// multiply-adds, about twice the speed of one dot product at a time in V8.
+function dotBlock(
+  u: FeatureMatrix,
+  i: number,
+  v: FeatureMatrix,
+  j: number,
+  tile: Float64Array,
+  at: number,
+  width: number,
+) {
+  const dim = u.dim;
+  const a = u.data;
+  const b = v.data;
+  const a0 = i * dim;
+  const a1 = a0 + dim;
+  const b0 = j * dim;
+  const b1 = b0 + dim;
+  const b2 = b1 + dim;
+  const b3 = b2 + dim;
+  let s00 = 0;
+  let s01 = 0;
+  let s02 = 0;
+  let s03 = 0;
+  let s10 = 0;
+  let s11 = 0;
+  let s12 = 0;
+  let s13 = 0;
+  for (let c = 0; c < dim; c++) {
+    const x = a[a0 + c];
+    const y = a[a1 + c];
+    const p0 = b[b0 + c];
+    const p1 = b[b1 + c];
+    const p2 = b[b2 + c];
+    const p3 = b[b3 + c];
+    s00 += x * p0;
+    s01 += x * p1;
+    s02 += x * p2;
+    s03 += x * p3;
+    s10 += y * p0;
+    s11 += y * p1;
+    s12 += y * p2;
+    s13 += y * p3;
   }
+  tile[at] = s00;
+  tile[at + 1] = s01;
+  tile[at + 2] = s02;
+  tile[at + 3] = s03;
+  tile[at + width] = s10;
+  tile[at + width + 1] = s11;
+  tile[at + width + 2] = s12;
+  tile[at + width + 3] = s13;
 }
