@@ -125,11 +125,6 @@ export function transpose(a: Float64Array, rows: number, cols: number): Float64A
   return out;
 }
 
-/** A^T B for A [k,m] and B [k,n]: the Gram-type product without materialising A^T. */
-export function multiplyTransposed(a: Float64Array, b: Float64Array, k: number, m: number, n: number): Float64Array {
-  return multiply(transpose(a, k, m), b, m, k, n);
-}
-
 /** The sub-matrix of a square [n,n] matrix on the given rows and columns (the same index list). */
 export function principalSubmatrix(a: Float64Array, n: number, keep: readonly number[]): Float64Array {
   const k = keep.length;
