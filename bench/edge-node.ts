@@ -42,7 +42,15 @@ for (const [i, variant] of variants.entries()) {
   const firstMs = performance.now() - started;
   const timing = serverTiming(first.headers.get('server-timing'));
   // Only the first variant pays the wasm runtime initialization: that request is the process's cold start.
-  if (i === 0) coldStart = { variant: variant as never, loadMs: round(timing.load), firstRequestMs: round(firstMs) };
+  if (i === 0)
+    coldStart = {
+      variant: variant as never,
+      loadMs: round(timing.load),
+      readMs: round(timing['load-read']),
+      verifyMs: round(timing['load-verify']),
+      sessionMs: round(timing['load-session']),
+      firstRequestMs: round(firstMs),
+    };
   log(`edge-node: ${variant}: ${values.requests} warm requests`);
   const warmStart = performance.now();
   const steps = await measureSteps(async (q) => app.request(q), query(variant, values.steps), Number(values.requests));

@@ -103,7 +103,15 @@ try {
     await first.arrayBuffer();
     const firstMs = performance.now() - started;
     const timing = serverTiming(first.headers.get('server-timing'));
-    if (i === 0) coldStart = { variant, loadMs: round(timing.load), firstRequestMs: round(firstMs) };
+    if (i === 0)
+      coldStart = {
+        variant: variant as never,
+        loadMs: round(timing.load),
+        readMs: round(timing['load-read']),
+        verifyMs: round(timing['load-verify']),
+        sessionMs: round(timing['load-session']),
+        firstRequestMs: round(firstMs),
+      };
     log(`edge-workerd: ${variant}: ${values.requests} warm requests`);
     const warmStart = performance.now();
     const steps = await measureSteps((q) => fetch(base + q), query(variant), Number(values.requests));

@@ -28,6 +28,11 @@ function mean(values: number[]): number {
 export function timingsJson(t: SampleTimings) {
   return {
     loadMs: round(t.loadMs),
+    ...(t.loadPhases && {
+      loadReadMs: round(t.loadPhases.readMs),
+      loadVerifyMs: round(t.loadPhases.verifyMs),
+      loadSessionMs: round(t.loadPhases.sessionMs),
+    }),
     stepMs: t.stepMs.map(round),
     meanStepMs: round(mean(t.stepMs)),
     totalMs: round(t.totalMs),
@@ -39,6 +44,13 @@ export function serverTiming(t: SampleTimings): string {
   const steps = t.stepMs.length;
   return [
     `load;dur=${round(t.loadMs)};desc="read+verify+session"`,
+    ...(t.loadPhases
+      ? [
+          `load-read;dur=${round(t.loadPhases.readMs)}`,
+          `load-verify;dur=${round(t.loadPhases.verifyMs)}`,
+          `load-session;dur=${round(t.loadPhases.sessionMs)}`,
+        ]
+      : []),
     `step;dur=${round(mean(t.stepMs))};desc="mean of ${steps} steps"`,
     `step-max;dur=${round(Math.max(0, ...t.stepMs))}`,
     `total;dur=${round(t.totalMs)}`,

@@ -9,7 +9,7 @@ import { type Catalog, createCatalog } from './catalog.ts';
 import { planSample, type SamplePlan } from './plan.ts';
 import { runDdim, type StepProgress } from './sampler.ts';
 import type { SessionFactory } from './session.ts';
-import { type LoadedSession, SessionCache } from './session-cache.ts';
+import { type LoadedSession, type LoadPhases, SessionCache } from './session-cache.ts';
 
 /** Everything about one sampling run that is known before the first step (and goes into response headers). */
 export interface PreparedSample {
@@ -23,6 +23,7 @@ export interface PreparedSample {
 
 export interface SampleTimings {
   loadMs: number;
+  loadPhases?: LoadPhases;
   stepMs: number[];
   totalMs: number;
 }
@@ -100,7 +101,12 @@ export function createEngine(
       return {
         prepared,
         samples: { x, n: request.n, c, h, w },
-        timings: { loadMs: prepared.loaded.loadMs, stepMs, totalMs: clock.now() - prepared.startedAt },
+        timings: {
+          loadMs: prepared.loaded.loadMs,
+          loadPhases: prepared.loaded.phases,
+          stepMs,
+          totalMs: clock.now() - prepared.startedAt,
+        },
       };
     },
   };

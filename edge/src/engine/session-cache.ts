@@ -5,10 +5,19 @@ import { verifyBytes } from '../sources/verify.ts';
 import { asUnavailable } from './catalog.ts';
 import type { ModelSession, SessionFactory } from './session.ts';
 
+export interface LoadPhases {
+  readMs: number;
+  verifyMs: number;
+  /** Includes the WASM runtime's initialization for the first session of the isolate. */
+  sessionMs: number;
+}
+
 export interface LoadedSession {
   session: ModelSession;
   /** Time this request waited for the session: reading, verifying and creating it (about 0 when cached). */
   loadMs: number;
+  /** How the load split, for the request that did it: read from the store, sha256, session creation. */
+  phases?: LoadPhases;
   /** Every `get` must be paired with one `done` once the session is no longer used. */
   done(): void;
 }
@@ -18,6 +27,7 @@ interface Entry {
   sha256: string;
   bytes: number;
   session: Promise<ModelSession>;
+  phases: LoadPhases;
   users: number;
   lastUsed: number;
   /** Dropped from the cache; released once its last user is done. */
@@ -56,11 +66,13 @@ export class SessionCache {
     let loading = false;
     if (entry?.sha256 !== spec.sha256) {
       if (entry) this.#retire(entry);
+      const phases: LoadPhases = { readMs: 0, verifyMs: 0, sessionMs: 0 };
       entry = {
         key,
         sha256: spec.sha256,
         bytes: spec.bytes,
-        session: this.#load(snapshot, variant),
+        session: this.#load(snapshot, variant, phases),
+        phases,
         users: 0,
         lastUsed: 0,
         retired: false,
@@ -74,7 +86,8 @@ export class SessionCache {
     try {
       const session = await current.session;
       if (loading) this.#evictOver(current);
-      return { session, loadMs: this.#clock.now() - started, done: () => this.#done(current) };
+      const loadMs = this.#clock.now() - started;
+      return { session, loadMs, phases: loading ? current.phases : undefined, done: () => this.#done(current) };
     } catch (error) {
       current.users--;
       if (this.#entries.get(key) === current) this.#entries.delete(key);
@@ -112,13 +125,24 @@ export class SessionCache {
     }
   }
 
-  async #load(snapshot: ArtifactSnapshot, variant: string): Promise<ModelSession> {
+  async #load(snapshot: ArtifactSnapshot, variant: string, phases: LoadPhases): Promise<ModelSession> {
     const entry = snapshot.manifest.variants[variant];
+    let mark = this.#clock.now();
+    const lap = () => {
+      const now = this.#clock.now();
+      const ms = now - mark;
+      mark = now;
+      return ms;
+    };
     const bytes = await this.#source.readFile(snapshot, entry.file);
+    phases.readMs = lap();
     const where = `${this.#source.location}: ${snapshot.name}/${entry.file}`;
     await verifyBytes(where, bytes, entry);
+    phases.verifyMs = lap();
     try {
-      return await this.#factory(bytes);
+      const session = await this.#factory(bytes);
+      phases.sessionMs = lap();
+      return session;
     } catch (error) {
       throw new SourceError(`${where}: the runtime cannot load it (${(error as Error).message})`);
     }

@@ -50,7 +50,11 @@ describe('GET /sample', () => {
     expect(res.headers.get('x-qdm-variant')).toBe('fp32');
     expect(res.headers.get('x-qdm-seed')).toBe('7');
     const timing = res.headers.get('server-timing') ?? '';
-    for (const name of ['load', 'step', 'total']) expect(timing).toMatch(new RegExp(`(^|, )${name};dur=[\\d.]+`));
+    for (const name of ['load', 'load-read', 'load-verify', 'load-session', 'step', 'total']) {
+      expect(timing).toMatch(new RegExp(`(^|, )${name};dur=[\\d.]+`));
+    }
+    const cached = await sample('model=unet&variant=fp32&seed=7&n=1&steps=ddim5');
+    expect(cached.headers.get('server-timing')).not.toMatch(/load-session/);
     const png = decodePng(await bytes(res));
     expect([png.width, png.height, png.channels]).toEqual([2 + 2 * 10, 2 + 2 * 10, 3]); // 2x2 grid of 8px, pad 2
   });
