@@ -1,4 +1,7 @@
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { latestKey, versionFileKey } from '@qdm/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sourceFromEnv } from '../../src/node-runtime.ts';
@@ -40,6 +43,20 @@ describe('QDM_ARTIFACTS=s3://bucket/prefix (s3rver)', () => {
     expect(fromS3.headers.get('x-qdm-model-version')).toBe('v1');
     const fromFolder = await appOver(folderSource(await folderStore(artifact))).request(query);
     expect(Buffer.from(await bytes(fromS3)).equals(Buffer.from(await bytes(fromFolder)))).toBe(true);
+  });
+
+  it('reads what `toolchain push` publishes', async () => {
+    const pushed = await unetArtifact('pushed');
+    const root = await folderStore(pushed);
+    const toolchain = resolve(import.meta.dirname, '../../../toolchain/bin/toolchain.js');
+    const args = [toolchain, 'push', '--from', join(root, 'pushed'), '--to', `s3://${s3.bucket}/store`, '--json'];
+    await promisify(execFile)(process.execPath, args, { env: { ...process.env, ...s3.env } });
+    const query = '/sample?model=pushed&variant=fp32&seed=3&n=1&steps=ddim5&format=npy';
+    const res = await s3App().request(query);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-qdm-sha256')).toBe(pushed.manifest.variants.fp32.sha256);
+    const local = await appOver(folderSource(root)).request(query);
+    expect(Buffer.from(await bytes(res)).equals(Buffer.from(await bytes(local)))).toBe(true);
   });
 
   it('answers 404 for a model that is not under the prefix', async () => {
