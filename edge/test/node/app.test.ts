@@ -59,25 +59,28 @@ describe('GET /sample', () => {
     expect([png.width, png.height, png.channels]).toEqual([2 + 2 * 10, 2 + 2 * 10, 3]); // 2x2 grid of 8px, pad 2
   });
 
-  it('matches DDIM over an ORT-independent JavaScript evaluation of the same graph', async () => {
-    const conv = await convArtifact();
-    const convApp = appOver(folderSource(await folderStore(conv)));
-    const res = await convApp.request('/sample?variant=fp32&seed=11&n=2&steps=ddim10&eta=0.5&format=npy');
-    const got = decodeNpy(await bytes(res));
-    expect(got.shape).toEqual([2, 3, 8, 8]);
-    const d = conv.manifest.diffusion;
-    const expected = await ddimSample(tinyDenoiserForward(convGraph('fp32', 8)), {
-      diffusion: createDiffusion(d, 'ddim10'),
-      shape: [3, 8, 8],
-      batch: 2,
-      seed: 11,
-      eta: 0.5,
-    });
-    const x = got.data as Float32Array;
-    let maxDiff = 0;
-    for (let i = 0; i < x.length; i++) maxDiff = Math.max(maxDiff, Math.abs(x[i] - expected[i]));
-    expect(maxDiff).toBeLessThan(1e-4);
-  });
+  it.each(['fp32', 'qdq'] as const)(
+    'matches DDIM over an ORT-independent JavaScript evaluation of the same graph (%s)',
+    async (variant) => {
+      const conv = await convArtifact();
+      const convApp = appOver(folderSource(await folderStore(conv)));
+      const res = await convApp.request(`/sample?variant=${variant}&seed=11&n=2&steps=ddim10&eta=0.5&format=npy`);
+      const got = decodeNpy(await bytes(res));
+      expect(got.shape).toEqual([2, 3, 8, 8]);
+      const d = conv.manifest.diffusion;
+      const expected = await ddimSample(tinyDenoiserForward(convGraph(variant, 8)), {
+        diffusion: createDiffusion(d, 'ddim10'),
+        shape: [3, 8, 8],
+        batch: 2,
+        seed: 11,
+        eta: 0.5,
+      });
+      const x = got.data as Float32Array;
+      let maxDiff = 0;
+      for (let i = 0; i < x.length; i++) maxDiff = Math.max(maxDiff, Math.abs(x[i] - expected[i]));
+      expect(maxDiff).toBeLessThan(1e-4);
+    },
+  );
 
   it('gives the same bytes for the same seed, and sample k the same alone or in a batch', async () => {
     const a = await bytes(await sample('variant=fp32&seed=3&n=3&steps=ddim10&format=npy'));

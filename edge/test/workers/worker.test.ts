@@ -1,7 +1,7 @@
 import { env, SELF } from 'cloudflare:test';
 import { decodeNpy, versionFileKey } from '@qdm/shared';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { CROSS_RUNTIME_QUERIES, fixtureFromReference, fromBase64 } from '../fixtures/cross-runtime.ts';
+import { CROSS_RUNTIME_QUERIES, fixturesFromReference, fromBase64 } from '../fixtures/cross-runtime.ts';
 import { publishVersioned } from '../fixtures/publish.ts';
 
 const reference = inject('nodeReference');
@@ -12,15 +12,18 @@ const put = async (key: string, bytes: Uint8Array) => {
 const get = (path: string, init?: RequestInit) => SELF.fetch(`http://edge.test${path}`, init);
 
 beforeAll(async () => {
-  await publishVersioned(put, prefix, fixtureFromReference(reference), 'v1');
+  for (const artifact of fixturesFromReference(reference)) await publishVersioned(put, prefix, artifact, 'v1');
 });
 
 describe('the Worker inside workerd, artifacts from the R2 binding', () => {
-  it('is healthy and lists the artifact from R2', async () => {
+  it('is healthy and lists the artifacts from R2', async () => {
     expect((await get('/healthz')).status).toBe(200);
     const body = (await (await get('/models')).json()) as { source: string; models: { name: string }[] };
     expect(body.source).toBe(`r2 ARTIFACTS/${prefix}`);
-    expect(body.models).toMatchObject([{ name: 'unet', version: 'v1' }]);
+    expect(body.models).toMatchObject([
+      { name: 'conv', version: 'v1' },
+      { name: 'unet', version: 'v1' },
+    ]);
   });
 
   it.each(CROSS_RUNTIME_QUERIES)('answers %s with the same bytes as Node', async (query) => {
@@ -33,9 +36,9 @@ describe('the Worker inside workerd, artifacts from the R2 binding', () => {
     expect(res.headers.get('server-timing')).toMatch(/step;dur=/);
   });
 
-  it('samples the only artifact when no model is named', async () => {
+  it('samples the first listed artifact when no model is named', async () => {
     const res = await get('/sample?variant=fp32&seed=1&n=2&steps=ddim5&format=npy');
-    expect(res.headers.get('x-qdm-model')).toBe('unet');
+    expect(res.headers.get('x-qdm-model')).toBe('conv');
     expect(decodeNpy(new Uint8Array(await res.arrayBuffer())).shape).toEqual([2, 3, 8, 8]);
   });
 
@@ -49,7 +52,7 @@ describe('the Worker inside workerd, artifacts from the R2 binding', () => {
   });
 
   it('refuses a tampered R2 object with 503 and answers bad input with 400', async () => {
-    const good = fixtureFromReference(reference);
+    const good = fixturesFromReference(reference).find((a) => a.name === 'unet')!;
     const bad = { ...good, name: 'tampered', manifest: { ...good.manifest, name: 'tampered' } };
     await publishVersioned(put, prefix, bad, 'v1');
     const file = bad.manifest.variants.fp32.file;
