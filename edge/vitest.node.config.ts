@@ -4,6 +4,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['src/**/*.test.ts', 'test/node/**/*.test.ts'],
+    globalSetup: ['test/tmp.setup.ts'],
     testTimeout: 60_000,
   },
 });

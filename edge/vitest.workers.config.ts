@@ -6,7 +6,7 @@ export default defineConfig({
   plugins: [cloudflareTest({ wrangler: { configPath: './wrangler.toml' } })],
   test: {
     include: ['test/workers/**/*.test.ts'],
-    globalSetup: ['test/workers/node-reference.setup.ts'],
+    globalSetup: ['test/tmp.setup.ts', 'test/workers/node-reference.setup.ts'],
     testTimeout: 60_000,
   },
 });
