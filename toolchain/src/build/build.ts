@@ -1,0 +1,376 @@
+/**
+ * `build-artifact` as a library: fp32 artifact (or checkpoint + flags) -> calibration pairs from the fp32 DDIM
+ * trajectory -> one quantized variant per requested bit width -> same-seed sample grids -> report.html -> the
+ * manifest, written last, to a folder or published to S3 (files, manifest, then latest.json).
+ */
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { type Manifest, numel, type VariantEntry } from '@qdm/shared';
+import {
+  readArtifactManifest,
+  readVariant,
+  sha256Bytes,
+  writeArtifactManifest,
+  writeFileAtomic,
+} from '../artifact/folder.ts';
+import { importCheckpoint, TOOLCHAIN_VERSION } from '../artifact/import.ts';
+import type { TimestepPolicy } from '../calibrate/timesteps.ts';
+import { type CalibrationNoise, type CalibrationSet, collectCalibration } from '../calibrate/trajectory.ts';
+import type { ImprovedDiffusionFlags } from '../models/flags.ts';
+import { decodeModel } from '../onnx/model.ts';
+import type { ObserverSpec } from '../quantize/observers.ts';
+import { type QuantizeReport, quantizeModel } from '../quantize/pipeline.ts';
+import type { Scheme } from '../quantize/plan.ts';
+import { renderReport } from '../report/report.ts';
+import { openVariant, type SampleResult, sampleWith } from '../sampling/run.ts';
+import { openStore } from '../store/index.ts';
+import { isS3Uri } from '../store/objects.ts';
+import { readCleanImages } from './calibration-data.ts';
+import { PhaseClock } from './phases.ts';
+import { createRecon, type ReconMethod } from './recon.ts';
+import { buildReportData, type VariantBuild } from './report-data.ts';
+
+export interface VariantSpec {
+  name: string;
+  weightBits: 4 | 8;
+  activationBits: 8 | 16;
+}
+
+export interface CalibrationOptions {
+  policy: TimestepPolicy;
+  samples: number;
+  trajectories: number;
+  steps: string;
+  noise: CalibrationNoise;
+  data?: string;
+  batch: number;
+  seed: number;
+}
+
+export interface BuildOptions {
+  /** An fp32 artifact folder, or a checkpoint + flags to import first. */
+  artifact?: string;
+  checkpoint?: string;
+  flags?: ImprovedDiffusionFlags;
+  name?: string;
+  /** Folder, or s3://bucket/prefix (the store root: the artifact lands at <prefix>/<name>/). */
+  out: string;
+  variants: VariantSpec[];
+  scheme: Scheme;
+  softmaxBits?: 8 | 16;
+  keepFloat: string[];
+  observer: ObserverSpec;
+  recon: ReconMethod;
+  calibration: CalibrationOptions;
+  /** Same-seed sample grids for the report and the PSNR in the manifest (0 = skip). */
+  reportSamples: number;
+  reportSteps: string;
+  threads?: number;
+  log: (message: string) => void;
+  progress: (label: string) => (done: number, total: number, detail?: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface BuildResult {
+  manifest: Manifest;
+  location: string;
+  variants: {
+    name: string;
+    file: string;
+    bytes: number;
+    ratio: number;
+    integerNodes: Record<string, number>;
+    psnrDb: number | null;
+  }[];
+  phases: { name: string; seconds: number; peakRssMb: number }[];
+}
+
+export const VARIANT_FILE = (name: string) => `model.${name}.onnx`;
+
+/** The default variant name for a bit width: W8A8 is `int8`, others spell their widths (`w4a8`). */
+export function variantName(weightBits: number, activationBits: number): string {
+  return weightBits === 8 && activationBits === 8 ? 'int8' : `w${weightBits}a${activationBits}`;
+}
+
+function precision(spec: VariantSpec): string {
+  return `w${spec.weightBits}a${spec.activationBits}`;
+}
+
+async function stagingFolder(options: BuildOptions): Promise<{ dir: string; temporary: boolean }> {
+  if (isS3Uri(options.out)) return { dir: await mkdtemp(join(tmpdir(), 'qdm-build-')), temporary: true };
+  return { dir: resolve(options.out), temporary: false };
+}
+
+/** Puts the fp32 artifact into the staging folder (import, or copy verified files) and returns its manifest. */
+async function stageFp32(options: BuildOptions, dir: string): Promise<{ manifest: Manifest; fp32: Uint8Array }> {
+  if (options.checkpoint) {
+    if (!options.flags) throw new Error('--checkpoint needs --flags');
+    await importCheckpoint({
+      checkpoint: options.checkpoint,
+      flags: options.flags,
+      outDir: dir,
+      name: options.name,
+      log: options.log,
+    });
+  } else if (options.artifact && resolve(options.artifact) !== dir) {
+    const source = resolve(options.artifact);
+    const manifest = await readArtifactManifest(source);
+    const fp32 = await readVariant(source, manifest, 'fp32');
+    await writeFileAtomic(dir, manifest.variants.fp32.file, fp32);
+    for (const [key, entry] of Object.entries(manifest.variants)) {
+      if (key !== 'fp32') await copyFile(join(source, entry.file), join(dir, entry.file));
+    }
+    await writeArtifactManifest(dir, { ...manifest, name: options.name ?? manifest.name });
+  }
+  const manifest = await readArtifactManifest(dir);
+  if (!manifest.variants.fp32) throw new Error(`${dir}: the manifest has no fp32 variant to quantize`);
+  return { manifest, fp32: await readVariant(dir, manifest, 'fp32') };
+}
+
+async function calibrate(options: BuildOptions, manifest: Manifest, fp32: Uint8Array): Promise<CalibrationSet> {
+  const { calibration: c } = options;
+  const shape: [number, number, number] = [
+    manifest.model.inChannels,
+    manifest.model.imageSize,
+    manifest.model.imageSize,
+  ];
+  const { diffusionFor } = await import('../sampling/run.ts');
+  const diffusion = diffusionFor(manifest, c.steps);
+  const data = c.noise === 'data' ? await readCleanImages(requireData(c), shape) : undefined;
+  const variant = await openVariant(fp32, manifest, options.threads);
+  try {
+    return await collectCalibration(variant.denoiser, {
+      diffusion,
+      shape,
+      policy: c.policy,
+      samples: c.samples,
+      trajectories: c.trajectories,
+      batch: c.batch,
+      seed: c.seed,
+      noise: c.noise,
+      data,
+      signal: options.signal,
+      onProgress: options.progress('calibration trajectories'),
+    });
+  } finally {
+    await variant.release();
+  }
+}
+
+function requireData(c: CalibrationOptions): string {
+  if (!c.data) throw new Error('--calib-noise data needs --calib-data (an .npz or a folder of PNGs)');
+  return c.data;
+}
+
+async function sampleGrid(
+  bytes: Uint8Array,
+  manifest: Manifest,
+  options: BuildOptions,
+  label: string,
+): Promise<SampleResult> {
+  const variant = await openVariant(bytes, manifest, options.threads);
+  try {
+    return await sampleWith(variant.denoiser, manifest, {
+      firstSample: 0,
+      count: options.reportSamples,
+      seed: 0,
+      steps: options.reportSteps,
+      eta: 0,
+      batch: Math.min(16, options.reportSamples),
+      sampler: 'ddim',
+      signal: options.signal,
+      onProgress: options.progress(`samples ${label}`),
+    });
+  } finally {
+    await variant.release();
+  }
+}
+
+/** Per-image PSNR (dB) of uint8 images against the fp32 images of the same seeds. */
+export function samePsnr(reference: Uint8Array, test: Uint8Array, n: number): number[] {
+  const size = reference.length / n;
+  return Array.from({ length: n }, (_, s) => {
+    let se = 0;
+    for (let i = s * size; i < (s + 1) * size; i++) se += (reference[i] - test[i]) ** 2;
+    const mse = se / size;
+    return mse === 0 ? Number.POSITIVE_INFINITY : 10 * Math.log10((255 * 255) / mse);
+  });
+}
+
+export function meanFinite(values: number[]): number | null {
+  const finite = values.map((v) => (Number.isFinite(v) ? v : 100)); // identical images count as 100 dB
+  return finite.length ? finite.reduce((a, b) => a + b, 0) / finite.length : null;
+}
+
+export async function buildArtifact(options: BuildOptions): Promise<BuildResult> {
+  const clock = new PhaseClock();
+  const staging = await stagingFolder(options);
+  try {
+    const { manifest, fp32 } = await clock.run('load', () => stageFp32(options, staging.dir));
+    options.log(
+      `${manifest.name}: ${(manifest.model.parameters / 1e6).toFixed(2)}M parameters, fp32 ${(fp32.length / 1e6).toFixed(1)} MB`,
+    );
+    const calibration = await clock.run('trajectories', () => calibrate(options, manifest, fp32));
+    options.log(
+      `calibration: ${calibration.count} (x_t, t) pairs from ${options.calibration.trajectories} ${options.calibration.steps} trajectories`,
+    );
+    const fp32Model = decodeModel(fp32);
+    const fp32Samples =
+      options.reportSamples > 0
+        ? await clock.run('samples fp32', () => sampleGrid(fp32, manifest, options, 'fp32'))
+        : undefined;
+
+    const builds: VariantBuild[] = [];
+    const entries: Record<string, VariantEntry> = {};
+    for (const spec of options.variants) {
+      const recon = createRecon(options.recon);
+      const result = await clock.run(`quantize ${spec.name}`, async () => {
+        const progress = options.progress(`quantize ${spec.name}`);
+        const out = await quantizeModel({
+          fp32: fp32Model,
+          calibration,
+          scheme: options.scheme,
+          weightBits: spec.weightBits,
+          activationBits: spec.activationBits,
+          softmaxBits: options.softmaxBits,
+          keepFloat: options.keepFloat,
+          observer: options.observer,
+          recon: recon.rounder,
+          kernels: recon.kernels,
+          threads: options.threads,
+          signal: options.signal,
+          onProgress: (event) =>
+            progress(event.done, event.total, `${event.stage}${event.detail ? ` ${event.detail}` : ''}`),
+        });
+        recon.dispose();
+        return out;
+      });
+      const file = VARIANT_FILE(spec.name);
+      await writeFileAtomic(staging.dir, file, result.bytes);
+      const samples =
+        options.reportSamples > 0
+          ? await clock.run(`samples ${spec.name}`, () => sampleGrid(result.bytes, manifest, options, spec.name))
+          : undefined;
+      const psnr =
+        samples && fp32Samples ? samePsnr(fp32Samples.images, samples.images, options.reportSamples) : undefined;
+      builds.push({ spec, file, bytes: result.bytes.length, report: result.report, samples, psnr });
+      entries[spec.name] = variantEntry(spec, file, result.bytes, result.report, options, psnr);
+      options.log(
+        `${spec.name}: ${(result.bytes.length / 1e6).toFixed(2)} MB (${(result.report.bytes.ratio * 100).toFixed(0)}% of fp32), ` +
+          `${result.report.fusion.integerTotal} integer nodes` +
+          (psnr ? `, same-seed PSNR ${meanFinite(psnr)?.toFixed(2)} dB over ${psnr.length} seeds` : ''),
+      );
+    }
+
+    const updated: Manifest = {
+      ...manifest,
+      variants: { ...manifest.variants, ...entries },
+      calibration: calibrationRecord(options, calibration),
+      report: 'report.html',
+      toolchain: { version: TOOLCHAIN_VERSION },
+    };
+    const html = renderReport(
+      buildReportData({
+        manifest: updated,
+        fp32Bytes: fp32.length,
+        fp32Samples,
+        builds,
+        calibration,
+        options,
+        phases: clock.phases,
+      }),
+    );
+    await writeFileAtomic(staging.dir, 'report.html', html);
+    await writeArtifactManifest(staging.dir, updated);
+
+    let location = staging.dir;
+    if (isS3Uri(options.out)) {
+      const store = openStore(options.out);
+      const published = await clock.run('upload', () =>
+        store.publish(updated.name, staging.dir, {
+          force: true,
+          signal: options.signal,
+          onProgress: (p) => options.progress(`upload ${p.file}`)(p.bytesDone, p.bytesTotal),
+        }),
+      );
+      location = published.location;
+    }
+    return {
+      manifest: updated,
+      location,
+      variants: builds.map((b) => ({
+        name: b.spec.name,
+        file: b.file,
+        bytes: b.bytes,
+        ratio: b.bytes / fp32.length,
+        integerNodes: b.report.integerNodes,
+        psnrDb: b.psnr ? meanFinite(b.psnr) : null,
+      })),
+      phases: clock.phases,
+    };
+  } finally {
+    if (staging.temporary) await rm(staging.dir, { recursive: true, force: true });
+  }
+}
+
+function variantEntry(
+  spec: VariantSpec,
+  file: string,
+  bytes: Uint8Array,
+  report: QuantizeReport,
+  options: BuildOptions,
+  psnr: number[] | undefined,
+): VariantEntry {
+  const c = options.calibration;
+  return {
+    file,
+    bytes: bytes.length,
+    sha256: sha256Bytes(bytes),
+    precision: precision(spec),
+    quantization: {
+      scheme: report.scheme,
+      weightBits: report.weightBits,
+      activationBits: report.activationBits,
+      softmaxBits: report.softmaxBits,
+      recon: options.recon,
+      observer: report.observer.kind,
+      weightScales: report.weightScales,
+      calibration: {
+        kind: c.policy.kind,
+        samples: c.samples,
+        trajectories: c.trajectories,
+        steps: c.steps,
+        noise: c.noise,
+      },
+      integerNodes: report.integerNodes,
+      floatLayersAfterFusion: report.fusion.floatLayerTotal,
+      keptFloat: report.keptFloat.map((k) => ({ name: k.name, reason: k.reason })),
+    },
+    metrics: {
+      sizeRatioVsFp32: report.bytes.ratio,
+      ...(psnr ? { samePsnrDb: meanFinite(psnr), samePsnrSeeds: psnr.length, samePsnrSteps: options.reportSteps } : {}),
+      meanEpsilonSqnrDb: mean(report.epsilonSqnrByStep.filter((v): v is number => v !== null)),
+    },
+  };
+}
+
+function mean(values: number[]): number | null {
+  return values.length ? values.reduce((a, b) => a + b, 0) / values.length : null;
+}
+
+function calibrationRecord(options: BuildOptions, set: CalibrationSet): Record<string, unknown> {
+  const c = options.calibration;
+  const histogram = new Array<number>(Math.max(0, ...set.stepIndex) + 1).fill(0);
+  for (const i of set.stepIndex) histogram[i]++;
+  return {
+    timesteps: c.policy,
+    samples: set.count,
+    trajectories: c.trajectories,
+    steps: c.steps,
+    noise: c.noise,
+    seed: c.seed,
+    stepHistogram: histogram,
+    inputElements: numel(set.shape),
+  };
+}

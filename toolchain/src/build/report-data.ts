@@ -1,0 +1,124 @@
+/** The build's numbers in the shape report.html renders (see report/types.ts). */
+import { encodePng, imageGrid, type Manifest } from '@qdm/shared';
+import type { CalibrationSet } from '../calibrate/trajectory.ts';
+import type { QuantizeReport } from '../quantize/pipeline.ts';
+import type { BuildReport, SampleGrid } from '../report/types.ts';
+import type { SampleResult } from '../sampling/run.ts';
+import type { BuildOptions, VariantSpec } from './build.ts';
+import type { PhaseRecord } from './phases.ts';
+
+export interface VariantBuild {
+  spec: VariantSpec;
+  file: string;
+  bytes: number;
+  report: QuantizeReport;
+  samples?: SampleResult;
+  psnr?: number[];
+}
+
+function grid(variant: string, samples: SampleResult, n: number, psnr?: number[]): SampleGrid {
+  const [c, h, w] = samples.shape;
+  const g = imageGrid(samples.images, n, h, w, c);
+  return {
+    variant,
+    seeds: Array.from({ length: n }, (_, k) => k),
+    gridPng: encodePng(g.data, g.width, g.height, c as 3),
+    psnrDb: psnr,
+  };
+}
+
+export function buildReportData(input: {
+  manifest: Manifest;
+  fp32Bytes: number;
+  fp32Samples?: SampleResult;
+  builds: VariantBuild[];
+  calibration: CalibrationSet;
+  options: BuildOptions;
+  phases: PhaseRecord[];
+}): BuildReport {
+  const { manifest, builds, options } = input;
+  const histogram = new Array<number>(Math.max(0, ...input.calibration.stepIndex) + 1).fill(0);
+  for (const i of input.calibration.stepIndex) histogram[i]++;
+  const first = builds[0]?.report;
+  const samples: SampleGrid[] = [];
+  if (input.fp32Samples) samples.push(grid('fp32', input.fp32Samples, options.reportSamples));
+  for (const b of builds) if (b.samples) samples.push(grid(b.spec.name, b.samples, options.reportSamples, b.psnr));
+  return {
+    artifact: {
+      name: manifest.name,
+      createdAt: manifest.createdAt,
+      parameters: manifest.model.parameters,
+      imageSize: manifest.model.imageSize,
+      flags: manifest.model.flags,
+      checkpoint: manifest.model.checkpoint,
+      toolchainVersion: manifest.toolchain?.version,
+    },
+    variants: [
+      { name: 'fp32', file: manifest.variants.fp32.file, bytes: input.fp32Bytes, precision: 'fp32' },
+      ...builds.map((b) => ({
+        name: b.spec.name,
+        file: b.file,
+        bytes: b.bytes,
+        precision: `w${b.spec.weightBits}a${b.spec.activationBits}`,
+        scheme: b.report.scheme,
+        weightBits: b.report.weightBits,
+        activationBits: b.report.activationBits,
+        recon: options.recon,
+        integerNodes: b.report.integerNodes,
+      })),
+    ],
+    calibration: {
+      policy: options.calibration.policy.kind,
+      samples: input.calibration.count,
+      trajectories: options.calibration.trajectories,
+      steps: options.calibration.steps,
+      noise: options.calibration.noise,
+      observer: options.observer.kind,
+      stepHistogram: histogram,
+    },
+    layers: builds.flatMap((b) =>
+      b.report.layers.map((l) => ({
+        variant: b.spec.name,
+        name: l.node,
+        kind: l.kind,
+        weightSqnrDb: finite(l.weightSqnrDb),
+        reconBefore: (l as { errorNearest?: number }).errorNearest,
+        reconAfter: (l as { error?: number }).error,
+      })),
+    ),
+    activationRanges: first
+      ? Object.entries(first.rangesByStep).map(([site, r]) => {
+          const steps: number[] = [];
+          const min: number[] = [];
+          const max: number[] = [];
+          r.min.forEach((v, i) => {
+            if (v === null || r.max[i] === null) return;
+            steps.push(i);
+            min.push(v);
+            max.push(r.max[i] as number);
+          });
+          return { site, steps, min, max };
+        })
+      : [],
+    stepSqnr: builds.map((b) => {
+      const step: number[] = [];
+      const sqnrDb: number[] = [];
+      b.report.epsilonSqnrByStep.forEach((v, i) => {
+        if (v !== null && Number.isFinite(v)) {
+          step.push(i);
+          sqnrDb.push(v);
+        }
+      });
+      return { variant: b.spec.name, step, sqnrDb };
+    }),
+    samples,
+    keptFloat: builds.flatMap((b) =>
+      b.report.keptFloat.map((k) => ({ variant: b.spec.name, name: k.name, reason: k.reason })),
+    ),
+    phases: input.phases.map((p) => ({ name: p.name, seconds: p.seconds, peakRssMb: p.peakRssMb })),
+  };
+}
+
+function finite(v: number): number | undefined {
+  return Number.isFinite(v) ? v : undefined;
+}

@@ -1,0 +1,181 @@
+import { defineCommand } from 'citty';
+import { loadFlags } from '../artifact/import.ts';
+import { type BuildOptions, buildArtifact, type VariantSpec, variantName } from '../build/build.ts';
+import { RECON_METHODS, type ReconMethod } from '../build/recon.ts';
+import type { TimestepPolicy } from '../calibrate/timesteps.ts';
+import type { CalibrationNoise } from '../calibrate/trajectory.ts';
+import { enumArg, floatArg, intArg, listArg } from '../cli/args.ts';
+import { UsageError } from '../cli/errors.ts';
+import { commonArgs, emit } from '../cli/output.ts';
+import { logger, Progress } from '../cli/progress.ts';
+import type { ObserverSpec } from '../quantize/observers.ts';
+import { SCHEMES, type Scheme } from '../quantize/plan.ts';
+
+export default defineCommand({
+  meta: {
+    name: 'build-artifact',
+    description:
+      'Calibrate on the fp32 model’s own DDIM trajectory, quantize the whole U-Net, reconstruct weight rounding, ' +
+      'and write int8 QDQ ONNX + report.html + manifest (last) to a folder or s3://bucket/prefix',
+  },
+  args: {
+    artifact: { type: 'string', description: 'fp32 artifact folder from `toolchain import`', valueHint: 'DIR' },
+    checkpoint: { type: 'string', description: 'or: a checkpoint to import first (with --flags)', valueHint: 'FILE' },
+    flags: { type: 'string', description: 'improved-diffusion flags for --checkpoint (JSON file or flags string)' },
+    name: { type: 'string', description: 'artifact name (default: the manifest name, or the folder name)' },
+    out: {
+      type: 'string',
+      description: 'folder, or s3://bucket/prefix (published as <prefix>/<name>/, atomically); default: --artifact',
+      valueHint: 'DIR|S3',
+    },
+    scheme: {
+      type: 'string',
+      description: 'what is quantized: ptq4dm, qdiff or full (the whole U-Net)',
+      default: 'full',
+    },
+    wbits: {
+      type: 'string',
+      description: 'weight bits, 8 or 4; "8,4" builds both variants from one calibration',
+      default: '8',
+    },
+    abits: { type: 'string', description: 'activation bits, 8 or 16', default: '8' },
+    'softmax-bits': {
+      type: 'string',
+      description: 'bits of the attention softmax output quantizer (default: --abits)',
+    },
+    'variant-name': { type: 'string', description: 'variant name (default: int8 for W8A8, else w<W>a<A>)' },
+    'keep-float': { type: 'string', description: 'comma-separated node names (module paths) to leave float' },
+    observer: {
+      type: 'string',
+      description: 'activation ranges: lp (p=2.4 search), percentile, minmax, ema',
+      default: 'lp',
+    },
+    percentile: { type: 'string', description: 'for --observer percentile', default: '99.99' },
+    recon: {
+      type: 'string',
+      description: 'weight rounding: none (nearest), gptq, adaround (layer-wise, sequential)',
+      default: 'none',
+    },
+    'calib-timesteps': {
+      type: 'string',
+      description: 'uniform (DI2N), normal (PTQ4DM) or every-k (Q-Diffusion)',
+      default: 'uniform',
+    },
+    'normal-mean': {
+      type: 'string',
+      description: 'mean of the normal time-step sampler, as a fraction of the steps',
+      default: '0.4',
+    },
+    'normal-std': { type: 'string', description: 'std of the normal time-step sampler', default: '0.4' },
+    every: { type: 'string', description: 'K for --calib-timesteps every-k', default: '5' },
+    'calib-samples': { type: 'string', description: 'number of (x_t, t) calibration pairs', default: '256' },
+    'calib-trajectories': { type: 'string', description: 'fp32 sampler runs the pairs are drawn from', default: '32' },
+    'calib-steps': {
+      type: 'string',
+      description: 'respacing of the calibration trajectories ("ddim50", "250", ...)',
+      default: 'ddim50',
+    },
+    'calib-noise': {
+      type: 'string',
+      description: 'gaussian, di2n (2 fp32 steps, re-noised) or data (forward-noised images)',
+      default: 'gaussian',
+    },
+    'calib-data': { type: 'string', description: 'images for --calib-noise data: evaluator .npz or a folder of PNGs' },
+    'calib-batch': { type: 'string', description: 'trajectories per model call', default: '16' },
+    'calib-seed': { type: 'string', description: 'seed of the calibration noise and step choice', default: '1' },
+    'report-samples': {
+      type: 'string',
+      description: 'same-seed samples per variant for report.html and the PSNR (0: none)',
+      default: '16',
+    },
+    'report-steps': { type: 'string', description: 'respacing of the report samples', default: 'ddim50' },
+    threads: { type: 'string', description: 'onnxruntime intra-op threads (default: all cores)' },
+    ...commonArgs,
+  },
+  async run({ args }) {
+    if (!args.artifact && !args.checkpoint)
+      throw new UsageError('give --artifact DIR (an fp32 artifact) or --checkpoint FILE --flags FLAGS');
+    if (args.artifact && args.checkpoint) throw new UsageError('give either --artifact or --checkpoint, not both');
+    if (args.checkpoint && !args.flags) throw new UsageError('--checkpoint needs --flags');
+    const out = args.out ?? args.artifact;
+    if (!out) throw new UsageError('--out is required with --checkpoint');
+    const weightBits = listArg(args.wbits).map((b) => Number(enumArg('wbits', b, ['8', '4'])) as 4 | 8);
+    const activationBits = Number(enumArg('abits', args.abits, ['8', '16'])) as 8 | 16;
+    if (weightBits.length === 0) throw new UsageError('--wbits must name at least one width');
+    if (args['variant-name'] && weightBits.length > 1) throw new UsageError('--variant-name needs a single --wbits');
+    const variants: VariantSpec[] = weightBits.map((w) => ({
+      name: args['variant-name'] ?? variantName(w, activationBits),
+      weightBits: w,
+      activationBits,
+    }));
+    const policyKind = enumArg('calib-timesteps', args['calib-timesteps'], ['uniform', 'normal', 'every-k']);
+    const policy: TimestepPolicy =
+      policyKind === 'normal'
+        ? {
+            kind: 'normal',
+            mean: floatArg('normal-mean', args['normal-mean'], { min: -1, max: 2 }),
+            std: floatArg('normal-std', args['normal-std'], { min: 0, max: 10 }),
+          }
+        : policyKind === 'every-k'
+          ? { kind: 'every-k', every: intArg('every', args.every, { min: 1 }) }
+          : { kind: 'uniform' };
+    const observerKind = enumArg('observer', args.observer, ['lp', 'percentile', 'minmax', 'ema']);
+    const observer: ObserverSpec =
+      observerKind === 'percentile'
+        ? { kind: 'percentile', percentile: floatArg('percentile', args.percentile, { min: 50, max: 100 }) }
+        : { kind: observerKind };
+    const quiet = args.quiet || args.json;
+    const options: BuildOptions = {
+      artifact: args.artifact,
+      checkpoint: args.checkpoint,
+      flags: args.flags ? await loadFlags(args.flags) : undefined,
+      name: args.name,
+      out,
+      variants,
+      scheme: enumArg<Scheme>('scheme', args.scheme, SCHEMES),
+      softmaxBits: args['softmax-bits']
+        ? (Number(enumArg('softmax-bits', args['softmax-bits'], ['8', '16'])) as 8 | 16)
+        : undefined,
+      keepFloat: listArg(args['keep-float']),
+      observer,
+      recon: enumArg<ReconMethod>('recon', args.recon, RECON_METHODS),
+      calibration: {
+        policy,
+        samples: intArg('calib-samples', args['calib-samples'], { min: 1, max: 1_000_000 }),
+        trajectories: intArg('calib-trajectories', args['calib-trajectories'], { min: 1, max: 100_000 }),
+        steps: args['calib-steps'],
+        noise: enumArg<CalibrationNoise>('calib-noise', args['calib-noise'], ['gaussian', 'di2n', 'data']),
+        data: args['calib-data'],
+        batch: intArg('calib-batch', args['calib-batch'], { min: 1, max: 4096 }),
+        seed: intArg('calib-seed', args['calib-seed'], { min: 0, max: 2 ** 32 - 1 }),
+      },
+      reportSamples: intArg('report-samples', args['report-samples'], { min: 0, max: 1024 }),
+      reportSteps: args['report-steps'],
+      threads: args.threads === undefined ? undefined : intArg('threads', args.threads, { min: 1, max: 256 }),
+      log: logger(!quiet),
+      progress: (label) => {
+        let bar: Progress | undefined;
+        return (done, total, detail) => {
+          bar ??= new Progress(label, total, { enabled: !quiet });
+          bar.update(done, detail);
+        };
+      },
+    };
+    const result = await buildArtifact(options);
+    emit(
+      args.json,
+      { location: result.location, variants: result.variants, phases: result.phases, manifest: result.manifest },
+      () =>
+        [
+          `built ${result.manifest.name} -> ${result.location}`,
+          ...result.variants.map(
+            (v) =>
+              `  ${v.name}: ${v.file} ${(v.bytes / 1e6).toFixed(2)} MB (${(v.ratio * 100).toFixed(0)}% of fp32), ` +
+              `${Object.values(v.integerNodes).reduce((a, b) => a + b, 0)} integer kernels` +
+              (v.psnrDb !== null ? `, same-seed PSNR vs fp32 ${v.psnrDb.toFixed(2)} dB` : ''),
+          ),
+          `  phases: ${result.phases.map((p) => `${p.name} ${p.seconds.toFixed(1)}s`).join(', ')}`,
+        ].join('\n'),
+    );
+  },
+});
