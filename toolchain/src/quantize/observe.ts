@@ -85,9 +85,9 @@ export async function observeActivations(
   });
   let batch = 1;
   try {
-    for (let start = 0; start < set.count; start += batch) {
+    for (let start = 0, n = 0; start < set.count; start += n) {
       options.signal?.throwIfAborted();
-      const n = Math.min(batch, set.count - start);
+      n = Math.min(batch, set.count - start);
       let clock = performance.now();
       const result = await session.run(calibrationFeeds(set, start, n));
       seconds.run += (performance.now() - clock) / 1000;
