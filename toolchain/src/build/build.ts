@@ -224,7 +224,7 @@ export async function buildArtifact(options: BuildOptions): Promise<BuildResult>
     const builds: VariantBuild[] = [];
     const entries: Record<string, VariantEntry> = {};
     for (const spec of options.variants) {
-      const recon = createRecon(options.recon);
+      const recon = createRecon(options.recon, { threads: options.threads });
       const result = await clock.run(`quantize ${spec.name}`, async () => {
         const progress = options.progress(`quantize ${spec.name}`);
         const out = await quantizeModel({
@@ -254,7 +254,15 @@ export async function buildArtifact(options: BuildOptions): Promise<BuildResult>
           : undefined;
       const psnr =
         samples && fp32Samples ? samePsnr(fp32Samples.images, samples.images, options.reportSamples) : undefined;
-      builds.push({ spec, file, bytes: result.bytes.length, report: result.report, samples, psnr });
+      builds.push({
+        spec,
+        file,
+        bytes: result.bytes.length,
+        report: result.report,
+        samples,
+        psnr,
+        recon: recon.layers,
+      });
       entries[spec.name] = variantEntry(spec, file, result.bytes, result.report, options, psnr);
       options.log(
         `${spec.name}: ${(result.bytes.length / 1e6).toFixed(2)} MB (${(result.report.bytes.ratio * 100).toFixed(0)}% of fp32), ` +
