@@ -52,17 +52,22 @@ beforeAll(async () => {
   reference = await run(model);
 });
 
-describe('shortcut splitting', () => {
-  it('the split graph computes the same output in float32', async () => {
-    const plan = planQuantization(model.graph, { scheme: 'qdiff', weightBits: 8, activationBits: 8 });
-    expect(plan.splits.length).toBeGreaterThan(0);
-    const split = prepareModel(model, plan);
-    assertValidModel(split);
-    const out = await run(split, 'disabled');
-    const scale = Math.max(...reference.map(Math.abs));
-    let worst = 0;
-    for (let i = 0; i < out.length; i++) worst = Math.max(worst, Math.abs(out[i] - reference[i]));
-    expect(worst / scale).toBeLessThan(1e-5);
+describe('graph rewrites of the plan', () => {
+  it('shortcut splitting, separate q/k/v convs and the reordered attention output compute the same in float32', async () => {
+    for (const scheme of ['qdiff', 'full'] as const) {
+      const plan = planQuantization(model.graph, { scheme, weightBits: 8, activationBits: 8 });
+      expect(plan.splits.length).toBeGreaterThan(0);
+      expect(plan.attentionReorders.length).toBeGreaterThan(0);
+      if (scheme === 'full') expect(plan.qkvSplits.length).toBeGreaterThan(0);
+      const prepared = prepareModel(model, plan);
+      assertValidModel(prepared);
+      expect(prepareModel(prepared, plan)).toBe(prepared); // applying twice changes nothing
+      const out = await run(prepared, 'disabled');
+      const scale = Math.max(...reference.map(Math.abs));
+      let worst = 0;
+      for (let i = 0; i < out.length; i++) worst = Math.max(worst, Math.abs(out[i] - reference[i]));
+      expect(worst / scale, scheme).toBeLessThan(1e-5);
+    }
   });
 });
 

@@ -12,6 +12,7 @@
  */
 import { attr } from '../onnx/builder.ts';
 import type { OnnxGraph, OnnxModel, OnnxNode, OnnxTensor } from '../onnx/ir.ts';
+import { reorderAttention, splitQkv } from './attention-layout.ts';
 import type { Range } from './observers.ts';
 import type { ActivationSite, QuantPlan, WeightSite } from './plan.ts';
 import {
@@ -62,10 +63,13 @@ export function siteParams(plan: QuantPlan, ranges: ReadonlyMap<string, Range>):
   return out;
 }
 
-/** The model as the plan sees it: shortcut splits applied (unless they already are). */
+/** The model as the plan sees it: the plan's graph rewrites applied (unless they already are). */
 export function prepareModel(model: OnnxModel, plan: QuantPlan): OnnxModel {
   const pending = plan.splits.filter((s) => model.graph.nodes.some((n) => n.name === s.conv && n.opType === 'Conv'));
-  return pending.length === 0 ? model : { ...model, graph: splitGraph(model.graph, pending) };
+  const split = pending.length === 0 ? model.graph : splitGraph(model.graph, pending);
+  // Both are no-ops where already applied.
+  const graph = reorderAttention(splitQkv(split, plan.qkvSplits), plan.attentionReorders);
+  return graph === model.graph ? model : { ...model, graph };
 }
 
 export interface ExportOptions {

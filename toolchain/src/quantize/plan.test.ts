@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { prepareModel } from './export.ts';
 import { indexGraph } from './graph-index.ts';
 import { type ActivationSite, PlanError, planQuantization, type QuantPlan } from './plan.ts';
 import { splitGraph } from './shortcut-split.ts';
@@ -68,7 +69,7 @@ describe('planQuantization', () => {
         .sort(),
     ).toEqual(ends);
     const weighted = new Set(p.weights.map((w) => w.node));
-    for (const node of splitGraph(model.graph, p.splits).nodes) {
+    for (const node of prepareModel(model, p).graph.nodes) {
       if (node.opType !== 'Conv' || ends.includes(node.name)) continue;
       expect(weighted.has(node.name)).toBe(true);
       expect(reads(p, node.name), node.name).toBe(true);
@@ -80,10 +81,16 @@ describe('planQuantization', () => {
     expect(site(p, 'input_blocks.1.0.emb_layers/shift')?.role).toBe('emb-shift');
     expect(site(p, 'input_blocks.1.0')?.role).toBe('residual');
     expect(site(p, 'input_blocks.3.1/softmax')?.role).toBe('softmax');
-    expect(site(p, 'input_blocks.3.1/q_scaled')?.role).toBe('attention-q');
-    expect(site(p, 'input_blocks.3.1/attention')?.role).toBe('attention-output');
-    // The head merge and the nearest upsampling share their input's grid, so they run on integers.
-    expect(site(p, 'input_blocks.3.1/merge_heads')?.sharesParamsWith).toBe('input_blocks.3.1/attention');
+    // q*scale, k*scale and v come out of their own convs; the head reshapes share those grids.
+    expect(p.qkvSplits.map((q) => q.conv)).toContain('input_blocks.3.1.qkv');
+    expect(site(p, 'input_blocks.3.1.qkv/q')?.role).toBe('attention-q');
+    expect(site(p, 'input_blocks.3.1.qkv/k')?.role).toBe('attention-k');
+    expect(site(p, 'input_blocks.3.1.qkv/v')?.role).toBe('attention-v');
+    expect(site(p, 'input_blocks.3.1/q_scaled')?.sharesParamsWith).toBe('input_blocks.3.1.qkv/q');
+    // The attention output is computed as (w v^T)^T; the head merge and the nearest upsampling share their
+    // input's grid, so they run on integers.
+    expect(site(p, 'input_blocks.3.1/attention/transposed')?.role).toBe('attention-output');
+    expect(site(p, 'input_blocks.3.1/merge_heads')?.sharesParamsWith).toBe('input_blocks.3.1/attention/transposed');
     const resize = p.activations.find((a) => a.value.endsWith('/resize'))!;
     expect(resize.sharesParamsWith).toBeDefined();
     const reasons = p.keptFloat.map((k) => k.reason).join('\n');

@@ -10,10 +10,12 @@
  *           softmax output, residual sums, up/down-sampling and the skip paths. GroupNorm (statistics, affine and
  *           its SiLU), the timestep sinusoids, the attention logits and softmax arithmetic stay float.
  *
- * Sites name values of the graph AFTER shortcut splitting (`splitGraph(graph, plan.splits)`), which is the graph
- * the observers and the exporter work on.
+ * Sites name values of the graph after the plan's rewrites (shortcut splitting, and for qdiff/full the attention
+ * output computed as (w v^T)^T, see attention-layout.ts): `prepareModel(model, plan)` in export.ts applies them,
+ * and that is the graph the observers and the exporter work on.
  */
 import type { OnnxGraph, OnnxNode } from '../onnx/ir.ts';
+import { findAttentionReorders, findQkvSplits, type QkvSplit, reorderAttention, splitQkv } from './attention-layout.ts';
 import { type GraphIndex, indexGraph, type ValueUse } from './graph-index.ts';
 import { keptFloatNodes } from './kept-float.ts';
 import type { LayerInput } from './moments.ts';
@@ -104,6 +106,10 @@ export interface QuantPlan {
   activationBits: 8 | 16;
   softmaxBits: 8 | 16;
   splits: ShortcutSplit[];
+  /** full: each attention's qkv conv as three convs writing q*scale, k*scale and v (attention-layout.ts). */
+  qkvSplits: QkvSplit[];
+  /** Attention MatMul nodes rewritten as (w v^T)^T (qdiff, full). */
+  attentionReorders: string[];
   weights: WeightSite[];
   activations: ActivationSite[];
   keptFloat: KeptFloat[];
@@ -119,16 +125,20 @@ export class PlanError extends Error {
 export function planQuantization(graph: OnnxGraph, options: PlanOptions): QuantPlan {
   const splits = options.scheme === 'ptq4dm' ? [] : findShortcutSplits(indexGraph(graph));
   const split = splitGraph(graph, splits);
-  const index = indexGraph(split);
+  const qkvSplits = options.scheme === 'full' ? findQkvSplits(indexGraph(split)) : [];
+  const separated = splitQkv(split, qkvSplits);
+  const attentionReorders = options.scheme === 'ptq4dm' ? [] : findAttentionReorders(indexGraph(separated));
+  const prepared = reorderAttention(separated, attentionReorders);
+  const index = indexGraph(prepared);
   const imageEnds = options.imageEnds ?? (options.scheme === 'full' ? 'float' : 'quantized');
   const ends = imageEnds === 'float' ? imageEndLayers(index) : [];
-  const keep = checkKeepFloat(graph, split, [...(options.keepFloat ?? []), ...ends]);
+  const keep = checkKeepFloat(graph, prepared, [...(options.keepFloat ?? []), ...ends]);
   const weights = weightSites(index, splits, options.weightBits, keep);
   const sites = new SiteSet(index, options, keep);
   const weighted = new Set(weights.map((w) => w.node));
   if (options.scheme === 'ptq4dm') ptq4dmSites(sites, weights);
   else if (options.scheme === 'qdiff') qdiffSites(sites, index, weights);
-  else fullSites(sites, index, weights, keep);
+  else fullSites(sites, index, weights, keep, qkvSplits);
   const activations = sites.finish();
   const keptFloat = keptFloatNodes(index, weighted, activations, keep, new Set(ends));
   return {
@@ -137,6 +147,8 @@ export function planQuantization(graph: OnnxGraph, options: PlanOptions): QuantP
     activationBits: options.activationBits,
     softmaxBits: options.softmaxBits ?? options.activationBits,
     splits,
+    qkvSplits,
+    attentionReorders,
     weights,
     activations,
     keptFloat,
@@ -152,12 +164,12 @@ export function imageEndLayers(index: GraphIndex): string[] {
 }
 
 /** keep-float names must name nodes; a split conv's name also covers its parts. */
-function checkKeepFloat(graph: OnnxGraph, split: OnnxGraph, names: string[]): Set<string> {
-  const known = new Set([...graph.nodes, ...split.nodes].map((n) => n.name));
+function checkKeepFloat(graph: OnnxGraph, prepared: OnnxGraph, names: string[]): Set<string> {
+  const known = new Set([...graph.nodes, ...prepared.nodes].map((n) => n.name));
   const unknown = names.filter((n) => !known.has(n));
   if (unknown.length > 0) throw new PlanError(`--keep-float: no node named ${unknown.join(', ')}`);
   const keep = new Set(names);
-  for (const node of split.nodes) {
+  for (const node of prepared.nodes) {
     const slash = node.name.indexOf('/');
     if (slash > 0 && keep.has(node.name.slice(0, slash)) && node.opType === 'Conv') keep.add(node.name);
   }

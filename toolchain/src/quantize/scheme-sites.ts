@@ -3,6 +3,7 @@
  * splitting. See plan.ts for what each scheme means.
  */
 import type { OnnxNode } from '../onnx/ir.ts';
+import type { QkvSplit } from './attention-layout.ts';
 import type { GraphIndex } from './graph-index.ts';
 import type { ActivationRole, WeightSite } from './plan.ts';
 import type { SiteSet } from './site-set.ts';
@@ -38,7 +39,13 @@ export function qdiffSites(sites: SiteSet, index: GraphIndex, weights: WeightSit
 /** Ops that only move values: their output can share the input's quantization parameters exactly. */
 const VALUE_PRESERVING = new Set(['Reshape', 'Transpose', 'Squeeze', 'Unsqueeze', 'Resize']);
 
-export function fullSites(sites: SiteSet, index: GraphIndex, weights: WeightSite[], keep: Set<string>): void {
+export function fullSites(
+  sites: SiteSet,
+  index: GraphIndex,
+  weights: WeightSite[],
+  keep: Set<string>,
+  qkv: QkvSplit[],
+): void {
   for (const w of weights) sites.add(w.inputValue, inputRole(w));
   for (const w of weights) {
     // QLinearConv needs its output quantized; QGemm may output float, so a linear output is quantized only
@@ -57,20 +64,24 @@ export function fullSites(sites: SiteSet, index: GraphIndex, weights: WeightSite
       sites.add(node.outputs[0], node.outputs[0].endsWith('/shift') ? 'emb-shift' : 'emb-scale');
     }
   }
+  const outputOf = new Map(weights.map((w) => [w.node, w.outputValue]));
+  for (const s of qkv) {
+    // q*scale, k*scale and v come straight out of their own convs (QLinearConv outputs).
+    const roles = ['attention-q', 'attention-k', 'attention-v'] as const;
+    s.convs.forEach((conv, i) => {
+      const value = outputOf.get(conv);
+      if (value) sites.add(value, roles[i]);
+    });
+  }
   for (const split of attentionSplits(index)) {
     const [q, k, v] = split.outputs;
     sites.add(matmulOperand(index, q) ?? q, 'attention-q');
     sites.add(matmulOperand(index, k) ?? k, 'attention-k');
     sites.add(v, 'attention-v');
   }
-  for (const node of index.graph.nodes) {
-    if (node.opType === 'Softmax') sites.add(node.outputs[0], 'softmax');
-    if (node.opType === 'MatMul' && node.inputs.every((i) => isMatMulFedByQuantized(sites, index, i))) {
-      // The attention output (v w^T): quantized so proj_out reads integers through the head merge.
-      if (index.producer(node.inputs[1])?.opType === 'Transpose') sites.add(node.outputs[0], 'attention-output');
-    }
-  }
-  // Residual sums of quantized values and value-preserving ops of quantized values, to a fixed point.
+  for (const node of index.graph.nodes) if (node.opType === 'Softmax') sites.add(node.outputs[0], 'softmax');
+  // Residual sums of quantized values, value-preserving ops of quantized values and matmuls of quantized values
+  // that integer kernels read (the attention output; the logits feed the float softmax), to a fixed point.
   for (let changed = true; changed; ) {
     changed = false;
     for (const node of index.graph.nodes) {
@@ -86,6 +97,9 @@ export function fullSites(sites: SiteSet, index: GraphIndex, weights: WeightSite
         changed = true;
       } else if (isResidual) {
         sites.add(out, 'residual');
+        changed = true;
+      } else if (node.opType === 'MatMul' && node.inputs.every((i) => sites.has(i)) && feedsInteger(index, out)) {
+        sites.add(out, 'attention-output');
         changed = true;
       }
     }
@@ -132,10 +146,4 @@ function matmulOperand(index: GraphIndex, value: string): string | undefined {
   if (uses.length !== 1) return undefined;
   const mul = index.node(uses[0].node)!;
   return mul.opType === 'Mul' && index.initializer(mul.inputs[1 - uses[0].input]) ? mul.outputs[0] : undefined;
-}
-
-function isMatMulFedByQuantized(sites: SiteSet, index: GraphIndex, value: string): boolean {
-  if (sites.has(value)) return true;
-  const p = index.producer(value);
-  return p !== undefined && VALUE_PRESERVING.has(p.opType) && sites.has(p.inputs[0]);
 }
