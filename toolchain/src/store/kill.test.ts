@@ -111,7 +111,8 @@ describe('a publisher killed midway', () => {
     const a = await makeFakeArtifact(join(tmp, 'la'), { variants: { fp32: 300_000, int8: 100_000 } });
     await store.publish('model', a.dir);
     // Same file names, different bytes: the copy that is killed would overwrite A's files if it were not atomic.
-    const b = await makeFakeArtifact(join(tmp, 'lb'), { variants: { fp32: 4 * 1024 * 1024, int8: 1024 * 1024 } });
+    // Both files are larger than the stall point, so whichever is copied first is frozen mid-copy.
+    const b = await makeFakeArtifact(join(tmp, 'lb'), { variants: { fp32: 4 * 1024 * 1024, int8: 2 * 1024 * 1024 } });
     const outcome = await publishAndKill([root, 'model', b.dir, '', String(1024 * 1024)], (line) => 'stalled' in line);
     expect(outcome.signal).toBe('SIGKILL');
     expect(outcome.killedAt.phase).toBe('copy');
