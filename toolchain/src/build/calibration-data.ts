@@ -42,7 +42,7 @@ export async function readCleanImages(path: string, shape: [number, number, numb
   }
   const arrays = decodeNpz(new Uint8Array(await readFile(path)));
   const images = arrays.arr_0;
-  if (!images || images.dtype !== 'uint8' || images.shape.length !== 4) {
+  if (images?.dtype !== 'uint8' || images.shape.length !== 4) {
     throw new Error(`--calib-data ${path}: expected arr_0 uint8 [N,H,W,C] (evaluator format)`);
   }
   const [n, h, w, c] = images.shape;
