@@ -1,0 +1,103 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseManifest } from '@qdm/shared';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './cli.ts';
+import { sharedPath } from './paths.ts';
+import { type S3rverHandle, startS3rver } from './s3rver.ts';
+
+const work = mkdtempSync(join(tmpdir(), 'qdm-build-'));
+const fp32 = join(work, 'mnist32');
+let s3: S3rverHandle;
+// Small on purpose: this checks the wiring; quality is measured by bench/quantize-mnist.ts.
+const quick = ['--calib-samples', '16', '--calib-trajectories', '4', '--calib-steps', 'ddim8', '--report-samples', '2'];
+
+beforeAll(async () => {
+  s3 = await startS3rver({ bucket: 'qdm' });
+  const imported = await runCli([
+    'import',
+    '--checkpoint',
+    sharedPath('models/mnist32/ema.pt'),
+    '--flags',
+    sharedPath('models/mnist32/flags.json'),
+    '--out',
+    fp32,
+    '--quiet',
+  ]);
+  expect(imported.code, imported.stderr).toBe(0);
+});
+afterAll(async () => {
+  await s3?.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('toolchain build-artifact', () => {
+  it('adds an int8 variant that runs on integer kernels, with a report, manifest last', async () => {
+    const out = join(work, 'built');
+    const result = await runCli([
+      'build-artifact',
+      '--artifact',
+      fp32,
+      '--out',
+      out,
+      ...quick,
+      '--report-steps',
+      'ddim4',
+      '--json',
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    const json = JSON.parse(result.stdout);
+    const manifest = parseManifest(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')));
+    const int8 = manifest.variants.int8;
+    expect(int8.precision).toBe('w8a8');
+    expect(int8.quantization?.scheme).toBe('full');
+    const integer = Object.values(int8.quantization?.integerNodes ?? {}).reduce((a, b) => a + b, 0);
+    expect(integer).toBeGreaterThan(20);
+    expect(int8.bytes).toBeLessThan(0.35 * manifest.variants.fp32.bytes);
+    expect(readFileSync(join(out, int8.file)).length).toBe(int8.bytes);
+    expect(json.variants[0].psnrDb).toBeGreaterThan(15); // same-seed images, even from a tiny calibration
+    const report = readFileSync(join(out, 'report.html'), 'utf8');
+    expect(report).toContain('input_blocks');
+    expect(report).toContain('data:image/png;base64');
+    // The input artifact is untouched when --out differs.
+    expect(existsSync(join(fp32, 'model.int8.onnx'))).toBe(false);
+  });
+
+  it('publishes to S3 atomically and pull verifies it', async () => {
+    const env = { ...s3.env, AWS_ENDPOINT_URL_S3: s3.endpoint };
+    const built = await runCli(
+      ['build-artifact', '--artifact', fp32, '--out', 's3://qdm/models', ...quick, '--quiet'],
+      { env },
+    );
+    expect(built.code, built.stderr).toBe(0);
+    const pulled = await runCli(
+      ['pull', '--from', 's3://qdm/models', '--name', 'mnist32', '--to', join(work, 'pulled'), '--json'],
+      {
+        env,
+      },
+    );
+    expect(pulled.code, pulled.stderr).toBe(0);
+    const manifest = parseManifest(JSON.parse(readFileSync(join(work, 'pulled', 'manifest.json'), 'utf8')));
+    expect(Object.keys(manifest.variants).sort()).toEqual(['fp32', 'int8']);
+  });
+
+  it('says what is wrong with the command line', async () => {
+    const none = await runCli(['build-artifact']);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/--artifact DIR .* or --checkpoint/);
+    const bits = await runCli(['build-artifact', '--artifact', fp32, '--wbits', '3']);
+    expect(bits.code).toBe(2);
+    expect(bits.stderr).toMatch(/--wbits must be one of 8, 4/);
+    const tooMany = await runCli([
+      'build-artifact',
+      '--artifact',
+      fp32,
+      ...quick.slice(0, 4),
+      '--calib-samples',
+      '400',
+    ]);
+    expect(tooMany.code).toBe(1);
+    expect(tooMany.stderr).toMatch(/trajectories/);
+  });
+});
