@@ -50,46 +50,42 @@ export async function siteSqnr(
   threads?: number,
 ): Promise<SiteSqnr[]> {
   const sites = plan.activations;
-  const prepared = prepareModel(fp32, plan);
-  const floatSession = await createSession(
-    encodeModel(
-      withOutputs(
-        prepared,
-        sites.map((s) => s.value),
-      ),
-    ),
-    {
-      threads,
-      optimization: 'all',
-    },
-  );
-  const reference = new Map<number, Map<string, Float32Array>>();
-  try {
-    await runPairs(floatSession, set, indices, (result, i) => {
-      reference.set(i, new Map(sites.map((s) => [s.value, (result[s.value].data as Float32Array).slice()])));
-    });
-  } finally {
-    await floatSession.release();
-  }
   const seen = (s: (typeof sites)[number]) => qdqNames(s.value).dq;
   const entering = (s: (typeof sites)[number]) => (s.graphOutput ? qdqNames(s.value).float : s.value);
-  const outputs = sites.flatMap((s) => [seen(s), entering(s)]);
-  // NOTE: optimizations off, so the named QDQ values exist as written; the fused model computes the same
-  // quantized values up to the integer kernels' rounding.
-  const session = await createSession(encodeModel(withOutputs(qdq, outputs)), { threads, optimization: 'disabled' });
+  const reference = withOutputs(
+    prepareModel(fp32, plan),
+    sites.map((s) => s.value),
+  );
+  // NOTE: optimizations off for the QDQ model, so the named QDQ values exist as written; the fused model computes
+  // the same quantized values up to the integer kernels' rounding.
+  const quantized = withOutputs(
+    qdq,
+    sites.flatMap((s) => [seen(s), entering(s)]),
+  );
   const total = new Map(sites.map((s) => [s.value, new SqnrAccumulator()]));
   const local = new Map(sites.map((s) => [s.value, new SqnrAccumulator()]));
+  const a = await createSession(encodeModel(reference), { threads, optimization: 'all' });
   try {
-    await runPairs(session, set, indices, (result, i) => {
-      const ref = reference.get(i)!;
-      for (const s of sites) {
-        const dq = result[seen(s)].data as Float32Array;
-        total.get(s.value)!.add(ref.get(s.value)!, dq);
-        local.get(s.value)!.add(result[entering(s)].data as Float32Array, dq);
+    const b = await createSession(encodeModel(quantized), { threads, optimization: 'disabled' });
+    try {
+      // One pair at a time through both models: memory stays at one sample's activations.
+      for (const i of indices) {
+        const feeds = calibrationFeeds(set, i, 1);
+        const ref = await a.run(feeds);
+        const got = await b.run(feeds);
+        for (const s of sites) {
+          const dq = got[seen(s)].data as Float32Array;
+          total.get(s.value)!.add(ref[s.value].data as Float32Array, dq);
+          local.get(s.value)!.add(got[entering(s)].data as Float32Array, dq);
+        }
+        disposeAll(ref);
+        disposeAll(got);
       }
-    });
+    } finally {
+      await b.release();
+    }
   } finally {
-    await session.release();
+    await a.release();
   }
   return sites.map((s) => ({
     value: s.value,

@@ -29,6 +29,9 @@ import { splitGraph } from './shortcut-split.ts';
 export interface QuantizedWeight {
   q: Int8Array;
   scales: Float32Array;
+  /** From a reconstruction rounder: tr(dW H dW^T) with nearest rounding and with this rounding. */
+  errorNearest?: number;
+  error?: number;
 }
 
 export const QDQ_OPSET = 17;

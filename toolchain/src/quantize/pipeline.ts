@@ -54,6 +54,9 @@ export interface LayerReport {
   bits: 4 | 8;
   weightSqnrDb: number;
   splitOf?: string;
+  /** Reconstruction only: the layer's quadratic output error with nearest rounding and after reconstruction. */
+  errorNearest?: number;
+  error?: number;
 }
 
 export interface ActivationReport {
@@ -216,6 +219,9 @@ function layerReports(fp32: OnnxModel, plan: QuantPlan, weights: Map<string, Qua
       weightSqnrDb: weightSqnr(weightMatrix(index.initializer(site.weight)!), weights.get(site.node)!),
     };
     if (site.splitOf) report.splitOf = site.splitOf.conv;
+    const w = weights.get(site.node)!;
+    if (w.errorNearest !== undefined) report.errorNearest = w.errorNearest;
+    if (w.error !== undefined) report.error = w.error;
     return report;
   });
 }

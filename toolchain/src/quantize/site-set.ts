@@ -79,6 +79,13 @@ export class SiteSet {
       if (f === undefined) first.set(k, s.value);
       else if (!s.sharesParamsWith && s.bits === out.find((o) => o.value === f)!.bits) s.sharesParamsWith = f;
     }
+    // A site on its root's grid has its root's width (a pass-through of a 16-bit softmax output is 16-bit).
+    const byValue = new Map(out.map((s) => [s.value, s]));
+    for (const s of out) {
+      let root = s;
+      for (let k = 0; root.sharesParamsWith && k < 64; k++) root = byValue.get(root.sharesParamsWith)!;
+      s.bits = root.bits;
+    }
     return out.sort((a, b) => (order.get(a.value) ?? 0) - (order.get(b.value) ?? 0));
   }
 }
