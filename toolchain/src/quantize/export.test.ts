@@ -53,12 +53,12 @@ beforeAll(async () => {
 });
 
 describe('graph rewrites of the plan', () => {
-  it('shortcut splitting, separate q/k/v convs and the reordered attention output compute the same in float32', async () => {
+  it('shortcut splitting, q/k/v and scale/shift as separate layers, the reordered attention output: same in float32', async () => {
     for (const scheme of ['qdiff', 'full'] as const) {
       const plan = planQuantization(model.graph, { scheme, weightBits: 8, activationBits: 8 });
       expect(plan.splits.length).toBeGreaterThan(0);
       expect(plan.attentionReorders.length).toBeGreaterThan(0);
-      if (scheme === 'full') expect(plan.qkvSplits.length).toBeGreaterThan(0);
+      if (scheme === 'full') expect(plan.qkvSplits.length * plan.embSplits.length).toBeGreaterThan(0);
       const prepared = prepareModel(model, plan);
       assertValidModel(prepared);
       expect(prepareModel(prepared, plan)).toBe(prepared); // applying twice changes nothing

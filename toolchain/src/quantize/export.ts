@@ -13,6 +13,7 @@
 import { attr } from '../onnx/builder.ts';
 import type { OnnxGraph, OnnxModel, OnnxNode, OnnxTensor } from '../onnx/ir.ts';
 import { reorderAttention, splitQkv } from './attention-layout.ts';
+import { splitEmb } from './emb-layout.ts';
 import type { Range } from './observers.ts';
 import type { ActivationSite, QuantPlan, WeightSite } from './plan.ts';
 import {
@@ -71,7 +72,7 @@ export function prepareModel(model: OnnxModel, plan: QuantPlan): OnnxModel {
   const pending = plan.splits.filter((s) => model.graph.nodes.some((n) => n.name === s.conv && n.opType === 'Conv'));
   const split = pending.length === 0 ? model.graph : splitGraph(model.graph, pending);
   // Both are no-ops where already applied.
-  const graph = reorderAttention(splitQkv(split, plan.qkvSplits), plan.attentionReorders);
+  const graph = reorderAttention(splitEmb(splitQkv(split, plan.qkvSplits), plan.embSplits), plan.attentionReorders);
   return graph === model.graph ? model : { ...model, graph };
 }
 
@@ -163,8 +164,8 @@ class QdqGraph {
     const dtype = int4 ? 'int4' : 'int8';
     this.add({ name: `${base}/q`, dtype, dims: site.shape, data: w.q });
     this.add({ name: `${base}/scale`, dtype: 'float32', dims: [out], data: w.scales });
-    // NOTE: convs omit the zero point (it defaults to 0 of the weight's type; QLinearConv fusion is the same and
-    // the file is smaller); onnxruntime's QGemm fusion needs it written out.
+    // NOTE: zero points are omitted (they default to 0 of the input's type) except a linear weight's: onnxruntime's
+    // QGemm fusion needs that one written out. Biases never need theirs.
     const zp = site.kind === 'linear' ? `${base}/zp` : undefined;
     if (zp) this.add({ name: zp, dtype, dims: [out], data: new Int8Array(out) });
     node.inputs[1] = this.dequantize(`${base}/dq`, `${base}/q`, `${base}/scale`, zp);
@@ -179,9 +180,7 @@ class QdqGraph {
       const b = `${site.bias}/qdq`;
       this.add({ name: `${b}/q`, dtype: 'int32', dims: [out], data: q });
       this.add({ name: `${b}/scale`, dtype: 'float32', dims: [out], data: scales });
-      const bzp = site.kind === 'linear' ? `${b}/zp` : undefined;
-      if (bzp) this.add({ name: bzp, dtype: 'int32', dims: [out], data: new Int32Array(out) });
-      node.inputs[2] = this.dequantize(`${b}/dq`, `${b}/q`, `${b}/scale`, bzp);
+      node.inputs[2] = this.dequantize(`${b}/dq`, `${b}/q`, `${b}/scale`);
     }
   }
 
@@ -211,7 +210,7 @@ class QdqGraph {
     }
     const inserted = this.insertion(this.producerIndex.get(source) ?? -1);
     inserted.push({
-      name: q,
+      name: '',
       opType: 'QuantizeLinear',
       inputs: [source, scale, zeroPoint],
       outputs: [q],
@@ -219,9 +218,9 @@ class QdqGraph {
     });
     // One DequantizeLinear shared by every reader: onnxruntime duplicates it per QDQ node unit itself
     // (EnsureUniqueDQForNodeUnit), and readers that stay float need no copies.
-    inserted.push(dqNode(dq, [q, scale, zeroPoint], dq));
+    inserted.push(dqNode([q, scale, zeroPoint], dq));
     for (const c of site.consumers) this.node(c.node).inputs[c.input] = dq;
-    if (site.graphOutput) inserted.push(dqNode(`${dq}/output`, [q, scale, zeroPoint], site.value));
+    if (site.graphOutput) inserted.push(dqNode([q, scale, zeroPoint], site.value));
   }
 
   finish(): OnnxGraph {
@@ -254,7 +253,7 @@ class QdqGraph {
 
   /** A per-channel (axis 0) DequantizeLinear of initializers, placed before every node; returns its output. */
   private dequantize(name: string, q: string, scale: string, zeroPoint?: string): string {
-    this.insertion(-1).push(dqNode(name, zeroPoint ? [q, scale, zeroPoint] : [q, scale], name, 0));
+    this.insertion(-1).push(dqNode(zeroPoint ? [q, scale, zeroPoint] : [q, scale], name, 0));
     return name;
   }
 
@@ -281,9 +280,13 @@ export function qdqNames(value: string) {
   return { q: `${base}/q`, dq: `${base}/dq`, scale: `${base}/scale`, zeroPoint: `${base}/zp`, float: `${base}/float` };
 }
 
-function dqNode(name: string, inputs: string[], output: string, axis?: number): OnnxNode {
+/**
+ * Inserted Q/DQ nodes carry no name: their output value names them, and the names would cost ~1.5% of an int8
+ * file (three strings per quantizer instead of two).
+ */
+function dqNode(inputs: string[], output: string, axis?: number): OnnxNode {
   return {
-    name,
+    name: '',
     opType: 'DequantizeLinear',
     inputs,
     outputs: [output],

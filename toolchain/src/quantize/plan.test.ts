@@ -77,8 +77,10 @@ describe('planQuantization', () => {
     }
     expect(site(p, 'x')).toBeUndefined(); // the first conv reads x_t in float
     expect(site(p, 'out')).toBeUndefined();
-    expect(site(p, 'input_blocks.1.0.emb_layers/scale')?.role).toBe('emb-scale');
-    expect(site(p, 'input_blocks.1.0.emb_layers/shift')?.role).toBe('emb-shift');
+    // 1 + scale and shift come out of their own linears, each quantized apart.
+    expect(p.embSplits.length).toBe(model.graph.nodes.filter((n) => n.name.endsWith('emb_layers.1')).length);
+    expect(site(p, 'input_blocks.1.0.emb_layers.1/scale')?.role).toBe('emb-scale');
+    expect(site(p, 'input_blocks.1.0.emb_layers.1/shift')?.role).toBe('emb-shift');
     expect(site(p, 'input_blocks.1.0')?.role).toBe('residual');
     expect(site(p, 'input_blocks.3.1/softmax')?.role).toBe('softmax');
     // q*scale, k*scale and v come out of their own convs; the head reshapes share those grids.

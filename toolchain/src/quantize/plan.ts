@@ -16,6 +16,7 @@
  */
 import type { OnnxGraph, OnnxNode } from '../onnx/ir.ts';
 import { findAttentionReorders, findQkvSplits, type QkvSplit, reorderAttention, splitQkv } from './attention-layout.ts';
+import { type EmbSplit, findEmbSplits, splitEmb } from './emb-layout.ts';
 import { type GraphIndex, indexGraph, type ValueUse } from './graph-index.ts';
 import { keptFloatNodes } from './kept-float.ts';
 import type { LayerInput } from './moments.ts';
@@ -108,6 +109,8 @@ export interface QuantPlan {
   splits: ShortcutSplit[];
   /** full: each attention's qkv conv as three convs writing q*scale, k*scale and v (attention-layout.ts). */
   qkvSplits: QkvSplit[];
+  /** full: each ResBlock's embedding projection as a 1 + scale linear and a shift linear (emb-layout.ts). */
+  embSplits: EmbSplit[];
   /** Attention MatMul nodes rewritten as (w v^T)^T (qdiff, full). */
   attentionReorders: string[];
   weights: WeightSite[];
@@ -126,7 +129,9 @@ export function planQuantization(graph: OnnxGraph, options: PlanOptions): QuantP
   const splits = options.scheme === 'ptq4dm' ? [] : findShortcutSplits(indexGraph(graph));
   const split = splitGraph(graph, splits);
   const qkvSplits = options.scheme === 'full' ? findQkvSplits(indexGraph(split)) : [];
-  const separated = splitQkv(split, qkvSplits);
+  const qkvSeparated = splitQkv(split, qkvSplits);
+  const embSplits = options.scheme === 'full' ? findEmbSplits(indexGraph(qkvSeparated)) : [];
+  const separated = splitEmb(qkvSeparated, embSplits);
   const attentionReorders = options.scheme === 'ptq4dm' ? [] : findAttentionReorders(indexGraph(separated));
   const prepared = reorderAttention(separated, attentionReorders);
   const index = indexGraph(prepared);
@@ -138,7 +143,7 @@ export function planQuantization(graph: OnnxGraph, options: PlanOptions): QuantP
   const weighted = new Set(weights.map((w) => w.node));
   if (options.scheme === 'ptq4dm') ptq4dmSites(sites, weights);
   else if (options.scheme === 'qdiff') qdiffSites(sites, index, weights);
-  else fullSites(sites, index, weights, keep, qkvSplits);
+  else fullSites(sites, index, weights, keep, qkvSplits, embSplits);
   const activations = sites.finish();
   const keptFloat = keptFloatNodes(index, weighted, activations, keep, new Set(ends));
   return {
@@ -148,6 +153,7 @@ export function planQuantization(graph: OnnxGraph, options: PlanOptions): QuantP
     softmaxBits: options.softmaxBits ?? options.activationBits,
     splits,
     qkvSplits,
+    embSplits,
     attentionReorders,
     weights,
     activations,

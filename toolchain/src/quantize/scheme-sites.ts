@@ -4,6 +4,7 @@
  */
 import type { OnnxNode } from '../onnx/ir.ts';
 import type { QkvSplit } from './attention-layout.ts';
+import type { EmbSplit } from './emb-layout.ts';
 import type { GraphIndex } from './graph-index.ts';
 import type { ActivationRole, WeightSite } from './plan.ts';
 import type { SiteSet } from './site-set.ts';
@@ -45,6 +46,7 @@ export function fullSites(
   weights: WeightSite[],
   keep: Set<string>,
   qkv: QkvSplit[],
+  emb: EmbSplit[],
 ): void {
   for (const w of weights) sites.add(w.inputValue, inputRole(w));
   for (const w of weights) {
@@ -65,6 +67,12 @@ export function fullSites(
     }
   }
   const outputOf = new Map(weights.map((w) => [w.node, w.outputValue]));
+  for (const e of emb) {
+    // 1 + scale and shift out of their own integer Gemms, each with its own quantizer.
+    const [scale, shift] = [outputOf.get(e.scaleGemm), outputOf.get(e.shiftGemm)];
+    if (scale) sites.add(scale, 'emb-scale');
+    if (shift) sites.add(shift, 'emb-shift');
+  }
   for (const s of qkv) {
     // q*scale, k*scale and v come straight out of their own convs (QLinearConv outputs).
     const roles = ['attention-q', 'attention-k', 'attention-v'] as const;
