@@ -4,6 +4,11 @@
  * PTQ4DM/DI2N code stored the loop counter instead, which runs the opposite way; here i is always the real one.
  */
 
+/** A calibration request that cannot be met as given (the message names the option to change). */
+export class CalibrationError extends Error {
+  override name = 'CalibrationError';
+}
+
 export type TimestepPolicy =
   | { kind: 'uniform' }
   | { kind: 'normal'; mean: number; std: number }
@@ -35,7 +40,8 @@ function standardNormal(random: () => number): number {
  * - every-k: Q-Diffusion, the steps at loop positions 0, k, 2k, ... (counting from the noisiest call), evenly.
  */
 export function sampleTimesteps(policy: TimestepPolicy, numSteps: number, count: number, seed: number): number[] {
-  if (!Number.isInteger(count) || count < 1) throw new Error(`calibration sample count must be >= 1, got ${count}`);
+  if (!Number.isInteger(count) || count < 1)
+    throw new CalibrationError(`calibration sample count must be >= 1, got ${count}`);
   const random = mulberry32(seed);
   if (policy.kind === 'normal') {
     const out: number[] = [];
@@ -48,7 +54,7 @@ export function sampleTimesteps(policy: TimestepPolicy, numSteps: number, count:
   let steps: number[];
   if (policy.kind === 'every-k') {
     if (!Number.isInteger(policy.every) || policy.every < 1 || policy.every > numSteps) {
-      throw new Error(`--every must be an integer in 1..${numSteps}, got ${policy.every}`);
+      throw new CalibrationError(`--every must be an integer in 1..${numSteps}, got ${policy.every}`);
     }
     steps = [];
     for (let position = 0; position < numSteps; position += policy.every) steps.push(numSteps - 1 - position);
@@ -74,7 +80,7 @@ export function assignToTrajectories(steps: number[], trajectories: number, seed
   for (const step of steps) byStep.set(step, (byStep.get(step) ?? 0) + 1);
   for (const [step, n] of byStep) {
     if (n > trajectories) {
-      throw new Error(
+      throw new CalibrationError(
         `${n} calibration pairs at step ${step} need at least ${n} trajectories (--calib-trajectories ${trajectories}); ` +
           'raise --calib-trajectories or lower --calib-samples',
       );

@@ -3,7 +3,7 @@
  * the x_t the model was fed and exactly the t value it saw (rescaled), never a label reconstructed afterwards.
  */
 import { batchNoise, type Denoiser, ddimSample, INIT_NOISE_STREAM, type SpacedDiffusion } from '@qdm/shared';
-import { assignToTrajectories, sampleTimesteps, type TimestepPolicy } from './timesteps.ts';
+import { assignToTrajectories, CalibrationError, sampleTimesteps, type TimestepPolicy } from './timesteps.ts';
 
 export type CalibrationNoise = 'gaussian' | 'di2n' | 'data';
 
@@ -108,7 +108,7 @@ async function di2nStart(
   let partial: Float32Array;
   try {
     await ddimSample(twoSteps, { diffusion, shape, batch, seed: options.seed ^ 0x2f6b1d3, firstSample: first, eta: 0 });
-    throw new Error('internal: sampler finished in fewer than three steps');
+    throw new CalibrationError('--calib-noise di2n needs calibration trajectories of at least 3 steps (--calib-steps)');
   } catch (error) {
     if (!(error instanceof StopAfterTwo)) throw error;
     partial = error.x;
@@ -133,10 +133,12 @@ class StopAfterTwo extends Error {
 /** 'data' mode: q_sample(x0, t) = sqrt(abar_t) x0 + sqrt(1 - abar_t) z for real images x0 at the chosen steps. */
 function forwardNoisedPairs(steps: number[], options: TrajectoryOptions): CalibrationSet {
   const { diffusion, shape, data } = options;
-  if (!data || data.count < 1) throw new Error('--calib-noise data needs images (--calib-data)');
+  if (!data || data.count < 1) throw new CalibrationError('--calib-noise data needs images (--calib-data)');
   const size = shape[0] * shape[1] * shape[2];
   if (data.x.length !== data.count * size) {
-    throw new Error(`--calib-data images are not ${shape.join('x')} (got ${data.x.length / data.count} values each)`);
+    throw new CalibrationError(
+      `--calib-data images are not ${shape.join('x')} (got ${data.x.length / data.count} values each)`,
+    );
   }
   const set = emptySet(steps.length, shape);
   steps.forEach((index, j) => {
