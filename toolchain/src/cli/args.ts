@@ -6,36 +6,32 @@ export function requireArg(flag: string, value: string | undefined): string {
   return value;
 }
 
-export function intArg(
-  flag: string,
-  value: string | number | undefined,
-  opts: { min?: number; max?: number; default?: number } = {},
-): number {
+interface NumberOptions {
+  min?: number;
+  max?: number;
+  default?: number;
+}
+
+function numberArg(flag: string, value: string | number | undefined, opts: NumberOptions, integer: boolean): number {
   if (value === undefined || value === '') {
     if (opts.default === undefined) throw new UsageError(`--${flag} is required`);
     return opts.default;
   }
   const n = typeof value === 'number' ? value : Number(value);
-  if (!Number.isInteger(n)) throw new UsageError(`--${flag} must be an integer, got "${value}"`);
+  if (integer ? !Number.isInteger(n) : !Number.isFinite(n)) {
+    throw new UsageError(`--${flag} must be ${integer ? 'an integer' : 'a number'}, got "${value}"`);
+  }
   if (opts.min !== undefined && n < opts.min) throw new UsageError(`--${flag} must be >= ${opts.min}, got ${n}`);
   if (opts.max !== undefined && n > opts.max) throw new UsageError(`--${flag} must be <= ${opts.max}, got ${n}`);
   return n;
 }
 
-export function floatArg(
-  flag: string,
-  value: string | number | undefined,
-  opts: { min?: number; max?: number; default?: number } = {},
-): number {
-  if (value === undefined || value === '') {
-    if (opts.default === undefined) throw new UsageError(`--${flag} is required`);
-    return opts.default;
-  }
-  const n = typeof value === 'number' ? value : Number(value);
-  if (!Number.isFinite(n)) throw new UsageError(`--${flag} must be a number, got "${value}"`);
-  if (opts.min !== undefined && n < opts.min) throw new UsageError(`--${flag} must be >= ${opts.min}, got ${n}`);
-  if (opts.max !== undefined && n > opts.max) throw new UsageError(`--${flag} must be <= ${opts.max}, got ${n}`);
-  return n;
+export function intArg(flag: string, value: string | number | undefined, opts: NumberOptions = {}): number {
+  return numberArg(flag, value, opts, true);
+}
+
+export function floatArg(flag: string, value: string | number | undefined, opts: NumberOptions = {}): number {
+  return numberArg(flag, value, opts, false);
 }
 
 export function enumArg<T extends string>(
