@@ -28,7 +28,7 @@ import { openStore } from '../store/index.ts';
 import { isS3Uri } from '../store/objects.ts';
 import { readCleanImages } from './calibration-data.ts';
 import { PhaseClock } from './phases.ts';
-import { createRecon, type ReconMethod } from './recon.ts';
+import type { ReconMethod } from './recon.ts';
 import { buildReportData, type VariantBuild } from './report-data.ts';
 
 export interface VariantSpec {
@@ -224,7 +224,6 @@ export async function buildArtifact(options: BuildOptions): Promise<BuildResult>
     const builds: VariantBuild[] = [];
     const entries: Record<string, VariantEntry> = {};
     for (const spec of options.variants) {
-      const recon = createRecon(options.recon, { threads: options.threads });
       const result = await clock.run(`quantize ${spec.name}`, async () => {
         const progress = options.progress(`quantize ${spec.name}`);
         const out = await quantizeModel({
@@ -236,14 +235,12 @@ export async function buildArtifact(options: BuildOptions): Promise<BuildResult>
           softmaxBits: options.softmaxBits,
           keepFloat: options.keepFloat,
           observer: options.observer,
-          recon: recon.rounder,
-          kernels: recon.kernels,
+          recon: options.recon,
           threads: options.threads,
           signal: options.signal,
           onProgress: (event) =>
             progress(event.done, event.total, `${event.stage}${event.detail ? ` ${event.detail}` : ''}`),
         });
-        recon.dispose();
         return out;
       });
       const file = VARIANT_FILE(spec.name);
@@ -261,7 +258,6 @@ export async function buildArtifact(options: BuildOptions): Promise<BuildResult>
         report: result.report,
         samples,
         psnr,
-        recon: recon.layers,
       });
       entries[spec.name] = variantEntry(spec, file, result.bytes, result.report, options, psnr);
       options.log(

@@ -6,7 +6,6 @@ import type { BuildReport, SampleGrid } from '../report/types.ts';
 import type { SampleResult } from '../sampling/run.ts';
 import type { BuildOptions, VariantSpec } from './build.ts';
 import type { PhaseRecord } from './phases.ts';
-import type { LayerError } from './recon.ts';
 
 export interface VariantBuild {
   spec: VariantSpec;
@@ -15,8 +14,6 @@ export interface VariantBuild {
   report: QuantizeReport;
   samples?: SampleResult;
   psnr?: number[];
-  /** Reconstruction error per layer (empty with --recon none). */
-  recon: LayerError[];
 }
 
 function grid(variant: string, samples: SampleResult, n: number, psnr?: number[]): SampleGrid {
@@ -79,17 +76,16 @@ export function buildReportData(input: {
       observer: options.observer.kind,
       stepHistogram: histogram,
     },
-    layers: builds.flatMap((b) => {
-      const recon = new Map(b.recon.map((r) => [r.node, r]));
-      return b.report.layers.map((l) => ({
+    layers: builds.flatMap((b) =>
+      b.report.layers.map((l) => ({
         variant: b.spec.name,
         name: l.node,
         kind: l.kind,
         weightSqnrDb: finite(l.weightSqnrDb),
-        reconBefore: recon.get(l.node)?.errorNearest,
-        reconAfter: recon.get(l.node)?.error,
-      }));
-    }),
+        reconBefore: l.errorNearest,
+        reconAfter: l.error,
+      })),
+    ),
     activationRanges: first
       ? Object.entries(first.rangesByStep).map(([site, r]) => {
           const steps: number[] = [];

@@ -17,6 +17,7 @@ import type { ObserverSpec } from './observers.ts';
 import { type ActivationRole, type KeptFloat, type PlanOptions, planQuantization, type QuantPlan } from './plan.ts';
 import type { ScaleMethod } from './range-search.ts';
 import { roundAllWeights, type WeightRounder } from './recon.ts';
+import { reconstructWeights } from './reconstruct.ts';
 import { roundWeightsNearest, weightMatrix, weightSqnr } from './weights.ts';
 
 export const DEFAULT_OBSERVER: ObserverSpec = { kind: 'lp' };
@@ -29,7 +30,11 @@ export interface QuantizeOptions extends PlanOptions {
   /** Per-channel weight scales before rounding: 'lp' search (default) or 'absmax'. */
   weightScales?: ScaleMethod;
   /** 'none' = round to nearest; otherwise the rounder (GPTQ, AdaRound, ...) with its statistics. */
-  recon?: 'none' | WeightRounder;
+  /**
+   * 'none' = round to nearest; 'gptq' | 'adaround' = the segmented sequential reconstruction (reconstruct.ts);
+   * or a custom rounder driven by roundAllWeights.
+   */
+  recon?: 'none' | 'gptq' | 'adaround' | WeightRounder;
   /** Needed by a rounder (moment accumulation). */
   kernels?: MatrixKernels;
   /** Calibration pairs used to measure activation SQNR (default 32) and epsilon SQNR per step (default 128). */
@@ -169,7 +174,7 @@ export async function quantizeModel(options: QuantizeOptions): Promise<QuantizeR
       softmaxBits: plan.softmaxBits,
       observer,
       weightScales: method,
-      recon: options.recon && options.recon !== 'none' ? options.recon.name : 'none',
+      recon: typeof options.recon === 'object' ? options.recon.name : (options.recon ?? 'none'),
       calibration: { samples: set.count, steps: stepCount(set) },
       layers: layerReports(fp32, plan, weights),
       activations: activationReports(plan, stats.ranges, stats.extremes, evaluation.sites),
@@ -191,7 +196,16 @@ async function roundWeights(
   method: ScaleMethod,
 ): Promise<Map<string, QuantizedWeight>> {
   const progress = options.onProgress ?? (() => {});
-  if (options.recon && options.recon !== 'none') {
+  if (options.recon === 'gptq' || options.recon === 'adaround') {
+    const result = await reconstructWeights(options.fp32, plan, ranges, options.calibration, {
+      method: options.recon,
+      threads: options.threads,
+      signal: options.signal,
+      onLayer: (layer, done, total) => progress({ stage: 'weights', done, total, detail: layer.node }),
+    });
+    return result.weights;
+  }
+  if (typeof options.recon === 'object') {
     if (!options.kernels) throw new Error(`recon ${options.recon.name} needs matrix kernels`);
     return roundAllWeights(options.fp32, plan, options.calibration, ranges, options.recon, {
       kernels: options.kernels,
