@@ -109,19 +109,12 @@ export function encodePng(pixels: Uint8Array, width: number, height: number, cha
   view.setUint32(0, width);
   view.setUint32(4, height);
   ihdr.set([8, colorType, 0, 0, 0], 8); // bit depth, color type, compression, filter, interlace
-  const parts = [
+  return concat([
     new Uint8Array(SIGNATURE),
     chunk('IHDR', ihdr),
     chunk('IDAT', zlibSync(raw, { level: 6 })),
     chunk('IEND', new Uint8Array(0)),
-  ];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
+  ]);
 }
 
 interface PngHeader {

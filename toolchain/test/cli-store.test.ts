@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from './cli.ts';
+import { importMnist32, runCli } from './cli.ts';
 import { makeFakeArtifact } from './fake-artifact.ts';
 import { type S3rverHandle, startS3rver } from './s3rver.ts';
 
@@ -51,20 +51,9 @@ describe('toolchain push / ls / pull against S3 (s3rver on 127.0.0.1)', () => {
 
 describe('scale-out sampling through S3', () => {
   it('samples shards from an S3 artifact into S3 and merges them there', async () => {
-    const { sharedPath } = await import('./paths.ts');
     const env = { ...s3.env, AWS_ENDPOINT_URL_S3: s3.endpoint };
     const local = join(work, 'mnist32');
-    const imported = await runCli([
-      'import',
-      '--checkpoint',
-      sharedPath('models/mnist32/ema.pt'),
-      '--flags',
-      sharedPath('models/mnist32/flags.json'),
-      '--out',
-      local,
-      '--quiet',
-    ]);
-    expect(imported.code, imported.stderr).toBe(0);
+    await importMnist32(local);
     expect((await runCli(['push', '--from', local, '--to', 's3://models/prod', '--quiet'], { env })).code).toBe(0);
     const common = ['sample', '--artifact', 's3://models/prod/mnist32', '--n', '4', '--steps', 'ddim3', '--quiet'];
     const shards = await Promise.all(

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
-import { repoRoot } from './paths.ts';
+import { repoRoot, sharedPath } from './paths.ts';
 
 export interface CliResult {
   code: number;
@@ -37,4 +37,19 @@ export function runCli(
       done({ code: code ?? -1, stdout, stderr });
     });
   });
+}
+
+/** `toolchain import` of the trained mnist32 checkpoint in ../shared into `out`; fails the test if it fails. */
+export async function importMnist32(out: string): Promise<void> {
+  const imported = await runCli([
+    'import',
+    '--checkpoint',
+    sharedPath('models/mnist32/ema.pt'),
+    '--flags',
+    sharedPath('models/mnist32/flags.json'),
+    '--out',
+    out,
+    '--quiet',
+  ]);
+  if (imported.code !== 0) throw new Error(`toolchain import failed (${imported.code}): ${imported.stderr}`);
 }

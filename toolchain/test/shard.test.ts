@@ -3,25 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mergeSampleSets } from '../src/sampling/merge.ts';
-import { runCli } from './cli.ts';
-import { sharedPath } from './paths.ts';
+import { importMnist32, runCli } from './cli.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'qdm-shard-'));
 const artifact = join(work, 'mnist32');
 
-beforeAll(async () => {
-  const imported = await runCli([
-    'import',
-    '--checkpoint',
-    sharedPath('models/mnist32/ema.pt'),
-    '--flags',
-    sharedPath('models/mnist32/flags.json'),
-    '--out',
-    artifact,
-    '--quiet',
-  ]);
-  expect(imported.code, imported.stderr).toBe(0);
-});
+beforeAll(() => importMnist32(artifact));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const sampleArgs = ['sample', '--artifact', artifact, '--n', '10', '--seed', '42', '--steps', 'ddim4', '--quiet'];
