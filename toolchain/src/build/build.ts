@@ -22,13 +22,13 @@ import { decodeModel } from '../onnx/model.ts';
 import type { ObserverSpec } from '../quantize/observers.ts';
 import { type QuantizeReport, quantizeModel } from '../quantize/pipeline.ts';
 import type { Scheme } from '../quantize/plan.ts';
+import type { ReconMethod } from '../quantize/reconstruct.ts';
 import { renderReport } from '../report/report.ts';
 import { openVariant, type SampleResult, sampleWith } from '../sampling/run.ts';
 import { openStore } from '../store/index.ts';
 import { isS3Uri } from '../store/objects.ts';
 import { readCleanImages } from './calibration-data.ts';
 import { PhaseClock } from './phases.ts';
-import type { ReconMethod } from './recon.ts';
 import { buildReportData, type VariantBuild } from './report-data.ts';
 
 export interface VariantSpec {

@@ -1,7 +1,6 @@
 import { defineCommand } from 'citty';
 import { loadFlags } from '../artifact/import.ts';
 import { type BuildOptions, buildArtifact, type VariantSpec, variantName } from '../build/build.ts';
-import { RECON_METHODS, type ReconMethod } from '../build/recon.ts';
 import type { TimestepPolicy } from '../calibrate/timesteps.ts';
 import type { CalibrationNoise } from '../calibrate/trajectory.ts';
 import { enumArg, floatArg, intArg, listArg } from '../cli/args.ts';
@@ -10,6 +9,7 @@ import { commonArgs, emit } from '../cli/output.ts';
 import { logger, Progress } from '../cli/progress.ts';
 import type { ObserverSpec } from '../quantize/observers.ts';
 import { SCHEMES, type Scheme } from '../quantize/plan.ts';
+import { RECON_METHODS, type ReconMethod } from '../quantize/reconstruct.ts';
 
 export default defineCommand({
   meta: {

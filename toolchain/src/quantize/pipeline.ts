@@ -1,6 +1,6 @@
 /**
  * fp32 graph + calibration set -> quantized QDQ model and the numbers the report shows: plan, activation
- * statistics, weight rounding (nearest, or a reconstruction hook), export, onnxruntime's fused graph, and the
+ * statistics, weight rounding (nearest, or the sequential reconstruction), export, onnxruntime's fused graph, and the
  * measured cost of every quantizer. The `build-artifact` command and the report call this.
  */
 import type { CalibrationSet } from '../calibrate/trajectory.ts';
@@ -11,13 +11,11 @@ import { epsilonSqnrByStep, type SiteSqnr, siteSqnr, spreadIndices } from './eva
 import { exportQdq, prepareModel, type QuantizedWeight, siteParams } from './export.ts';
 import { type FusionReport, inspectFusion } from './fusion.ts';
 import { indexGraph } from './graph-index.ts';
-import type { MatrixKernels } from './kernels.ts';
 import { observeActivations, type StepRanges } from './observe.ts';
 import type { ObserverSpec } from './observers.ts';
 import { type ActivationRole, type KeptFloat, type PlanOptions, planQuantization, type QuantPlan } from './plan.ts';
 import type { ScaleMethod } from './range-search.ts';
-import { roundAllWeights, type WeightRounder } from './recon.ts';
-import { reconstructWeights } from './reconstruct.ts';
+import { type ReconMethod, reconstructWeights } from './reconstruct.ts';
 import { roundWeightsNearest, weightMatrix, weightSqnr } from './weights.ts';
 
 export const DEFAULT_OBSERVER: ObserverSpec = { kind: 'lp' };
@@ -29,14 +27,8 @@ export interface QuantizeOptions extends PlanOptions {
   observer?: ObserverSpec;
   /** Per-channel weight scales before rounding: 'lp' search (default) or 'absmax'. */
   weightScales?: ScaleMethod;
-  /** 'none' = round to nearest; otherwise the rounder (GPTQ, AdaRound, ...) with its statistics. */
-  /**
-   * 'none' = round to nearest; 'gptq' | 'adaround' = the segmented sequential reconstruction (reconstruct.ts);
-   * or a custom rounder driven by roundAllWeights.
-   */
-  recon?: 'none' | 'gptq' | 'adaround' | WeightRounder;
-  /** Needed by a rounder (moment accumulation). */
-  kernels?: MatrixKernels;
+  /** 'none' = round to nearest; 'gptq' | 'adaround' = the segmented sequential reconstruction (reconstruct.ts). */
+  recon?: ReconMethod;
   /** Calibration pairs used to measure activation SQNR (default 32) and epsilon SQNR per step (default 128). */
   evaluation?: { sites?: number; epsilon?: number };
   threads?: number;
@@ -174,7 +166,7 @@ export async function quantizeModel(options: QuantizeOptions): Promise<QuantizeR
       softmaxBits: plan.softmaxBits,
       observer,
       weightScales: method,
-      recon: typeof options.recon === 'object' ? options.recon.name : (options.recon ?? 'none'),
+      recon: options.recon ?? 'none',
       calibration: { samples: set.count, steps: stepCount(set) },
       layers: layerReports(fp32, plan, weights),
       activations: activationReports(plan, stats.ranges, stats.extremes, evaluation.sites),
@@ -204,15 +196,6 @@ async function roundWeights(
       onLayer: (layer, done, total) => progress({ stage: 'weights', done, total, detail: layer.node }),
     });
     return result.weights;
-  }
-  if (typeof options.recon === 'object') {
-    if (!options.kernels) throw new Error(`recon ${options.recon.name} needs matrix kernels`);
-    return roundAllWeights(options.fp32, plan, options.calibration, ranges, options.recon, {
-      kernels: options.kernels,
-      threads: options.threads,
-      signal: options.signal,
-      onLayer: (done, total, site) => progress({ stage: 'weights', done, total, detail: site }),
-    });
   }
   const index = indexGraph(prepareModel(options.fp32, plan).graph);
   const out = new Map<string, QuantizedWeight>();
