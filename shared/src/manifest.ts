@@ -51,6 +51,8 @@ export interface VariantEntry {
   precision: string; // 'fp32', 'w8a8', 'w4a8', ...
   quantization?: QuantizationSettings;
   metrics?: Record<string, unknown>;
+  /** The build report that describes this variant (a later build of other variants writes its own). */
+  report?: string;
 }
 
 export interface Manifest {
@@ -132,14 +134,15 @@ export function parseManifest(value: unknown): Manifest {
     field(entry, path, 'bytes', isNonNegativeInt, 'a byte count');
     field(entry, path, 'sha256', isSha256, 'a lowercase hex sha256');
     field(entry, path, 'precision', isNonEmptyString, 'a non-empty string');
+    if (entry.report !== undefined) field(entry, path, 'report', isPlainFileName, 'a plain file name');
   }
   if (value.report !== undefined) field(value, '', 'report', isPlainFileName, 'a plain file name');
   return value as unknown as Manifest;
 }
 
-/** Every file the manifest names (variant files, then the report), in upload order. */
+/** Every file the manifest names, once each: variant files, then reports (the variants', then the latest). */
 export function manifestFiles(manifest: Manifest): string[] {
-  const files = Object.values(manifest.variants).map((v) => v.file);
-  if (manifest.report) files.push(manifest.report);
-  return files;
+  const variants = Object.values(manifest.variants);
+  const reports = [...variants.map((v) => v.report), manifest.report].filter((r): r is string => r !== undefined);
+  return [...new Set([...variants.map((v) => v.file), ...reports])];
 }

@@ -1,6 +1,6 @@
 /**
  * Small fake artifacts for store tests: a valid manifest (checked with parseManifest) naming variant files of
- * random bytes, plus a report. No real ONNX: the stores only move and verify bytes.
+ * random bytes, plus a report per quantized variant and the latest report. No real ONNX: the stores only move and verify bytes.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -31,14 +31,20 @@ export async function makeFakeArtifact(dir: string, options: FakeArtifactOptions
   await mkdir(dir, { recursive: true });
   const files = new Map<string, Buffer>();
   const entries: Manifest['variants'] = {};
+  const report = options.report ?? true;
+  const reportBytes = () => Buffer.from(`<!doctype html><p>report ${randomBytes(8).toString('hex')}</p>`);
   for (const [key, size] of Object.entries(variants)) {
     const file = `model.${key}.onnx`;
     const bytes = randomBytes(size);
     files.set(file, bytes);
     entries[key] = { file, bytes: size, sha256: sha256(bytes), precision: key === 'int8' ? 'w8a8' : key };
+    // Quantized variants name the report of the build that made them, as build-artifact writes it.
+    if (report && key !== 'fp32') {
+      entries[key].report = `report.${key}.html`;
+      files.set(`report.${key}.html`, reportBytes());
+    }
   }
-  const report = options.report ?? true;
-  if (report) files.set('report.html', Buffer.from(`<!doctype html><p>report ${randomBytes(8).toString('hex')}</p>`));
+  if (report) files.set('report.html', reportBytes());
   const manifest = parseManifest({
     schema: MANIFEST_SCHEMA,
     name: options.name ?? 'fake',

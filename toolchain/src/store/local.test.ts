@@ -48,6 +48,8 @@ describe('LocalStore', () => {
       'model.fp32.onnx',
       'model.int8.onnx',
       'model.w4a8.onnx',
+      'report.int8.html',
+      'report.w4a8.html',
       'report.html',
     ]);
     await expectFolderHolds(dest, a);

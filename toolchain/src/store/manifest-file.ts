@@ -1,5 +1,5 @@
 /** manifest.json as bytes: decoding with errors that name where it came from, and the files it promises. */
-import { LATEST_POINTER, MANIFEST_FILE, type Manifest, parseManifest } from '@qdm/shared';
+import { LATEST_POINTER, MANIFEST_FILE, type Manifest, manifestFiles, parseManifest } from '@qdm/shared';
 import type { Expected } from './digest.ts';
 import { StoreError } from './errors.ts';
 
@@ -22,8 +22,8 @@ export function decodeManifest(raw: Uint8Array, where: string): Manifest {
 }
 
 /**
- * Every file the manifest names with what it must contain, variants first (upload order). The report has no
- * recorded size or hash, so it is moved as-is and cannot be verified.
+ * Every file the manifest names with what it must contain, variants first (upload order). Reports have no
+ * recorded size or hash, so they are moved as-is and cannot be verified.
  */
 export function expectedFiles(manifest: Manifest): ExpectedFile[] {
   const byFile = new Map<string, ExpectedFile>();
@@ -34,7 +34,7 @@ export function expectedFiles(manifest: Manifest): ExpectedFile[] {
     }
     byFile.set(entry.file, { file: entry.file, bytes: entry.bytes, sha256: entry.sha256 });
   }
-  if (manifest.report && !byFile.has(manifest.report)) byFile.set(manifest.report, { file: manifest.report });
+  for (const file of manifestFiles(manifest)) if (!byFile.has(file)) byFile.set(file, { file });
   for (const file of byFile.keys()) {
     if (file === MANIFEST_FILE || file === LATEST_POINTER) {
       throw new StoreError(manifest.name, `the manifest names "${file}" as an artifact file (reserved name)`);

@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { MANIFEST_SCHEMA, type Manifest, ManifestError, manifestFiles, parseManifest } from '../src/manifest.ts';
+
+const SHA = 'a'.repeat(64);
+
+function manifest(overrides: Partial<Manifest> = {}): Manifest {
+  return {
+    schema: MANIFEST_SCHEMA,
+    name: 'mnist32',
+    createdAt: '2026-11-25T00:00:00.000Z',
+    model: {
+      architecture: 'improved-diffusion-unet',
+      imageSize: 32,
+      inChannels: 3,
+      outChannels: 6,
+      classCond: false,
+      parameters: 10,
+      flags: {},
+    },
+    diffusion: {
+      diffusionSteps: 1000,
+      noiseSchedule: 'cosine',
+      learnSigma: true,
+      rescaleTimesteps: true,
+      timestepRespacing: '',
+    },
+    variants: { fp32: { file: 'model.fp32.onnx', bytes: 4, sha256: SHA, precision: 'fp32' } },
+    ...overrides,
+  };
+}
+
+const w8a8 = (file: string, report?: string) => ({ file, bytes: 2, sha256: SHA, precision: 'w8a8', report });
+
+describe('parseManifest', () => {
+  it('accepts a complete manifest', () => {
+    expect(parseManifest(manifest()).name).toBe('mnist32');
+  });
+
+  it.each([
+    ['schema', { schema: 'qdm.artifact/0' }, /schema/],
+    ['an empty name', { name: '' }, /name/],
+    ['a traversing variant file', { variants: { fp32: { ...manifest().variants.fp32, file: '../x.onnx' } } }, /file/],
+    ['a short sha256', { variants: { fp32: { ...manifest().variants.fp32, sha256: 'abc' } } }, /sha256/],
+    ['a variant report with a directory', { variants: { int8: w8a8('m.onnx', 'reports/r.html') } }, /report/],
+    ['a top-level report with a directory', { report: 'a/report.html' }, /report/],
+  ])('refuses %s, naming the field', (_what, overrides, message) => {
+    const bad = { ...manifest(), ...overrides } as unknown;
+    expect(() => parseManifest(bad)).toThrow(ManifestError);
+    expect(() => parseManifest(bad)).toThrow(message);
+  });
+});
+
+describe('manifestFiles', () => {
+  it('names each file once: variants, their reports, then the latest report', () => {
+    const m = manifest({
+      variants: {
+        ...manifest().variants,
+        int8: w8a8('model.int8.onnx', 'report.int8.html'),
+        'int8-w4a8': w8a8('model.int8-w4a8.onnx', 'report.int8.html'),
+        'int8-ptq4dm': w8a8('model.int8-ptq4dm.onnx', 'report.int8-ptq4dm.html'),
+      },
+      report: 'report.int8-ptq4dm.html',
+    });
+    expect(manifestFiles(m)).toEqual([
+      'model.fp32.onnx',
+      'model.int8.onnx',
+      'model.int8-w4a8.onnx',
+      'model.int8-ptq4dm.onnx',
+      'report.int8.html',
+      'report.int8-ptq4dm.html',
+    ]);
+  });
+});
