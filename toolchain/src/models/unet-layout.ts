@@ -178,3 +178,31 @@ function addLayerShapes(
       return;
   }
 }
+
+/** A 3x3 stride-1 "same" conv of the graph: node name (= module path), channels, spatial side. */
+export interface Conv3x3Layout {
+  path: string;
+  inChannels: number;
+  outChannels: number;
+  size: number;
+}
+
+/** Every 3x3 stride-1 conv, in module order (downsampling convs have stride 2 and are not listed). */
+export function convLayouts(layout: UNetLayout): Conv3x3Layout[] {
+  const convs: Conv3x3Layout[] = [];
+  for (const layer of [...layout.inputBlocks.flat(), ...layout.middleBlock, ...layout.outputBlocks.flat()]) {
+    if (layer.kind === 'conv') convs.push(layer);
+    if (layer.kind === 'res') {
+      const { path, inChannels, outChannels, size } = layer;
+      convs.push({ path: `${path}.in_layers.2`, inChannels, outChannels, size });
+      convs.push({ path: `${path}.out_layers.3`, inChannels: outChannels, outChannels, size });
+    }
+    if (layer.kind === 'up') {
+      const { path, channels, size } = layer;
+      convs.push({ path: `${path}.conv`, inChannels: channels, outChannels: channels, size: 2 * size });
+    }
+  }
+  const size = layout.flags.imageSize;
+  convs.push({ path: 'out.2', inChannels: layout.finalChannels, outChannels: layout.outChannels, size });
+  return convs;
+}

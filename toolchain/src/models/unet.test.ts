@@ -66,6 +66,28 @@ describe('buildUNet matches improved-diffusion UNetModel (random hashed weights)
   }
 });
 
+describe('buildUNet with the winograd option matches improved-diffusion UNetModel', () => {
+  for (const name of ['cifar-layout', 'scale-shift-sigma']) {
+    for (const tile of [2, 4] as const) {
+      it(`${name}, F(${tile}x${tile},3x3)`, async () => {
+        const c = randomCases.find((r) => r.name === name)!;
+        const { unet } = parseFlags(c.flags);
+        const weights = hashWeights(c.seed, c.keys);
+        const direct = buildUNet(unet, weights).graph.nodes.filter((n) => n.opType === 'Conv').length;
+        const model = buildUNet(unet, weights, { winograd: tile });
+        assertValidModel(model);
+        const rewritten = model.graph.nodes.filter((n) => n.name.endsWith('/winograd/products')).length;
+        expect(rewritten).toBeGreaterThan(0);
+        expect(model.graph.nodes.filter((n) => n.opType === 'Conv').length).toBe(direct);
+        expect(model.graph.nodes.some((n) => n.name === 'input_blocks.0.0' && n.opType === 'Conv')).toBe(true);
+        const out = await runUNet(model, c, unet.imageSize);
+        const expected = decodeNpy(readFileSync(join(fixtures, `${c.name}.npy`)));
+        expect(maxAbsDiff(out, expected.data as Float32Array)).toBeLessThanOrEqual(1e-4);
+      });
+    }
+  }
+});
+
 describe('buildUNet weight validation', () => {
   const c = randomCases[0];
   const { unet } = parseFlags(c.flags);

@@ -7,9 +7,10 @@
 import type { Tensor } from '@qdm/shared';
 import { attr, GraphBuilder } from '../onnx/builder.ts';
 import type { OnnxModel } from '../onnx/ir.ts';
+import { type WinogradTile, winogradConvs } from '../onnx/winograd.ts';
 import type { UNetFlags } from './flags.ts';
 import { attentionBlock, conv, downsample, groupNorm, linear, resBlock, silu, upsample } from './unet-blocks.ts';
-import { type LayerLayout, type UNetLayout, unetLayout, unetWeightShapes } from './unet-layout.ts';
+import { convLayouts, type LayerLayout, type UNetLayout, unetLayout, unetWeightShapes } from './unet-layout.ts';
 import { checkUNetWeights } from './unet-weights.ts';
 
 export { UNetWeightsError } from './unet-weights.ts';
@@ -21,7 +22,21 @@ export interface BuildUNetOptions {
   graphName?: string;
   producerVersion?: string;
   metadata?: Record<string, string>;
+  /**
+   * Run the 3x3 stride-1 convs on feature maps of at least WINOGRAD_MIN_SIZE pixels as Winograd F(m x m, 3 x 3)
+   * (onnx/winograd.ts): faster fp32 on CPU, same outputs within float32 rounding. The graph then has no Conv
+   * nodes for those layers, so it is an inference-only variant: quantize the plain graph.
+   */
+  winograd?: WinogradTile;
 }
+
+/**
+ * Smallest side a Winograd conv runs on: below it there are too few tiles to pay for the transformed weights
+ * ((m + 2)^2 / 9 times larger than the kernel) and the transforms (measured on the CIFAR-10 U-Net, bench/fp32-forward).
+ */
+export const WINOGRAD_MIN_SIZE = 8;
+/** Convs with fewer input or output channels (the RGB input conv, the output conv) stay direct. */
+export const WINOGRAD_MIN_CHANNELS = 32;
 
 /** Builds the graph; throws UNetWeightsError (listing every problem) before building if the weights do not fit. */
 export function buildUNet(flags: UNetFlags, weights: Map<string, Tensor>, options: BuildUNetOptions = {}): OnnxModel {
@@ -59,13 +74,23 @@ export function buildUNet(flags: UNetFlags, weights: Map<string, Tensor>, option
   const out = conv(b, h, 'out.2', { kernel: 3, output: 'out' });
   b.output(out, 'float32', ['N', layout.outChannels, size, size]);
 
-  return b.model({
+  const model = b.model({
     irVersion: UNET_IR_VERSION,
     opsetImports: [{ domain: '', version: UNET_OPSET }],
     producerName: 'qdm',
     producerVersion: options.producerVersion ?? '',
     metadata: options.metadata ?? {},
   });
+  return options.winograd ? withWinograd(model, layout, options.winograd) : model;
+}
+
+function withWinograd(model: OnnxModel, layout: UNetLayout, tile: WinogradTile): OnnxModel {
+  const selected = new Set<string>();
+  for (const conv of convLayouts(layout)) {
+    const fits = conv.size >= WINOGRAD_MIN_SIZE && conv.size % tile === 0;
+    if (fits && Math.min(conv.inChannels, conv.outChannels) >= WINOGRAD_MIN_CHANNELS) selected.add(conv.path);
+  }
+  return winogradConvs(model, { tile, select: (node) => selected.has(node.name) }).model;
 }
 
 /**
