@@ -4,7 +4,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { type GemmElement, gemmModelBytes } from './gemm-graph.ts';
-import { type GemmOptions, gemmShape, type MatrixKernels } from './kernels.ts';
+import { type GemmOptions, gemmShape, type Matrix32, type MatrixKernels, type Product } from './kernels.ts';
 import type { Matrix } from './matrix.ts';
 
 export interface OrtKernelOptions {
@@ -29,19 +29,30 @@ export function ortKernels(opts: OrtKernelOptions = {}): MatrixKernels {
     }
     return s;
   };
-  const toOrt = (x: Matrix): ort.Tensor =>
-    new ort.Tensor(precision, precision === 'float32' ? new Float32Array(x.data) : x.data, [x.rows, x.cols]);
+  const toOrt = (x: Matrix | Matrix32): ort.Tensor => {
+    const same = precision === 'float32' ? x.data instanceof Float32Array : x.data instanceof Float64Array;
+    const data = same ? x.data : precision === 'float32' ? new Float32Array(x.data) : new Float64Array(x.data);
+    return new ort.Tensor(precision, data, [x.rows, x.cols]);
+  };
+  const run = async (a: Matrix | Matrix32, b: Matrix | Matrix32, g: GemmOptions): Promise<Product> => {
+    const { m, n } = gemmShape(a, b, g);
+    const s = await session(Boolean(g.transA), Boolean(g.transB));
+    const { Y } = await s.run({ A: toOrt(a), B: toOrt(b) });
+    return { rows: m, cols: n, data: Y.data as Float32Array | Float64Array };
+  };
 
   return {
     name: `ort-${precision}`,
     async gemm(a: Matrix, b: Matrix, g: GemmOptions = {}): Promise<Matrix> {
       const { m, k, n } = gemmShape(a, b, g);
       if (m === 0 || n === 0 || k === 0) return { rows: m, cols: n, data: new Float64Array(m * n) };
-      const s = await session(Boolean(g.transA), Boolean(g.transB));
-      const { Y } = await s.run({ A: toOrt(a), B: toOrt(b) });
-      const y = Y.data as Float32Array | Float64Array;
-      const data = y instanceof Float64Array ? y : new Float64Array(y);
-      return { rows: m, cols: n, data };
+      const y = await run(a, b, g);
+      return { rows: m, cols: n, data: y.data instanceof Float64Array ? y.data : new Float64Array(y.data) };
+    },
+    async gemm32(a: Matrix32, b: Matrix32, g: GemmOptions = {}): Promise<Product> {
+      const { m, k, n } = gemmShape(a, b, g);
+      if (m === 0 || n === 0 || k === 0) return { rows: m, cols: n, data: new Float64Array(m * n) };
+      return run(a, b, g);
     },
     async dispose(): Promise<void> {
       for (const s of sessions.values()) await (await s).release();

@@ -76,6 +76,19 @@ describe.each(backends)('%s kernels', (_, kernels, tol) => {
     expect(maxAbsDiff(outer, naiveProduct(x, transpose(x)))).toBeLessThan(tol * 10);
   });
 
+  it('gemm32 on float32 operands (subarray views)', async () => {
+    const a = pseudoRandom(37, 70, 1);
+    const b = pseudoRandom(45, 70, 2);
+    const a32 = new Float32Array(a.data.length + 70);
+    a32.set(a.data, 70);
+    const view = { rows: 37, cols: 70, data: a32.subarray(70) };
+    const got = await kernels.gemm32(view, { rows: 45, cols: 70, data: new Float32Array(b.data) }, { transB: true });
+    const expected = naiveProduct(matrix(37, 70, view.data), transpose(matrix(45, 70, new Float32Array(b.data))));
+    expect(maxAbsDiff({ rows: got.rows, cols: got.cols, data: Float64Array.from(got.data) }, expected)).toBeLessThan(
+      tol * 10,
+    );
+  });
+
   it('accepts subarray views', async () => {
     const big = pseudoRandom(10, 8, 3);
     const view = { rows: 4, cols: 8, data: big.data.subarray(16, 48) };

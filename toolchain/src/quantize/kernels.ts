@@ -9,16 +9,38 @@ export interface GemmOptions {
   transB?: boolean;
 }
 
+/** Row-major float32 operands (layer inputs as onnxruntime returns them), for `gemm32`. */
+export interface Matrix32 {
+  rows: number;
+  cols: number;
+  data: Float32Array;
+}
+
+/** A product of `gemm32`: float32 from float32 kernels, float64 otherwise. */
+export interface Product {
+  rows: number;
+  cols: number;
+  data: Float32Array | Float64Array;
+}
+
 export interface MatrixKernels {
   readonly name: string;
   /** op(A) @ op(B), op(X) = X^T when the matching flag is set. */
   gemm(a: Matrix, b: Matrix, opts?: GemmOptions): Promise<Matrix>;
+  /**
+   * The same on float32 operands, in the kernels' precision. NOTE: moment accumulation feeds its float32 buffers
+   * here directly; a float64 copy of every chunk (and back to float32 for float32 kernels) cost more than the
+   * products themselves on the CIFAR-10 U-Net.
+   */
+  gemm32(a: Matrix32, b: Matrix32, opts?: GemmOptions): Promise<Product>;
   /** Release native resources (sessions); the kernels must not be used afterwards. */
   dispose(): Promise<void>;
 }
 
+type Shape = { rows: number; cols: number };
+
 /** Shapes of op(A) @ op(B), checked. */
-export function gemmShape(a: Matrix, b: Matrix, opts: GemmOptions = {}): { m: number; k: number; n: number } {
+export function gemmShape(a: Shape, b: Shape, opts: GemmOptions = {}): { m: number; k: number; n: number } {
   const [m, k] = opts.transA ? [a.cols, a.rows] : [a.rows, a.cols];
   const [kb, n] = opts.transB ? [b.cols, b.rows] : [b.rows, b.cols];
   if (k !== kb) throw new Error(`gemm: inner dimensions differ (${m}x${k} @ ${kb}x${n})`);
@@ -83,8 +105,13 @@ export function jsKernels(): MatrixKernels {
   return {
     name: 'js',
     gemm: async (a, b, opts = {}) => gemmJs(a, b, opts),
+    gemm32: async (a, b, opts = {}) => gemmJs(widen(a), widen(b), opts),
     dispose: async () => {},
   };
+}
+
+function widen(a: Matrix32): Matrix {
+  return { rows: a.rows, cols: a.cols, data: new Float64Array(a.data) };
 }
 
 const TILE_I = 32;

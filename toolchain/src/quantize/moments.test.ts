@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadReference } from '../../test/quantize/reference.ts';
 import { jsKernels } from './kernels.ts';
+import { ortKernels } from './kernels-ort.ts';
 import { type Matrix, matrix } from './matrix.ts';
 import { columnRate, type LayerInput, MomentAccumulator, qdropMoments } from './moments.ts';
 
@@ -64,6 +65,27 @@ describe('input second moments (torch unfold reference)', () => {
     });
     expect(maxErr / maxRef).toBeLessThan(0.1);
     expect(maxErr).toBeGreaterThan(0); // really sampled
+  });
+
+  it('wide inputs (several gram blocks, onnxruntime float32) match a float64 triple loop', async () => {
+    const d = 1700; // 768-row blocks: 3 x 3 lower block pairs
+    const rows = 50;
+    const x = new Float32Array(rows * d);
+    for (let i = 0; i < x.length; i++) x[i] = Math.sin(i * 0.37) + 0.1 * Math.cos(i * 1.3);
+    const ort = ortKernels({ precision: 'float32', intraOpNumThreads: 1 });
+    const acc = new MomentAccumulator({ kind: 'linear', features: d }, ort, { chunk: 32 });
+    await acc.add(x, [rows, d]);
+    const m = await acc.finish();
+    await ort.dispose();
+    let maxErr = 0;
+    for (let i = 0; i < d; i += 7) {
+      for (let j = 0; j < d; j += 3) {
+        let s = 0;
+        for (let r = 0; r < rows; r++) s += x[r * d + i] * x[r * d + j];
+        maxErr = Math.max(maxErr, Math.abs(m.h.data[i * d + j] - s / rows), Math.abs(m.h.data[j * d + i] - s / rows));
+      }
+    }
+    expect(maxErr).toBeLessThan(1e-5);
   });
 
   it('rejects mismatched shapes', async () => {

@@ -3,9 +3,10 @@
  * quadratic problem: H = E[x x^T] over the layer's input vectors (rows of a linear input, im2col columns of a
  * conv), and for QDrop-style objectives also E[x~ x~^T] and the cross moment E[x x~^T] with the quantized
  * input x~. Columns are subsampled at a fixed seeded rate (each column kept with the same probability, so the
- * estimate stays unbiased across time steps), buffered, and folded in with one gemm per chunk.
+ * estimate stays unbiased across time steps), buffered in float32 (the inputs' own precision), and folded into
+ * float64 sums with one lower-triangle gram per chunk.
  */
-import { addGramLower, type MatrixKernels } from './kernels.ts';
+import type { Matrix32, MatrixKernels, Product } from './kernels.ts';
 import { type Matrix, matrix } from './matrix.ts';
 
 /** groups = 1, dilation = 1, NCHW input ([N, C, L] for conv1d, treated as H = 1). */
@@ -23,7 +24,7 @@ export interface MomentOptions {
   seed?: number;
   /** Also accumulate E[x~ x~^T] and E[x x~^T]; `add` then needs the quantized input. */
   cross?: boolean;
-  /** Vectors buffered per gemm (default 1024; the buffer is chunk x dim float64, freed by `finish`). */
+  /** Vectors buffered per gemm (default 2048; the buffer is chunk x dim float32, freed by `finish`). */
   chunk?: number;
 }
 
@@ -52,8 +53,9 @@ export class MomentAccumulator {
   private readonly cross: boolean;
   private readonly chunk: number;
   private readonly random: () => number;
-  private buf: Matrix | null = null;
-  private bufQ: Matrix | null = null;
+  /** Sampled vectors as the COLUMNS of a [dim, chunk] float32 buffer: every block of rows is a contiguous view. */
+  private buf: Float32Array | null = null;
+  private bufQ: Float32Array | null = null;
   private filled = 0;
   private sum: Matrix;
   private sumQ: Matrix | null;
@@ -66,7 +68,7 @@ export class MomentAccumulator {
     this.rate = opts.rate ?? 1;
     if (!(this.rate > 0 && this.rate <= 1)) throw new Error(`moment sampling rate must be in (0, 1], got ${this.rate}`);
     this.cross = opts.cross ?? false;
-    this.chunk = opts.chunk ?? 1024;
+    this.chunk = opts.chunk ?? DEFAULT_CHUNK;
     this.random = splitmix32(opts.seed ?? 0);
     this.sum = matrix(this.dim, this.dim);
     this.sumQ = this.cross ? matrix(this.dim, this.dim) : null;
@@ -80,11 +82,11 @@ export class MomentAccumulator {
   async add(x: ArrayLike<number>, shape: readonly number[], xq?: ArrayLike<number>): Promise<void> {
     if (this.cross !== (xq !== undefined)) throw new Error('moments: pass xq exactly when cross moments are on');
     const source = vectorSource(this.input, shape, x.length);
-    this.buf ??= matrix(this.chunk, this.dim);
-    if (xq) this.bufQ ??= matrix(this.chunk, this.dim);
+    this.buf ??= new Float32Array(this.dim * this.chunk);
+    if (xq) this.bufQ ??= new Float32Array(this.dim * this.chunk);
     for (const v of this.sample(source.count)) {
-      source.write(x, v, this.buf.data, this.filled * this.dim);
-      if (xq && this.bufQ) source.write(xq, v, this.bufQ.data, this.filled * this.dim);
+      source.write(x, v, this.buf, this.filled, this.chunk);
+      if (xq && this.bufQ) source.write(xq, v, this.bufQ, this.filled, this.chunk);
       this.filled++;
       if (this.filled === this.chunk) await this.flush();
     }
@@ -128,23 +130,64 @@ export class MomentAccumulator {
 
   private async flush(): Promise<void> {
     if (this.filled === 0 || !this.buf) return;
-    const rows = this.filled;
-    const x = { rows, cols: this.dim, data: this.buf.data.subarray(0, rows * this.dim) };
-    await addGramLower(this.sum, x, this.kernels);
+    const x = this.columns(this.buf);
+    await addGramLower32(this.sum, x, this.kernels);
     if (this.bufQ && this.sumQ && this.sumCross) {
-      const xq = { rows, cols: this.dim, data: this.bufQ.data.subarray(0, rows * this.dim) };
-      await addGramLower(this.sumQ, xq, this.kernels);
-      addInto(this.sumCross, await this.kernels.gemm(x, xq, { transA: true }));
+      const xq = this.columns(this.bufQ);
+      await addGramLower32(this.sumQ, xq, this.kernels);
+      addInto(this.sumCross, await this.kernels.gemm32(x, xq, { transB: true }));
     }
-    this.count += rows;
+    this.count += this.filled;
     this.filled = 0;
+  }
+
+  /** The filled columns as a [dim, filled] matrix (the buffer itself when full, else a compact copy). */
+  private columns(buf: Float32Array): Matrix32 {
+    const { dim, chunk, filled } = this;
+    if (filled === chunk) return { rows: dim, cols: chunk, data: buf };
+    const out = new Float32Array(dim * filled);
+    for (let i = 0; i < dim; i++) out.set(buf.subarray(i * chunk, i * chunk + filled), i * filled);
+    return { rows: dim, cols: filled, data: out };
+  }
+}
+
+/**
+ * Vectors per gemm. NOTE: 2048 x 4608 float32 (38 MB) for the widest CIFAR-10 layer; larger chunks only save
+ * the float64 accumulation (dim^2/2 adds per chunk), smaller ones make the gemms less efficient.
+ */
+const DEFAULT_CHUNK = 2048;
+/** Row blocks of the lower-triangle gram (one gemm per block pair). */
+const GRAM_BLOCK = 768;
+
+/**
+ * acc += X X^T on the lower block triangle (diagonal blocks in full), X = [dim, columns] float32: blocks of rows
+ * are contiguous views, so no operand is copied. NOTE: the product is symmetric, so the gemms below the diagonal
+ * do ~(b+1)/(2b) of a full product's flops.
+ */
+async function addGramLower32(acc: Matrix, x: Matrix32, kernels: MatrixKernels): Promise<void> {
+  const n = x.rows;
+  const k = x.cols;
+  const rows = (r0: number): Matrix32 => {
+    const r1 = Math.min(r0 + GRAM_BLOCK, n);
+    return { rows: r1 - r0, cols: k, data: x.data.subarray(r0 * k, r1 * k) };
+  };
+  for (let i = 0; i < n; i += GRAM_BLOCK) {
+    const xi = rows(i);
+    for (let j = 0; j <= i; j += GRAM_BLOCK) {
+      const p = await kernels.gemm32(xi, j === i ? xi : rows(j), { transB: true });
+      for (let r = 0; r < p.rows; r++) {
+        const base = (i + r) * n + j;
+        const src = r * p.cols;
+        for (let c = 0; c < p.cols; c++) acc.data[base + c] += p.data[src + c];
+      }
+    }
   }
 }
 
 interface VectorSource {
   count: number;
-  /** Write input vector `v` of `x` into `out` at `offset`. */
-  write(x: ArrayLike<number>, v: number, out: Float64Array, offset: number): void;
+  /** Write input vector `v` of `x` into column `column` of `out` (row stride `stride`). */
+  write(x: ArrayLike<number>, v: number, out: Float32Array, column: number, stride: number): void;
 }
 
 function vectorSource(input: LayerInput, shape: readonly number[], length: number): VectorSource {
@@ -156,8 +199,8 @@ function vectorSource(input: LayerInput, shape: readonly number[], length: numbe
     if (shape[shape.length - 1] !== f) throw new Error(`moments: linear input must end in ${f}, got [${shape}]`);
     return {
       count: length / f,
-      write: (x, v, out, offset) => {
-        for (let i = 0; i < f; i++) out[offset + i] = x[v * f + i];
+      write: (x, v, out, column, stride) => {
+        for (let i = 0; i < f; i++) out[column + i * stride] = x[v * f + i];
       },
     };
   }
@@ -179,12 +222,12 @@ function im2colSource(channels: number, conv: ConvGeometry, shape: readonly numb
   const perImage = oh * ow;
   return {
     count: n * perImage,
-    write: (x, v, out, offset) => {
+    write: (x, v, out, column, stride) => {
       const img = Math.floor(v / perImage);
       const pos = v - img * perImage;
       const y0 = Math.floor(pos / ow) * sh - ph;
       const x0 = (pos % ow) * sw - pw;
-      let o = offset;
+      let o = column;
       for (let ci = 0; ci < c; ci++) {
         const plane = (img * c + ci) * h * w;
         for (let i = 0; i < kh; i++) {
@@ -192,7 +235,8 @@ function im2colSource(channels: number, conv: ConvGeometry, shape: readonly numb
           const inside = y >= 0 && y < h;
           for (let j = 0; j < kw; j++) {
             const xx = x0 + j;
-            out[o++] = inside && xx >= 0 && xx < w ? x[plane + y * w + xx] : 0;
+            out[o] = inside && xx >= 0 && xx < w ? x[plane + y * w + xx] : 0;
+            o += stride;
           }
         }
       }
@@ -200,11 +244,11 @@ function im2colSource(channels: number, conv: ConvGeometry, shape: readonly numb
   };
 }
 
-function addInto(acc: Matrix, m: Matrix): void {
+function addInto(acc: Matrix, m: Product): void {
   for (let i = 0; i < acc.data.length; i++) acc.data[i] += m.data[i];
 }
 
-/** The mean from a sum whose lower triangle holds the data (see addGramLower), mirrored to a full matrix. */
+/** The mean from a sum whose lower triangle holds the data (see addGramLower32), mirrored to a full matrix. */
 function symmetrizedMean(sum: Matrix, scale: number): Matrix {
   const n = sum.rows;
   const out = matrix(n, n);
