@@ -24,33 +24,53 @@ export class StreamingHistogram {
     return this.lo + this.bins * this.width;
   }
 
-  /** Add values; non-finite values are skipped. */
-  add(x: ArrayLike<number>): void {
-    let bmin = Number.POSITIVE_INFINITY;
-    let bmax = Number.NEGATIVE_INFINITY;
-    for (let i = 0; i < x.length; i++) {
-      const v = x[i];
-      if (v < bmin) bmin = v;
-      if (v > bmax) bmax = v;
-    }
+  /**
+   * Add values; non-finite values are skipped. `extremes`, when the caller already has the exact min/max of `x`
+   * (onnxruntime reduces them beside each activation), saves a pass over the data.
+   */
+  add(x: ArrayLike<number>, extremes?: { min: number; max: number }): void {
+    const { min: bmin, max: bmax } = extremes ?? valueRange(x);
     if (!Number.isFinite(bmin) || !Number.isFinite(bmax)) {
       this.addFiniteOnly(x);
       return;
     }
     this.cover(bmin, bmax);
     const { lo, bins, counts, sums } = this;
+    const last = bins - 1;
     const inv = 1 / this.width;
+    const count0 = counts[0];
+    const sum0 = sums[0];
     for (let i = 0; i < x.length; i++) {
       const v = x[i];
-      let k = Math.floor((v - lo) * inv);
-      if (k >= bins) k = bins - 1;
-      else if (k < 0) k = 0;
+      // NOTE: v >= lo, so truncation is floor; a NaN lands in bin 0 (repaired below).
+      let k = ((v - lo) * inv) | 0;
+      if (k > last) k = last;
       counts[k] += 1;
       sums[k] += v;
     }
     this.count += x.length;
+    if (Number.isNaN(sums[0])) this.dropNaN(x, count0, sum0);
     this.min = Math.min(this.min, bmin);
     this.max = Math.max(this.max, bmax);
+  }
+
+  /** Recount bin 0 without the NaNs the binning loop put there (rare: only when the caller's extremes skip NaN). */
+  private dropNaN(x: ArrayLike<number>, count0: number, sum0: number): void {
+    const inv = 1 / this.width;
+    let c = count0;
+    let s = sum0;
+    for (let i = 0; i < x.length; i++) {
+      const v = x[i];
+      if (Number.isNaN(v)) {
+        this.count--;
+        continue;
+      }
+      if (((v - this.lo) * inv) | 0) continue; // not bin 0
+      c += 1;
+      s += v;
+    }
+    this.counts[0] = c;
+    this.sums[0] = s;
   }
 
   /** Bin means and counts (empty bins have count 0): the weighted points the histogram stands for. */
@@ -122,4 +142,15 @@ export class StreamingHistogram {
     this.counts[to] = this.counts[from] + this.counts[from + 1];
     this.sums[to] = this.sums[from] + this.sums[from + 1];
   }
+}
+
+function valueRange(x: ArrayLike<number>): { min: number; max: number } {
+  let min = Number.POSITIVE_INFINITY;
+  let max = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i];
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  return { min, max };
 }

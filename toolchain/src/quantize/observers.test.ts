@@ -60,6 +60,18 @@ describe('activation observers', () => {
     expect(Array.from(values).filter((_, k) => weights[k] > 0)).toEqual([-3, 0.5, 5]);
   });
 
+  it('histogram with caller-given extremes equals the plain one and skips NaN', () => {
+    const x = [0.25, -3, 7, 0, 0.5, 2, -0.1];
+    const plain = new StreamingHistogram(8);
+    plain.add(x);
+    const given = new StreamingHistogram(8);
+    given.add([Number.NaN, ...x, Number.NaN], { min: -3, max: 7 }); // extremes that skip NaN, as a reduction may
+    expect(given.count).toBe(x.length);
+    expect(Array.from(given.counts)).toEqual(Array.from(plain.counts));
+    expect(Array.from(given.sums)).toEqual(Array.from(plain.sums));
+    expect([given.lo, given.width]).toEqual([plain.lo, plain.width]);
+  });
+
   it('percentile observer takes symmetric tails', () => {
     const o = createObserver({ kind: 'percentile', percentile: 99.9 });
     feed(o);

@@ -33,7 +33,8 @@ export interface ActivationObserver {
   readonly grid: Grid;
   /** Number of values seen so far. */
   readonly count: number;
-  observe(x: ArrayLike<number>): void;
+  /** `extremes`: the exact min/max of `x` when the caller has them (saves a pass over the data). */
+  observe(x: ArrayLike<number>, extremes?: Range): void;
   /** The proposed range (contains 0). Throws before any value was observed. */
   range(): Range;
   params(): AffineParams;
@@ -83,8 +84,8 @@ class MinMaxObserver implements ActivationObserver {
     this.momentum = momentum;
   }
 
-  observe(x: ArrayLike<number>): void {
-    const b = batchExtremes(x);
+  observe(x: ArrayLike<number>, extremes?: Range): void {
+    const b = extremes ? (extremes.min <= extremes.max ? extremes : null) : batchExtremes(x);
     if (!b) return;
     this.count += x.length;
     const s = this.state;
@@ -121,8 +122,8 @@ class HistogramObserver implements ActivationObserver {
     return this.hist.count;
   }
 
-  observe(x: ArrayLike<number>): void {
-    this.hist.add(x);
+  observe(x: ArrayLike<number>, extremes?: Range): void {
+    this.hist.add(x, extremes);
   }
 
   range(): Range {
