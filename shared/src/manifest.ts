@@ -44,6 +44,21 @@ export interface QuantizationSettings {
   [extra: string]: unknown;
 }
 
+/**
+ * The variant's graph as onnxruntime optimizes it (QDQ pairs fused into integer kernels), saved at build time so
+ * the edge can create its session without running the optimizer (faster cold start). It holds onnxruntime's own
+ * contrib ops, so it is only for the runtime it was made with; `file` stays the portable graph.
+ */
+export interface EdgeGraph {
+  file: string;
+  bytes: number;
+  sha256: string;
+  /** The runtime and version that wrote it, e.g. "onnxruntime 1.30.0". */
+  runtime: string;
+  /** The graphOptimizationLevel it was optimized at; sessions load it with optimization disabled. */
+  level: string;
+}
+
 export interface VariantEntry {
   file: string;
   bytes: number;
@@ -53,6 +68,7 @@ export interface VariantEntry {
   metrics?: Record<string, unknown>;
   /** The build report that describes this variant (a later build of other variants writes its own). */
   report?: string;
+  edgeGraph?: EdgeGraph;
 }
 
 export interface Manifest {
@@ -135,14 +151,28 @@ export function parseManifest(value: unknown): Manifest {
     field(entry, path, 'sha256', isSha256, 'a lowercase hex sha256');
     field(entry, path, 'precision', isNonEmptyString, 'a non-empty string');
     if (entry.report !== undefined) field(entry, path, 'report', isPlainFileName, 'a plain file name');
+    if (entry.edgeGraph !== undefined) {
+      const graph = field(entry, path, 'edgeGraph', isObject, 'an object');
+      const at = `${path}edgeGraph.`;
+      field(graph, at, 'file', isPlainFileName, 'a plain file name inside the artifact');
+      field(graph, at, 'bytes', isNonNegativeInt, 'a byte count');
+      field(graph, at, 'sha256', isSha256, 'a lowercase hex sha256');
+      field(graph, at, 'runtime', isNonEmptyString, 'a non-empty string');
+      field(graph, at, 'level', isNonEmptyString, 'a non-empty string');
+    }
   }
   if (value.report !== undefined) field(value, '', 'report', isPlainFileName, 'a plain file name');
   return value as unknown as Manifest;
 }
 
-/** Every file the manifest names, once each: variant files, then reports (the variants', then the latest). */
+/**
+ * Every file the manifest names, once each: variant files, their edge graphs, then reports (the variants', then
+ * the latest).
+ */
 export function manifestFiles(manifest: Manifest): string[] {
   const variants = Object.values(manifest.variants);
-  const reports = [...variants.map((v) => v.report), manifest.report].filter((r): r is string => r !== undefined);
-  return [...new Set([...variants.map((v) => v.file), ...reports])];
+  const graphs = variants.map((v) => v.edgeGraph?.file);
+  const reports = [...variants.map((v) => v.report), manifest.report];
+  const named = [...variants.map((v) => v.file), ...graphs, ...reports].filter((f): f is string => f !== undefined);
+  return [...new Set(named)];
 }

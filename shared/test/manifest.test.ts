@@ -30,6 +30,7 @@ function manifest(overrides: Partial<Manifest> = {}): Manifest {
 }
 
 const w8a8 = (file: string, report?: string) => ({ file, bytes: 2, sha256: SHA, precision: 'w8a8', report });
+const edgeGraph = (file: string) => ({ file, bytes: 3, sha256: SHA, runtime: 'onnxruntime 1.30.0', level: 'extended' });
 
 describe('parseManifest', () => {
   it('accepts a complete manifest', () => {
@@ -43,6 +44,16 @@ describe('parseManifest', () => {
     ['a short sha256', { variants: { fp32: { ...manifest().variants.fp32, sha256: 'abc' } } }, /sha256/],
     ['a variant report with a directory', { variants: { int8: w8a8('m.onnx', 'reports/r.html') } }, /report/],
     ['a top-level report with a directory', { report: 'a/report.html' }, /report/],
+    [
+      'an edge graph outside the artifact',
+      { variants: { int8: { ...w8a8('m.onnx'), edgeGraph: edgeGraph('../e') } } },
+      /edgeGraph\.file/,
+    ],
+    [
+      'an edge graph without its runtime',
+      { variants: { int8: { ...w8a8('m.onnx'), edgeGraph: { ...edgeGraph('e.onnx'), runtime: '' } } } },
+      /edgeGraph\.runtime/,
+    ],
   ])('refuses %s, naming the field', (_what, overrides, message) => {
     const bad = { ...manifest(), ...overrides } as unknown;
     expect(() => parseManifest(bad)).toThrow(ManifestError);
@@ -69,5 +80,12 @@ describe('manifestFiles', () => {
       'report.int8.html',
       'report.int8-ptq4dm.html',
     ]);
+  });
+
+  it('names edge graphs after the variant files', () => {
+    const int8 = { ...w8a8('model.int8.onnx'), edgeGraph: edgeGraph('model.int8.edge.onnx') };
+    const m = manifest({ variants: { ...manifest().variants, int8 } });
+    expect(parseManifest(m).variants.int8.edgeGraph?.file).toBe('model.int8.edge.onnx');
+    expect(manifestFiles(m)).toEqual(['model.fp32.onnx', 'model.int8.onnx', 'model.int8.edge.onnx']);
   });
 });

@@ -56,6 +56,9 @@ describe('toolchain build-artifact', () => {
     expect(integer).toBeGreaterThan(20);
     expect(int8.bytes).toBeLessThan(0.35 * manifest.variants.fp32.bytes);
     expect(readFileSync(join(out, int8.file)).length).toBe(int8.bytes);
+    // Pre-optimized graphs for the edge, beside each variant.
+    for (const v of [int8, manifest.variants.fp32])
+      expect(readFileSync(join(out, v.edgeGraph!.file)).length).toBe(v.edgeGraph!.bytes);
     expect(json.variants[0].psnrDb).toBeGreaterThan(15); // same-seed images, even from a tiny calibration
     const report = readFileSync(join(out, 'report.html'), 'utf8');
     expect(report).toContain('input_blocks');
@@ -80,6 +83,8 @@ describe('toolchain build-artifact', () => {
     expect(pulled.code, pulled.stderr).toBe(0);
     const manifest = parseManifest(JSON.parse(readFileSync(join(work, 'pulled', 'manifest.json'), 'utf8')));
     expect(Object.keys(manifest.variants).sort()).toEqual(['fp32', 'int8']);
+    const edge = manifest.variants.int8.edgeGraph!;
+    expect(readFileSync(join(work, 'pulled', edge.file)).length).toBe(edge.bytes);
   });
 
   it('says what is wrong with the command line', async () => {

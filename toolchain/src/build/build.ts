@@ -28,6 +28,7 @@ import { openVariant, type SampleResult, sampleWith } from '../sampling/run.ts';
 import { openStore } from '../store/index.ts';
 import { isS3Uri } from '../store/objects.ts';
 import { readCleanImages } from './calibration-data.ts';
+import { writeEdgeGraph } from './edge-graph.ts';
 import { PhaseClock } from './phases.ts';
 import { buildReportData, type VariantBuild } from './report-data.ts';
 
@@ -60,6 +61,8 @@ export interface BuildOptions {
   scheme: Scheme;
   softmaxBits?: 8 | 16;
   keepFloat: string[];
+  /** The convs reading x_t and writing the output: float or quantized (default: float for full, see plan.ts). */
+  imageEnds?: 'float' | 'quantized';
   observer: ObserverSpec;
   recon: ReconMethod;
   calibration: CalibrationOptions;
@@ -120,6 +123,7 @@ async function stageFp32(options: BuildOptions, dir: string): Promise<{ manifest
     await writeFileAtomic(dir, manifest.variants.fp32.file, fp32);
     for (const [key, entry] of Object.entries(manifest.variants)) {
       if (key !== 'fp32') await copyFile(join(source, entry.file), join(dir, entry.file));
+      if (entry.edgeGraph) await copyFile(join(source, entry.edgeGraph.file), join(dir, entry.edgeGraph.file));
     }
     await writeArtifactManifest(dir, { ...manifest, name: options.name ?? manifest.name });
   }
@@ -234,6 +238,7 @@ export async function buildArtifact(options: BuildOptions): Promise<BuildResult>
           activationBits: spec.activationBits,
           softmaxBits: options.softmaxBits,
           keepFloat: options.keepFloat,
+          imageEnds: options.imageEnds,
           observer: options.observer,
           recon: options.recon,
           threads: options.threads,
@@ -259,7 +264,10 @@ export async function buildArtifact(options: BuildOptions): Promise<BuildResult>
         samples,
         psnr,
       });
-      entries[spec.name] = variantEntry(spec, file, result.bytes, result.report, options, psnr);
+      entries[spec.name] = {
+        ...variantEntry(spec, file, result.bytes, result.report, options, psnr),
+        edgeGraph: await clock.run(`edge graph ${spec.name}`, () => writeEdgeGraph(staging.dir, file, result.bytes)),
+      };
       options.log(
         `${spec.name}: ${(result.bytes.length / 1e6).toFixed(2)} MB (${(result.report.bytes.ratio * 100).toFixed(0)}% of fp32), ` +
           `${result.report.fusion.integerTotal} integer nodes` +
@@ -267,6 +275,10 @@ export async function buildArtifact(options: BuildOptions): Promise<BuildResult>
       );
     }
 
+    const fp32Entry = manifest.variants.fp32;
+    if (!fp32Entry.edgeGraph) {
+      entries.fp32 = { ...fp32Entry, edgeGraph: await writeEdgeGraph(staging.dir, fp32Entry.file, fp32) };
+    }
     const updated: Manifest = {
       ...manifest,
       variants: { ...manifest.variants, ...entries },
@@ -337,6 +349,7 @@ function variantEntry(
       weightBits: report.weightBits,
       activationBits: report.activationBits,
       softmaxBits: report.softmaxBits,
+      imageEnds: report.imageEnds,
       recon: options.recon,
       observer: report.observer.kind,
       weightScales: report.weightScales,

@@ -1,0 +1,82 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { afterAll, describe, expect, it } from 'vitest';
+import { sha256Bytes } from '../artifact/folder.ts';
+import { decodeModel, encodeModel } from '../onnx/model.ts';
+import { exportQdq, prepareModel, type QuantizedWeight } from '../quantize/export.ts';
+import { indexGraph } from '../quantize/graph-index.ts';
+import { observeActivations } from '../quantize/observe.ts';
+import { planQuantization } from '../quantize/plan.ts';
+import { syntheticCalibration, tinyUNet } from '../quantize/test-model.ts';
+import { roundWeightsNearest, weightMatrix } from '../quantize/weights.ts';
+import { createSession, type OptimizationLevel } from '../runtime/ort.ts';
+import { edgeGraphFile, optimizeForEdge, writeEdgeGraph } from './edge-graph.ts';
+
+const model = tinyUNet();
+const set = syntheticCalibration(16, 8);
+
+async function qdqModel(): Promise<Uint8Array> {
+  const plan = planQuantization(model.graph, { scheme: 'full', weightBits: 8, activationBits: 8 });
+  const stats = await observeActivations(model, plan, set, { observer: { kind: 'minmax' }, threads: 1 });
+  const index = indexGraph(prepareModel(model, plan).graph);
+  const weights = new Map<string, QuantizedWeight>(
+    plan.weights.map((w) => [w.node, roundWeightsNearest(w, weightMatrix(index.initializer(w.weight)!), 'absmax')]),
+  );
+  return encodeModel(exportQdq(model, plan, stats.ranges, weights));
+}
+
+async function run(bytes: Uint8Array, level: OptimizationLevel): Promise<Float32Array> {
+  const session = await createSession(bytes, { threads: 1, optimization: level });
+  try {
+    const out = await session.run({
+      x: new ort.Tensor('float32', set.x.slice(0, 2 * 3 * 16 * 16), [2, 3, 16, 16]),
+      t: new ort.Tensor('float32', set.t.slice(0, 2), [2]),
+    });
+    return out.out.data as Float32Array;
+  } finally {
+    await session.release();
+  }
+}
+
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+});
+
+describe('edge graph', () => {
+  it('is the fused integer graph, and computes exactly what the QDQ graph computes when optimized', async () => {
+    const portable = await qdqModel();
+    const edge = await optimizeForEdge(portable);
+    const ops = decodeModel(edge).graph.nodes.map((n) => n.opType);
+    expect(ops).toContain('QLinearConv');
+    expect(ops.filter((op) => op === 'DequantizeLinear').length).toBeLessThan(
+      decodeModel(portable).graph.nodes.filter((n) => n.opType === 'DequantizeLinear').length / 4,
+    );
+    // No layout-level rewrites (x86-only NCHWc kernels) in a graph meant for onnxruntime-web.
+    expect(decodeModel(edge).graph.nodes.some((n) => n.domain === 'com.microsoft.nchwc')).toBe(false);
+    expect(await run(edge, 'disabled')).toEqual(await run(portable, 'extended'));
+  });
+
+  it('keeps int8 weights int8 (no rewrite for the build machine)', async () => {
+    const edge = decodeModel(await optimizeForEdge(await qdqModel()));
+    const init = new Map(edge.graph.initializers.map((t) => [t.name, t]));
+    const weights = edge.graph.nodes.filter((n) => n.opType === 'QLinearConv').map((n) => init.get(n.inputs[3]));
+    expect(weights.length).toBeGreaterThan(0);
+    for (const w of weights) expect(w?.dtype).toBe('int8');
+  });
+
+  it('is written beside the variant and described for the manifest', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'qdm-edge-graph-test-'));
+    dirs.push(dir);
+    const entry = await writeEdgeGraph(dir, 'model.int8.onnx', encodeModel(model));
+    const written = new Uint8Array(await readFile(join(dir, entry.file)));
+    expect(entry.file).toBe('model.int8.edge.onnx');
+    expect(entry.bytes).toBe(written.length);
+    expect(entry.sha256).toBe(sha256Bytes(written));
+    expect(entry.runtime).toBe(`onnxruntime ${ort.env.versions.common}`);
+    expect(entry.level).toBe('extended');
+    expect(edgeGraphFile('model')).toBe('model.edge.onnx');
+  });
+});
