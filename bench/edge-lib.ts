@@ -41,6 +41,12 @@ export function serverTiming(header: string | null): Record<string, number> {
   return out;
 }
 
+/** The `desc` of one Server-Timing metric, e.g. which graph a session was loaded from. */
+export function serverTimingDesc(header: string | null, metric: string): string | undefined {
+  const part = (header ?? '').split(',').find((p) => p.trim().split(';')[0] === metric);
+  return part ? /desc="([^"]*)"/.exec(part)?.[1] : undefined;
+}
+
 export function quantile(values: number[], q: number): number {
   if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);

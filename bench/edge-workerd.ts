@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startWranglerDev } from '../edge/test/fixtures/wrangler-dev.ts';
-import { benchArtifact, log, measureSteps, mib, round, serverTiming } from './edge-lib.ts';
+import { benchArtifact, log, measureSteps, mib, round, serverTiming, serverTimingDesc } from './edge-lib.ts';
 
 const { values } = parseArgs({
   options: {
@@ -110,6 +110,8 @@ try {
         readMs: round(timing['load-read']),
         verifyMs: round(timing['load-verify']),
         sessionMs: round(timing['load-session']),
+        // "edge": pre-optimized at build time (the manifest's edgeGraph); "portable": optimized at load.
+        graph: serverTimingDesc(first.headers.get('server-timing'), 'load-session') as never,
         firstRequestMs: round(firstMs),
       };
     log(`edge-workerd: ${variant}: ${values.requests} warm requests`);

@@ -17,7 +17,10 @@ export async function publishArtifact(
   version: string,
 ): Promise<{ version: string; keys: string[] }> {
   const artifactPrefix = prefix ? `${prefix.replace(/\/+$/, '')}/${manifest.name}` : manifest.name;
-  for (const entry of Object.values(manifest.variants)) {
+  const verified = Object.values(manifest.variants).flatMap((entry) =>
+    entry.edgeGraph ? [entry, entry.edgeGraph] : [entry],
+  );
+  for (const entry of verified) {
     const bytes = files[entry.file];
     if (!bytes) throw new Error(`${manifest.name}: missing ${entry.file}`);
     await verifyBytes(`${manifest.name}/${entry.file}`, bytes, entry);

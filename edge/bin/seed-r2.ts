@@ -22,7 +22,9 @@ async function readArtifact(dir: string) {
   }
   const files: Record<string, Uint8Array> = {};
   for (const entry of Object.values(manifest.variants)) {
-    files[entry.file] = new Uint8Array(await readFile(join(dir, entry.file)));
+    for (const file of [entry.file, entry.edgeGraph?.file]) {
+      if (file) files[file] = new Uint8Array(await readFile(join(dir, file)));
+    }
   }
   if (manifest.report) {
     files[manifest.report] = new Uint8Array(await readFile(join(dir, manifest.report)).catch(() => Buffer.alloc(0)));

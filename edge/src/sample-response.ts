@@ -48,7 +48,7 @@ export function serverTiming(t: SampleTimings): string {
       ? [
           `load-read;dur=${round(t.loadPhases.readMs)}`,
           `load-verify;dur=${round(t.loadPhases.verifyMs)}`,
-          `load-session;dur=${round(t.loadPhases.sessionMs)}`,
+          `load-session;dur=${round(t.loadPhases.sessionMs)};desc="${t.loadPhases.graph} graph"`,
         ]
       : []),
     `step;dur=${round(mean(t.stepMs))};desc="mean of ${steps} steps"`,

@@ -45,17 +45,24 @@ function configureEnv(): void {
   ort.env.logLevel = 'error';
 }
 
-const sessionOptions: ort.InferenceSession.SessionOptions = {
-  executionProviders: ['wasm'],
-  // NOTE: 'all' lets ORT fuse QDQ pairs into QLinearConv/QLinearMatMul; at 'basic' int8 is slower than fp32.
-  graphOptimizationLevel: 'all',
-};
+function sessionOptions(optimized: boolean): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: ['wasm'],
+    // NOTE: 'all' lets ORT fuse QDQ pairs into QLinearConv/QLinearMatMul; at 'basic' int8 is slower than fp32. An
+    // edge graph is already fused: running the optimizer again would only cost cold-start time.
+    graphOptimizationLevel: optimized ? 'disabled' : 'all',
+  };
+}
 
-async function createSession(model: Uint8Array, wasm: WebAssembly.Module): Promise<ort.InferenceSession> {
+async function createSession(
+  model: Uint8Array,
+  wasm: WebAssembly.Module,
+  options: ort.InferenceSession.SessionOptions,
+): Promise<ort.InferenceSession> {
   if (!runtimeReady) {
     configureEnv();
     const uninstall = installHook(wasm);
-    const first = ort.InferenceSession.create(model, sessionOptions);
+    const first = ort.InferenceSession.create(model, options);
     runtimeReady = first.then(
       () => undefined,
       () => undefined,
@@ -70,7 +77,7 @@ async function createSession(model: Uint8Array, wasm: WebAssembly.Module): Promi
     }
   }
   await runtimeReady;
-  return ort.InferenceSession.create(model, sessionOptions);
+  return ort.InferenceSession.create(model, options);
 }
 
 /**
@@ -113,10 +120,11 @@ function wrap(session: ort.InferenceSession): ModelSession {
 /** A SessionFactory over ORT-web; `loadWasm` supplies the compiled ORT module (imported in workerd, compiled in Node). */
 export function ortWebSessions(loadWasm: () => Promise<WebAssembly.Module>): SessionFactory {
   let wasm: Promise<WebAssembly.Module> | undefined;
-  const factory: SessionFactory = async (model) => {
+  const factory: SessionFactory = async (model, options) => {
     wasm ??= loadWasm();
-    return wrap(await createSession(model, await wasm));
+    return wrap(await createSession(model, await wasm, sessionOptions(options?.optimized === true)));
   };
   factory.memoryBytes = () => wasmMemory?.buffer.byteLength;
+  factory.runtime = `onnxruntime ${ort.env.versions.web ?? ort.env.versions.common}`;
   return factory;
 }

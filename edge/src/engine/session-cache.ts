@@ -1,15 +1,18 @@
+import type { VariantEntry } from '@qdm/shared';
 import type { Clock } from '../clock.ts';
 import { notFound } from '../errors.ts';
 import { type ArtifactSnapshot, type ArtifactSource, SourceError } from '../sources/source.ts';
 import { verifyBytes } from '../sources/verify.ts';
 import { asUnavailable } from './catalog.ts';
-import type { ModelSession, SessionFactory } from './session.ts';
+import { type ModelSession, type SessionFactory, sameRelease } from './session.ts';
 
 export interface LoadPhases {
   readMs: number;
   verifyMs: number;
   /** Includes the WASM runtime's initialization for the first session of the isolate. */
   sessionMs: number;
+  /** Which file the session came from: the variant's edge graph (pre-optimized) or its portable graph. */
+  graph: 'edge' | 'portable';
 }
 
 export interface LoadedSession {
@@ -66,7 +69,7 @@ export class SessionCache {
     let loading = false;
     if (entry?.sha256 !== spec.sha256) {
       if (entry) this.#retire(entry);
-      const phases: LoadPhases = { readMs: 0, verifyMs: 0, sessionMs: 0 };
+      const phases: LoadPhases = { readMs: 0, verifyMs: 0, sessionMs: 0, graph: 'portable' };
       entry = {
         key,
         sha256: spec.sha256,
@@ -125,8 +128,26 @@ export class SessionCache {
     }
   }
 
+  /**
+   * The variant's edge graph when this runtime release made it (no optimizer run at session creation), else its
+   * portable graph. An edge graph that cannot be read, verified or loaded falls back to the portable one.
+   */
   async #load(snapshot: ArtifactSnapshot, variant: string, phases: LoadPhases): Promise<ModelSession> {
     const entry = snapshot.manifest.variants[variant];
+    const graph = entry.edgeGraph;
+    if (graph && sameRelease(graph.runtime, this.#factory.runtime)) {
+      try {
+        const session = await this.#create(snapshot, graph, phases, true);
+        phases.graph = 'edge';
+        return session;
+      } catch {
+        // NOTE: the portable graph is verified on its own; the times below then include the failed attempt.
+      }
+    }
+    return this.#create(snapshot, entry, phases, false);
+  }
+
+  async #create(snapshot: ArtifactSnapshot, file: GraphFile, phases: LoadPhases, optimized: boolean) {
     let mark = this.#clock.now();
     const lap = () => {
       const now = this.#clock.now();
@@ -134,17 +155,21 @@ export class SessionCache {
       mark = now;
       return ms;
     };
-    const bytes = await this.#source.readFile(snapshot, entry.file);
-    phases.readMs = lap();
-    const where = `${this.#source.location}: ${snapshot.name}/${entry.file}`;
-    await verifyBytes(where, bytes, entry);
-    phases.verifyMs = lap();
+    const bytes = await this.#source.readFile(snapshot, file.file);
+    phases.readMs += lap();
+    const where = `${this.#source.location}: ${snapshot.name}/${file.file}`;
+    await verifyBytes(where, bytes, file);
+    phases.verifyMs += lap();
     try {
-      const session = await this.#factory(bytes);
-      phases.sessionMs = lap();
+      const session = await this.#factory(bytes, { optimized });
+      phases.sessionMs += lap();
       return session;
     } catch (error) {
+      phases.sessionMs += lap();
       throw new SourceError(`${where}: the runtime cannot load it (${(error as Error).message})`);
     }
   }
 }
+
+/** A file the manifest names with its size and hash. */
+type GraphFile = Pick<VariantEntry, 'file' | 'bytes' | 'sha256'>;

@@ -8,7 +8,23 @@ export interface ModelSession {
   release(): Promise<void>;
 }
 
-export type SessionFactory = ((model: Uint8Array) => Promise<ModelSession>) & {
+export interface SessionOptions {
+  /** The bytes are an edge graph (already optimized by this runtime's optimizer): skip optimization. */
+  optimized?: boolean;
+}
+
+export type SessionFactory = ((model: Uint8Array, options?: SessionOptions) => Promise<ModelSession>) & {
   /** Bytes of the runtime's own memory (the WASM heap holding every session's weights), when known. */
   memoryBytes?: () => number | undefined;
+  /** Name and version ("onnxruntime 1.30.0"); a variant's edge graph is used only when made by the same release. */
+  runtime?: string;
 };
+
+/** "onnxruntime 1.30.0" -> "onnxruntime 1.30": contrib op schemas and fusions may change between releases. */
+function release(runtime: string): string {
+  return runtime.replace(/^(\S+ \d+\.\d+)\..*$/, '$1');
+}
+
+export function sameRelease(a: string | undefined, b: string | undefined): boolean {
+  return a !== undefined && b !== undefined && release(a) === release(b);
+}
