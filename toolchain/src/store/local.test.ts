@@ -80,6 +80,31 @@ describe('LocalStore', () => {
     await expectFolderHolds(join(store.root, 'm'), a);
   });
 
+  it('verifies an edge graph against its manifest entry like a variant file', async () => {
+    const store = new LocalStore(fresh('root'));
+    const a = await makeFakeArtifact(fresh('a'));
+    const graph = Buffer.from('an optimized graph');
+    const manifest = structuredClone(a.manifest);
+    manifest.variants.int8.edgeGraph = {
+      file: 'model.int8.edge.onnx',
+      bytes: graph.length,
+      sha256: sha256(graph),
+      runtime: 'onnxruntime 1.30.0',
+      level: 'extended',
+    };
+    await writeFile(join(a.dir, 'manifest.json'), JSON.stringify(manifest));
+    await writeFile(join(a.dir, 'model.int8.edge.onnx'), graph);
+    const pulled = fresh('pulled');
+    await store.publish('m', a.dir);
+    await store.pull('m', pulled);
+    expect((await readFile(join(pulled, 'model.int8.edge.onnx'))).equals(graph)).toBe(true);
+
+    await writeFile(join(a.dir, 'model.int8.edge.onnx'), Buffer.from('an optimized grapH'));
+    await expect(new LocalStore(fresh('root')).publish('m', a.dir)).rejects.toThrow(
+      /model\.int8\.edge\.onnx: sha256 [0-9a-f]{64} does not/,
+    );
+  });
+
   it('an aborted copy leaves the previous artifact and no temp files', async () => {
     const store = new LocalStore(fresh('root'));
     const a = await makeFakeArtifact(fresh('a'));

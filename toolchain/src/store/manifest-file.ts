@@ -22,8 +22,8 @@ export function decodeManifest(raw: Uint8Array, where: string): Manifest {
 }
 
 /**
- * Every file the manifest names with what it must contain, variants first (upload order). Reports have no
- * recorded size or hash, so they are moved as-is and cannot be verified.
+ * Every file the manifest names with what it must contain, variants and their edge graphs first (upload order).
+ * Reports have no recorded size or hash, so they are moved as-is and cannot be verified.
  */
 export function expectedFiles(manifest: Manifest): ExpectedFile[] {
   const byFile = new Map<string, ExpectedFile>();
@@ -33,6 +33,10 @@ export function expectedFiles(manifest: Manifest): ExpectedFile[] {
       throw new StoreError(manifest.name, `variant "${variant}" names ${entry.file} with a different size or sha256`);
     }
     byFile.set(entry.file, { file: entry.file, bytes: entry.bytes, sha256: entry.sha256 });
+  }
+  for (const { edgeGraph } of Object.values(manifest.variants)) {
+    if (edgeGraph)
+      byFile.set(edgeGraph.file, { file: edgeGraph.file, bytes: edgeGraph.bytes, sha256: edgeGraph.sha256 });
   }
   for (const file of manifestFiles(manifest)) if (!byFile.has(file)) byFile.set(file, { file });
   for (const file of byFile.keys()) {
