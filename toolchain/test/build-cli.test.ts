@@ -52,6 +52,8 @@ describe('toolchain build-artifact', () => {
     const int8 = manifest.variants.int8;
     expect(int8.precision).toBe('w8a8');
     expect(int8.quantization?.scheme).toBe('full');
+    expect(int8.quantization?.imageEnds).toBe('float');
+    expect(int8.quantization?.keptFloat?.map((k) => k.name)).toContain('input_blocks.0.0');
     const integer = Object.values(int8.quantization?.integerNodes ?? {}).reduce((a, b) => a + b, 0);
     expect(integer).toBeGreaterThan(20);
     expect(int8.bytes).toBeLessThan(0.35 * manifest.variants.fp32.bytes);
@@ -65,6 +67,24 @@ describe('toolchain build-artifact', () => {
     expect(report).toContain('data:image/png;base64');
     // The input artifact is untouched when --out differs.
     expect(existsSync(join(fp32, 'model.int8.onnx'))).toBe(false);
+  });
+
+  it('--image-ends quantized puts the convs reading x_t and writing the output on integers too', async () => {
+    const out = join(work, 'ends');
+    const result = await runCli([
+      'build-artifact',
+      '--artifact',
+      fp32,
+      '--out',
+      out,
+      ...quick,
+      '--image-ends',
+      'quantized',
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    const int8 = parseManifest(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'))).variants.int8;
+    expect(int8.quantization?.imageEnds).toBe('quantized');
+    expect(int8.quantization?.keptFloat?.map((k) => k.name)).not.toContain('input_blocks.0.0');
   });
 
   it('publishes to S3 atomically and pull verifies it', async () => {
@@ -94,6 +114,9 @@ describe('toolchain build-artifact', () => {
     const bits = await runCli(['build-artifact', '--artifact', fp32, '--wbits', '3']);
     expect(bits.code).toBe(2);
     expect(bits.stderr).toMatch(/--wbits must be one of 8, 4/);
+    const ends = await runCli(['build-artifact', '--artifact', fp32, '--image-ends', 'int']);
+    expect(ends.code).toBe(2);
+    expect(ends.stderr).toMatch(/--image-ends must be one of float, quantized/);
     const tooMany = await runCli([
       'build-artifact',
       '--artifact',

@@ -11,6 +11,8 @@ import type { ObserverSpec } from '../quantize/observers.ts';
 import { SCHEMES, type Scheme } from '../quantize/plan.ts';
 import { RECON_METHODS, type ReconMethod } from '../quantize/reconstruct.ts';
 
+const IMAGE_ENDS = ['float', 'quantized'] as const;
+
 export default defineCommand({
   meta: {
     name: 'build-artifact',
@@ -45,6 +47,10 @@ export default defineCommand({
     },
     'variant-name': { type: 'string', description: 'variant name (default: int8 for W8A8, else w<W>a<A>)' },
     'keep-float': { type: 'string', description: 'comma-separated node names (module paths) to leave float' },
+    'image-ends': {
+      type: 'string',
+      description: 'the convs reading x_t and writing the output: float or quantized (default: float for full)',
+    },
     observer: {
       type: 'string',
       description: 'activation ranges: lp (p=2.4 search), percentile, minmax, ema',
@@ -137,6 +143,7 @@ export default defineCommand({
         ? (Number(enumArg('softmax-bits', args['softmax-bits'], ['8', '16'])) as 8 | 16)
         : undefined,
       keepFloat: listArg(args['keep-float']),
+      imageEnds: args['image-ends'] ? enumArg('image-ends', args['image-ends'], IMAGE_ENDS) : undefined,
       observer,
       recon: enumArg<ReconMethod>('recon', args.recon, RECON_METHODS),
       calibration: {

@@ -77,6 +77,7 @@ export interface QuantizeReport {
   weightBits: 4 | 8;
   activationBits: 8 | 16;
   softmaxBits: 8 | 16;
+  imageEnds: QuantPlan['imageEnds'];
   observer: ObserverSpec;
   weightScales: ScaleMethod;
   recon: string;
@@ -164,6 +165,7 @@ export async function quantizeModel(options: QuantizeOptions): Promise<QuantizeR
       weightBits: plan.weightBits,
       activationBits: plan.activationBits,
       softmaxBits: plan.softmaxBits,
+      imageEnds: plan.imageEnds,
       observer,
       weightScales: method,
       recon: options.recon ?? 'none',

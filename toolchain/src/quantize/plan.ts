@@ -106,6 +106,8 @@ export interface QuantPlan {
   weightBits: 4 | 8;
   activationBits: 8 | 16;
   softmaxBits: 8 | 16;
+  /** `PlanOptions.imageEnds` as applied (the scheme's default when not given). */
+  imageEnds: 'float' | 'quantized';
   splits: ShortcutSplit[];
   /** full: each attention's qkv conv as three convs writing q*scale, k*scale and v (attention-layout.ts). */
   qkvSplits: QkvSplit[];
@@ -151,6 +153,7 @@ export function planQuantization(graph: OnnxGraph, options: PlanOptions): QuantP
     weightBits: options.weightBits,
     activationBits: options.activationBits,
     softmaxBits: options.softmaxBits ?? options.activationBits,
+    imageEnds,
     splits,
     qkvSplits,
     embSplits,
