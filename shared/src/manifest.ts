@@ -1,6 +1,6 @@
 /**
  * The artifact manifest: the one contract between the toolchain (writer) and the edge (reader).
- * An artifact is a folder or object prefix with `manifest.json`, one ONNX file per variant and `report.html`.
+ * An artifact is a folder or object prefix with `manifest.json`, one ONNX file per variant and the build reports.
  * The manifest is written last, so a reader that finds it may assume every file it names is complete.
  */
 

@@ -62,11 +62,33 @@ describe('toolchain build-artifact', () => {
     for (const v of [int8, manifest.variants.fp32])
       expect(readFileSync(join(out, v.edgeGraph!.file)).length).toBe(v.edgeGraph!.bytes);
     expect(json.variants[0].psnrDb).toBeGreaterThan(15); // same-seed images, even from a tiny calibration
-    const report = readFileSync(join(out, 'report.html'), 'utf8');
+    expect(int8.report).toBe(manifest.report);
+    const report = readFileSync(join(out, int8.report!), 'utf8');
     expect(report).toContain('input_blocks');
     expect(report).toContain('data:image/png;base64');
     // The input artifact is untouched when --out differs.
     expect(existsSync(join(fp32, 'model.int8.onnx'))).toBe(false);
+
+    // A second build of another variant into the same artifact keeps the first build's report.
+    const again = await runCli([
+      'build-artifact',
+      '--artifact',
+      out,
+      ...quick,
+      '--scheme',
+      'ptq4dm',
+      '--variant-name',
+      'int8-ptq4dm',
+      '--quiet',
+    ]);
+    expect(again.code, again.stderr).toBe(0);
+    const both = parseManifest(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')));
+    const ptq4dm = both.variants['int8-ptq4dm'];
+    expect(both.report).toBe(ptq4dm.report);
+    expect(ptq4dm.report).not.toBe(int8.report);
+    expect(both.variants.int8.report).toBe(int8.report);
+    expect(readFileSync(join(out, int8.report!), 'utf8')).toBe(report);
+    expect(readFileSync(join(out, ptq4dm.report!), 'utf8')).toContain('ptq4dm');
   });
 
   it('--image-ends quantized puts the convs reading x_t and writing the output on integers too', async () => {

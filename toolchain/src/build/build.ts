@@ -1,13 +1,14 @@
 /**
  * `build-artifact` as a library: fp32 artifact (or checkpoint + flags) -> calibration pairs from the fp32 DDIM
- * trajectory -> one quantized variant per requested bit width -> same-seed sample grids -> report.html -> the
+ * trajectory -> one quantized variant per requested bit width -> same-seed sample grids -> report.<variant>.html -> the
  * manifest, written last, to a folder or published to S3 (files, manifest, then latest.json).
  */
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { type Manifest, numel, type VariantEntry } from '@qdm/shared';
+import { type Manifest, manifestFiles, numel, type VariantEntry } from '@qdm/shared';
 import {
+  ArtifactError,
   readArtifactManifest,
   readVariant,
   sha256Bytes,
@@ -121,15 +122,25 @@ async function stageFp32(options: BuildOptions, dir: string): Promise<{ manifest
     const manifest = await readArtifactManifest(source);
     const fp32 = await readVariant(source, manifest, 'fp32');
     await writeFileAtomic(dir, manifest.variants.fp32.file, fp32);
-    for (const [key, entry] of Object.entries(manifest.variants)) {
-      if (key !== 'fp32') await copyFile(join(source, entry.file), join(dir, entry.file));
-      if (entry.edgeGraph) await copyFile(join(source, entry.edgeGraph.file), join(dir, entry.edgeGraph.file));
+    for (const file of manifestFiles(manifest)) {
+      if (file !== manifest.variants.fp32.file) await copyArtifactFile(source, dir, file);
     }
     await writeArtifactManifest(dir, { ...manifest, name: options.name ?? manifest.name });
   }
   const manifest = await readArtifactManifest(dir);
   if (!manifest.variants.fp32) throw new Error(`${dir}: the manifest has no fp32 variant to quantize`);
   return { manifest, fp32: await readVariant(dir, manifest, 'fp32') };
+}
+
+async function copyArtifactFile(source: string, dir: string, file: string): Promise<void> {
+  await copyFile(join(source, file), join(dir, file)).catch((error: unknown) => {
+    throw new ArtifactError(`${join(source, file)}: cannot copy (named by the manifest): ${(error as Error).message}`);
+  });
+}
+
+/** One report per build, named after its first variant: a later build of other variants keeps this one. */
+function reportFileOf(options: BuildOptions): string {
+  return `report.${options.variants[0]?.name ?? 'build'}.html`;
 }
 
 async function calibrate(options: BuildOptions, manifest: Manifest, fp32: Uint8Array): Promise<CalibrationSet> {
@@ -225,6 +236,7 @@ export async function buildArtifact(options: BuildOptions): Promise<BuildResult>
         ? await clock.run('samples fp32', () => sampleGrid(fp32, manifest, options, 'fp32'))
         : undefined;
 
+    const reportFile = reportFileOf(options);
     const builds: VariantBuild[] = [];
     const entries: Record<string, VariantEntry> = {};
     for (const spec of options.variants) {
@@ -266,6 +278,7 @@ export async function buildArtifact(options: BuildOptions): Promise<BuildResult>
       });
       entries[spec.name] = {
         ...variantEntry(spec, file, result.bytes, result.report, options, psnr),
+        report: reportFile,
         edgeGraph: await clock.run(`edge graph ${spec.name}`, () => writeEdgeGraph(staging.dir, file, result.bytes)),
       };
       options.log(
@@ -283,7 +296,7 @@ export async function buildArtifact(options: BuildOptions): Promise<BuildResult>
       ...manifest,
       variants: { ...manifest.variants, ...entries },
       calibration: calibrationRecord(options, calibration),
-      report: 'report.html',
+      report: reportFile,
       toolchain: { version: TOOLCHAIN_VERSION },
     };
     const html = renderReport(
@@ -297,7 +310,7 @@ export async function buildArtifact(options: BuildOptions): Promise<BuildResult>
         phases: clock.phases,
       }),
     );
-    await writeFileAtomic(staging.dir, 'report.html', html);
+    await writeFileAtomic(staging.dir, reportFile, html);
     await writeArtifactManifest(staging.dir, updated);
 
     let location = staging.dir;

@@ -67,7 +67,7 @@ export default defineCommand({
         `  fp32 ${(result.manifest.variants.fp32.bytes / 1e6).toFixed(1)} MB -> int8 ${(int8.bytes / 1e6).toFixed(2)} MB ` +
           `(${(int8.ratio * 100).toFixed(0)}%), ${Object.values(int8.integerNodes).reduce((a, b) => a + b, 0)} integer kernels`,
         `  same-seed PSNR int8 vs fp32 over 16 seeds (DDIM 50): ${int8.psnrDb?.toFixed(2)} dB`,
-        `  report: ${join(result.location, 'report.html')}`,
+        `  report: ${join(result.location, result.manifest.report ?? '')}`,
         `  serve it: npm run serve -w edge   (then open http://127.0.0.1:8787/)`,
       ].join('\n'),
     );

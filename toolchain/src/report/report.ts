@@ -1,5 +1,5 @@
 /**
- * `report.html` of a build: one self-contained file (inline CSS and SVG, PNGs as data: URIs, no scripts, nothing
+ * The report of a build (`report.<variant>.html`): one self-contained file (inline CSS and SVG, PNGs as data: URIs, no scripts, nothing
  * fetched) that reads on a phone and a laptop. Every string from the build is escaped by the `html` template.
  */
 import {
