@@ -1,6 +1,6 @@
 /**
- * The report of a build (`report.<variant>.html`): one self-contained file (inline CSS and SVG, PNGs as data: URIs, no scripts, nothing
- * fetched) that reads on a phone and a laptop. Every string from the build is escaped by the `html` template.
+ * The report of a build (`report.<variant>.html`): one self-contained file (inline CSS and SVG, PNGs as data:
+ * URIs, no scripts, nothing fetched) that reads on a phone and a laptop. Every string from the build is escaped by the `html` template.
  */
 import {
   calibrationSection,
