@@ -79,3 +79,16 @@ export function logger(enabled: boolean): (message: string) => void {
     if (enabled) process.stderr.write(`${message}\n`);
   };
 }
+
+export type ProgressReporter = (done: number, total: number, detail?: string) => void;
+
+/** A bar per labelled phase, created on its first report (the total is known only then). */
+export function progressBars(enabled: boolean): (label: string) => ProgressReporter {
+  return (label) => {
+    let bar: Progress | undefined;
+    return (done, total, detail) => {
+      bar ??= new Progress(label, total, { enabled });
+      bar.update(done, detail);
+    };
+  };
+}

@@ -6,7 +6,7 @@ import type { CalibrationNoise } from '../calibrate/trajectory.ts';
 import { enumArg, floatArg, intArg, listArg } from '../cli/args.ts';
 import { UsageError } from '../cli/errors.ts';
 import { commonArgs, emit } from '../cli/output.ts';
-import { logger, Progress } from '../cli/progress.ts';
+import { logger, progressBars } from '../cli/progress.ts';
 import type { ObserverSpec } from '../quantize/observers.ts';
 import { SCHEMES, type Scheme } from '../quantize/plan.ts';
 import { RECON_METHODS, type ReconMethod } from '../quantize/reconstruct.ts';
@@ -160,13 +160,7 @@ export default defineCommand({
       reportSteps: args['report-steps'],
       threads: args.threads === undefined ? undefined : intArg('threads', args.threads, { min: 1, max: 256 }),
       log: logger(!quiet),
-      progress: (label) => {
-        let bar: Progress | undefined;
-        return (done, total, detail) => {
-          bar ??= new Progress(label, total, { enabled: !quiet });
-          bar.update(done, detail);
-        };
-      },
+      progress: progressBars(!quiet),
     };
     const result = await buildArtifact(options);
     emit(

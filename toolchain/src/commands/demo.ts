@@ -5,7 +5,7 @@ import { loadFlags } from '../artifact/import.ts';
 import { buildArtifact } from '../build/build.ts';
 import { UserError } from '../cli/errors.ts';
 import { commonArgs, emit } from '../cli/output.ts';
-import { logger, Progress } from '../cli/progress.ts';
+import { logger, progressBars } from '../cli/progress.ts';
 
 /** ../shared beside the repository (override with QDM_SHARED), as in the README's quick start. */
 function sharedDir(): string {
@@ -52,13 +52,7 @@ export default defineCommand({
       reportSamples: 16,
       reportSteps: 'ddim50',
       log: logger(!quiet),
-      progress: (label) => {
-        let bar: Progress | undefined;
-        return (done, total, detail) => {
-          bar ??= new Progress(label, total, { enabled: !quiet });
-          bar.update(done, detail);
-        };
-      },
+      progress: progressBars(!quiet),
     });
     const int8 = result.variants[0];
     emit(args.json, { location: result.location, variants: result.variants, phases: result.phases }, () =>
