@@ -61,18 +61,32 @@ export function log(message: string): void {
   process.stderr.write(`${message}\n`);
 }
 
-/** Per-step latency of one variant: the mean denoiser step of each request, median over requests. */
+/**
+ * Per-step latency of each variant: the mean denoiser step of each request, median over requests. Requests take
+ * turns between variants (a, b, a, b, ...), so load that drifts during the run (a shared machine) hits all of them
+ * alike and their ratio stays meaningful.
+ */
 export async function measureSteps(
   fetchSample: (query: string) => Promise<Response>,
-  query: string,
+  queries: Record<string, string>,
   requests: number,
-): Promise<{ stepMs: number; samples: number[] }> {
-  const samples: number[] = [];
+): Promise<Record<string, { stepMs: number; samples: number[]; requestMs: number }>> {
+  const samples: Record<string, number[]> = {};
+  const spent: Record<string, number> = {};
   for (let i = 0; i < requests; i++) {
-    const res = await fetchSample(query);
-    if (res.status !== 200) throw new Error(`${query}: ${res.status} ${await res.text()}`);
-    await res.arrayBuffer();
-    samples.push(serverTiming(res.headers.get('server-timing')).step);
+    for (const [variant, query] of Object.entries(queries)) {
+      const started = performance.now();
+      const res = await fetchSample(query);
+      if (res.status !== 200) throw new Error(`${query}: ${res.status} ${await res.text()}`);
+      await res.arrayBuffer();
+      spent[variant] = (spent[variant] ?? 0) + performance.now() - started;
+      (samples[variant] ??= []).push(serverTiming(res.headers.get('server-timing')).step);
+    }
   }
-  return { stepMs: round(median(samples)), samples: samples.map((v) => round(v)) };
+  return Object.fromEntries(
+    Object.entries(samples).map(([variant, v]) => [
+      variant,
+      { stepMs: round(median(v)), samples: v.map((x) => round(x)), requestMs: round(spent[variant] / requests) },
+    ]),
+  );
 }
