@@ -85,12 +85,12 @@ export function buildUNet(flags: UNetFlags, weights: Map<string, Tensor>, option
 }
 
 function withWinograd(model: OnnxModel, layout: UNetLayout, tile: WinogradTile): OnnxModel {
-  const selected = new Set<string>();
+  const convs = new Map<string, number>();
   for (const conv of convLayouts(layout)) {
     const fits = conv.size >= WINOGRAD_MIN_SIZE && conv.size % tile === 0;
-    if (fits && Math.min(conv.inChannels, conv.outChannels) >= WINOGRAD_MIN_CHANNELS) selected.add(conv.path);
+    if (fits && Math.min(conv.inChannels, conv.outChannels) >= WINOGRAD_MIN_CHANNELS) convs.set(conv.path, conv.size);
   }
-  return winogradConvs(model, { tile, select: (node) => selected.has(node.name) }).model;
+  return winogradConvs(model, { tile, convs }).model;
 }
 
 /**

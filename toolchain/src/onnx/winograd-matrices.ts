@@ -66,3 +66,53 @@ function polyFromRoots(roots: number[]): number[] {
 function padTo(values: number[], length: number): number[] {
   return [...values, ...new Array(length - values.length).fill(0)];
 }
+
+/**
+ * U[(k, l), o, i] = (G w[o, i] G^T)[k, l] for a [K, C, 3, 3] weight, as [alpha^2 K, C] row-major (position-major),
+ * in float64, rounded once.
+ */
+export function transformWeights(weight: Float32Array, kOut: number, cIn: number, g: number[][]): Float32Array {
+  const alpha = g.length;
+  const u = new Float32Array(alpha * alpha * kOut * cIn);
+  const gw = new Float64Array(alpha * 3);
+  for (let o = 0; o < kOut; o++) {
+    for (let i = 0; i < cIn; i++) {
+      const base = (o * cIn + i) * 9;
+      for (let k = 0; k < alpha; k++) {
+        for (let col = 0; col < 3; col++) {
+          let s = 0;
+          for (let r = 0; r < 3; r++) s += g[k][r] * weight[base + r * 3 + col];
+          gw[k * 3 + col] = s;
+        }
+      }
+      for (let k = 0; k < alpha; k++) {
+        for (let l = 0; l < alpha; l++) {
+          let s = 0;
+          for (let col = 0; col < 3; col++) s += gw[k * 3 + col] * g[l][col];
+          u[(k * alpha + l) * kOut * cIn + o * cIn + i] = s;
+        }
+      }
+    }
+  }
+  return u;
+}
+
+/**
+ * Gather indices into the (size + 2)^2 pixels of a zero-padded square image: [(i, j), tile] = pixel (m ty + i,
+ * m tx + j) of tile (ty, tx), for every element (i, j) of the (m + 2)^2 tile.
+ */
+export function tileGatherIndices(m: number, size: number): BigInt64Array {
+  const alpha = m + 2;
+  const side = size / m;
+  const padded = size + 2;
+  const out = new BigInt64Array(alpha * alpha * side * side);
+  let n = 0;
+  for (let i = 0; i < alpha; i++) {
+    for (let j = 0; j < alpha; j++) {
+      for (let ty = 0; ty < side; ty++) {
+        for (let tx = 0; tx < side; tx++) out[n++] = BigInt((m * ty + i) * padded + m * tx + j);
+      }
+    }
+  }
+  return out;
+}

@@ -60,6 +60,7 @@ describe('winogradConvs', () => {
   const cases: (ConvCase & { tile: 2 | 4 })[] = [
     { tile: 2, c: 16, k: 32, size: 8 },
     { tile: 2, c: 5, k: 3, size: 6, bias: false },
+    { tile: 4, c: 32, k: 64, size: 32 },
     { tile: 4, c: 16, k: 32, size: 8 },
     { tile: 4, c: 48, k: 16, size: 16 },
     { tile: 4, c: 7, k: 5, size: 4, bias: false },
@@ -67,7 +68,8 @@ describe('winogradConvs', () => {
   for (const { tile, ...conv } of cases) {
     it(`F(${tile}x${tile},3x3) matches onnxruntime's direct Conv: ${JSON.stringify(conv)}`, async () => {
       const model = convModel(conv);
-      const { model: rewritten, rewritten: names } = winogradConvs(model, { tile });
+      const convs = new Map([['conv', conv.size]]);
+      const { model: rewritten, rewritten: names } = winogradConvs(model, { tile, convs });
       assertValidModel(rewritten);
       expect(names).toEqual(['conv']);
       expect(rewritten.graph.nodes.filter((n) => n.opType === 'Conv').map((n) => n.name)).toEqual([
@@ -85,14 +87,22 @@ describe('winogradConvs', () => {
     });
   }
 
-  it('leaves convs it cannot rewrite alone, and honours select', () => {
+  it('rewrites only the listed convs it can, and refuses sides that are not a multiple of the tile', () => {
     const model = convModel({ c: 4, k: 4, size: 8 });
-    expect(winogradConvs(model, { tile: 2, select: () => false }).rewritten).toEqual([]);
+    const convs = new Map([
+      ['conv', 8],
+      ['down', 8],
+    ]);
+    expect(winogradConvs(model, { tile: 2, convs: new Map() }).rewritten).toEqual([]);
+    expect(winogradConvs(model, { tile: 2, convs }).rewritten).toEqual(['conv']); // `down` has stride 2
     const dilated = structuredClone(model);
     dilated.graph.nodes[0].attributes.dilations = attr.ints([2, 2]);
-    expect(winogradConvs(dilated, { tile: 2 }).rewritten).toEqual([]);
+    expect(winogradConvs(dilated, { tile: 2, convs }).rewritten).toEqual([]);
     const unpadded = structuredClone(model);
     unpadded.graph.nodes[0].attributes.pads = attr.ints([0, 0, 0, 0]);
-    expect(winogradConvs(unpadded, { tile: 2 }).model).toEqual(unpadded);
+    expect(winogradConvs(unpadded, { tile: 2, convs }).model).toEqual(unpadded);
+    expect(() => winogradConvs(model, { tile: 4, convs: new Map([['conv', 6]]) })).toThrow(
+      /not a multiple of the tile 4/,
+    );
   });
 });
