@@ -32,9 +32,11 @@ export interface WinogradOptions {
 export function winogradConvs(model: OnnxModel, options: WinogradOptions): { model: OnnxModel; rewritten: string[] } {
   const initializers = new Map(model.graph.initializers.map((t) => [t.name, t]));
   const added = new Map<string, OnnxTensor>();
+  // Constants are named by content, so a second pass (another tile size) reuses the first one's.
   const constant = (tensor: OnnxTensor): string => {
-    if (initializers.has(tensor.name)) throw new Error(`winograd: initializer ${tensor.name} already exists`);
-    if (!added.has(tensor.name)) added.set(tensor.name, tensor);
+    const existing = initializers.get(tensor.name) ?? added.get(tensor.name);
+    if (existing && !sameData(existing, tensor)) throw new Error(`winograd: initializer ${tensor.name} exists`);
+    if (!existing) added.set(tensor.name, tensor);
     return tensor.name;
   };
   const nodes: OnnxNode[] = [];
@@ -59,6 +61,10 @@ export function winogradConvs(model: OnnxModel, options: WinogradOptions): { mod
     model: { ...model, graph: { ...model.graph, nodes, initializers: [...kept, ...added.values()] } },
     rewritten,
   };
+}
+
+function sameData(a: OnnxTensor, b: OnnxTensor): boolean {
+  return a.dims.join() === b.dims.join() && a.data.length === b.data.length && a.data.every((v, i) => v === b.data[i]);
 }
 
 /** Conv, 3x3 float32 weight initializer, stride 1, dilation 1, one group, pads 1 on every side. */
