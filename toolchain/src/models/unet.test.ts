@@ -7,9 +7,11 @@ import { hashInput, hashWeights } from '../../test/fixtures/unet/hash-tensors.ts
 import { repoRoot } from '../../test/paths.ts';
 import { assertValidModel } from '../onnx/check.ts';
 import { encodeModel } from '../onnx/model.ts';
+import { winogradConvs } from '../onnx/winograd.ts';
 import { createSession } from '../runtime/ort.ts';
 import { parseFlags } from './flags.ts';
 import { buildUNet, UNetWeightsError } from './unet.ts';
+import { convLayouts, unetLayout } from './unet-layout.ts';
 
 const fixtures = join(repoRoot, 'toolchain/test/fixtures/unet');
 
@@ -86,6 +88,22 @@ describe('buildUNet with the winograd option matches improved-diffusion UNetMode
       });
     }
   }
+});
+
+it('two winogradConvs passes with different tiles on one graph (F4 at >= 16 px, F2 at 8 px) still match', async () => {
+  const c = randomCases.find((r) => r.name === 'cifar-layout')!;
+  const { unet } = parseFlags(c.flags);
+  const convs = convLayouts(unetLayout(unet)).filter((l) => Math.min(l.inChannels, l.outChannels) >= 32);
+  const pick = (keep: (size: number) => boolean) =>
+    new Map(convs.filter((l) => keep(l.size)).map((l) => [l.path, l.size] as const));
+  let model = buildUNet(unet, hashWeights(c.seed, c.keys));
+  model = winogradConvs(model, { tile: 4, convs: pick((size) => size >= 16) }).model;
+  const second = winogradConvs(model, { tile: 2, convs: pick((size) => size === 8) });
+  expect(second.rewritten.length).toBeGreaterThan(0);
+  assertValidModel(second.model);
+  const out = await runUNet(second.model, c, unet.imageSize);
+  const expected = decodeNpy(readFileSync(join(fixtures, `${c.name}.npy`)));
+  expect(maxAbsDiff(out, expected.data as Float32Array)).toBeLessThanOrEqual(1e-4);
 });
 
 describe('buildUNet weight validation', () => {
