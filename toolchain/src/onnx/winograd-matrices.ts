@@ -67,34 +67,19 @@ function padTo(values: number[], length: number): number[] {
   return [...values, ...new Array(length - values.length).fill(0)];
 }
 
-/**
- * U[(k, l), o, i] = (G w[o, i] G^T)[k, l] for a [K, C, 3, 3] weight, as [alpha^2 K, C] row-major (position-major),
- * in float64, rounded once.
- */
-export function transformWeights(weight: Float32Array, kOut: number, cIn: number, g: number[][]): Float32Array {
+/** (G kron G)^T, [r^2, alpha^2]: row (r, s) of a 3x3 kernel to position (k, l) of G w G^T, = G[k][r] G[l][s]. */
+export function kernelTransform(g: number[][]): number[][] {
   const alpha = g.length;
-  const u = new Float32Array(alpha * alpha * kOut * cIn);
-  const gw = new Float64Array(alpha * 3);
-  for (let o = 0; o < kOut; o++) {
-    for (let i = 0; i < cIn; i++) {
-      const base = (o * cIn + i) * 9;
-      for (let k = 0; k < alpha; k++) {
-        for (let col = 0; col < 3; col++) {
-          let s = 0;
-          for (let r = 0; r < 3; r++) s += g[k][r] * weight[base + r * 3 + col];
-          gw[k * 3 + col] = s;
-        }
-      }
-      for (let k = 0; k < alpha; k++) {
-        for (let l = 0; l < alpha; l++) {
-          let s = 0;
-          for (let col = 0; col < 3; col++) s += gw[k * 3 + col] * g[l][col];
-          u[(k * alpha + l) * kOut * cIn + o * cIn + i] = s;
-        }
-      }
+  const r = g[0].length;
+  const rows: number[][] = [];
+  for (let kr = 0; kr < r; kr++) {
+    for (let ks = 0; ks < r; ks++) {
+      const row: number[] = [];
+      for (let k = 0; k < alpha; k++) for (let l = 0; l < alpha; l++) row.push(g[k][kr] * g[l][ks]);
+      rows.push(row);
     }
   }
-  return u;
+  return rows;
 }
 
 /**

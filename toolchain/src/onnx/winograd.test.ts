@@ -76,8 +76,11 @@ describe('winogradConvs', () => {
         'conv/winograd/products',
         'down',
       ]);
-      // The original 3x3 weight is no longer read; the stride-2 conv keeps its own.
-      expect(rewritten.graph.initializers.some((t) => t.name === 'w')).toBe(false);
+      // The graph keeps the 3x3 weight and derives the transformed one from it (folded at session start).
+      const initializers = new Map(rewritten.graph.initializers.map((t) => [t.name, t]));
+      expect(initializers.get('w')?.dims).toEqual([conv.k, conv.c, 3, 3]);
+      const transformed = (tile + 2) ** 2 * conv.k * conv.c;
+      expect([...initializers.values()].some((t) => t.data.length === transformed)).toBe(false);
       for (const batch of [1, 3]) {
         const [want, wantOut] = await run(model, conv.c, conv.size, batch);
         const [got, gotOut] = await run(rewritten, conv.c, conv.size, batch);

@@ -10,11 +10,15 @@
  *   -> A^T M A as two MatMuls by A^T -> DepthToSpace m (DCR) = [N, K, S, S].
  *
  * The tile pixels are gathered with C innermost (whole channel vectors per index, cheap) and the product runs as a
- * grouped conv, which onnxruntime executes in its NCHWc layout. Nodes are named `<conv name>/winograd/<step>`; the
- * last writes the conv's output value. Exact in real arithmetic; float32 error grows with m (winograd.test.ts).
+ * grouped conv, which onnxruntime executes in its NCHWc layout (graphOptimizationLevel 'all'; with less, the
+ * grouped conv runs on the generic path and the rewrite is slower than the direct conv). U is computed in the graph
+ * from the original weight, so the file stays the size of the plain one; onnxruntime's constant folding
+ * materializes it at session start ((m + 2)^2 / 9 times the 3x3 weights in memory). Nodes are named
+ * `<conv name>/winograd/<step>`; the last writes the conv's output value. Exact in real arithmetic; float32 error
+ * grows with m (winograd.test.ts).
  */
 import type { AttributeValue, OnnxModel, OnnxNode, OnnxTensor } from './ir.ts';
-import { tileGatherIndices, transformWeights, winogradMatrices } from './winograd-matrices.ts';
+import { kernelTransform, tileGatherIndices, winogradMatrices } from './winograd-matrices.ts';
 
 export type WinogradTile = 2 | 4;
 
@@ -151,17 +155,17 @@ function winogradNodes(
   // M = U V per tile position: one [K, C] matrix per position, a 1x1 conv with a group per position. The bias
   // goes in at position (1, 1) (interpolation point 1): A^T has an all-ones column there, so every output pixel
   // gets it exactly once.
-  const u = constant({
-    name: `${weight.name}/winograd${m}`,
-    dtype: 'float32',
-    dims: [a2 * k, c, 1, 1],
-    data: transformWeights(weight.data as Float32Array, k, c, w.g),
-  });
+  // U = G w G^T for every (o, i) as one MatMul of the [K C, 9] kernels by (G kron G)^T, left in the graph on the
+  // initializer so that onnxruntime's constant folding computes it once at session start (the file keeps the
+  // 3x3 weights, not the (m + 2)^2 / 9 times larger transformed ones).
+  let u = reshape('kernels', weight.name, [k * c, 9]);
+  u = op('kernels_transform', 'MatMul', [u, matrix('gg', kernelTransform(w.g))]); // [K C, alpha^2]
+  u = op('kernels_positions', 'Transpose', [u], { perm: ints([1, 0]) });
+  u = reshape('weights', u, [a2 * k, c, 1, 1]);
   const productInputs = [h, u];
   if (bias) {
-    const data = new Float32Array(a2 * k);
-    data.set(bias.data as Float32Array, (alpha + 1) * k);
-    productInputs.push(constant({ name: `${bias.name}/winograd${m}`, dtype: 'float32', dims: [a2 * k], data }));
+    const at11 = (alpha + 1) * k;
+    productInputs.push(op('bias', 'Pad', [bias.name, int64s([at11, a2 * k - at11 - k])]));
   }
   h = op('products', 'Conv', productInputs, { group: int(a2), kernel_shape: ints([1, 1]) });
 
