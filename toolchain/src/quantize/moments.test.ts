@@ -88,6 +88,39 @@ describe('input second moments (torch unfold reference)', () => {
     expect(maxErr).toBeLessThan(1e-5);
   });
 
+  it('uint8 codes give the moments of their dequantized values exactly (padding at the zero point)', async () => {
+    const input: LayerInput = { kind: 'conv', channels: 3, conv: { kernel: [3, 3], stride: [1, 1], padding: [1, 1] } };
+    const shape = [2, 3, 6, 5];
+    const codes = Uint8Array.from({ length: 180 }, (_, i) => (i * 97 + 13) % 256);
+    const zeroPoint = 37;
+    const scale = 0.25; // a power of two: the dequantized values are exact in float32
+    const floats = Float32Array.from(codes, (c) => (c - zeroPoint) * scale);
+    const reference = new MomentAccumulator(input, kernels);
+    await reference.add(floats, shape);
+    const h = (await reference.finish()).h;
+    const ort = ortKernels({ intraOpNumThreads: 1 });
+    for (const k of [kernels, ort]) {
+      const acc = new MomentAccumulator(input, k, { codes: { scale, zeroPoint }, chunk: 7 });
+      await acc.add(codes, shape);
+      expectMatrix((await acc.finish()).h, Array.from(h.data));
+    }
+    // Wide: several 768-column blocks.
+    const wide: LayerInput = { kind: 'linear', features: 1700 };
+    const many = Uint8Array.from({ length: 20 * 1700 }, (_, i) => (i * 31 + (i >> 7)) % 256);
+    const plain = new MomentAccumulator(wide, kernels);
+    await plain.add(
+      Float32Array.from(many, (c) => (c - zeroPoint) * scale),
+      [20, 1700],
+    );
+    const coded = new MomentAccumulator(wide, ort, { codes: { scale, zeroPoint } });
+    await coded.add(many, [20, 1700]);
+    expect(Array.from((await coded.finish()).h.data)).toEqual(Array.from((await plain.finish()).h.data));
+    await ort.dispose();
+    await expect(
+      new MomentAccumulator(input, kernels, { codes: { scale, zeroPoint } }).add(floats, shape),
+    ).rejects.toThrow(/Uint8Array/);
+  });
+
   it('rejects mismatched shapes', async () => {
     const acc = new MomentAccumulator({ kind: 'linear', features: 4 }, kernels);
     await expect(acc.add(new Float32Array(10), [2, 5])).rejects.toThrow(/must end in 4/);

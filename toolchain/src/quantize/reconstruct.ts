@@ -12,7 +12,7 @@ import type { CalibrationSet } from '../calibrate/trajectory.ts';
 import type { OnnxModel, OnnxTensor } from '../onnx/ir.ts';
 import type { OptimizationLevel } from '../runtime/ort.ts';
 import { exportQdq, prepareModel, type QuantizedWeight } from './export.ts';
-import { indexGraph } from './graph-index.ts';
+import { type GraphIndex, indexGraph } from './graph-index.ts';
 import { ortKernels } from './kernels-ort.ts';
 import { columnRate, MomentAccumulator, type Moments } from './moments.ts';
 import type { Range } from './observers.ts';
@@ -147,8 +147,12 @@ interface Run {
   /** Current integer weights: nearest rounding until a site is reconstructed. */
   weights: Map<string, QuantizedWeight>;
   integers: ReturnType<typeof integerInitializers>;
-  /** The value each site's node reads in the QDQ graph: its input's dequantized value where the plan quantizes it. */
-  quantTargets: Map<string, string>;
+  /**
+   * What the pass reads for each site's moments: the value its node reads in the QDQ graph (the dequantized
+   * input where the plan quantizes it), or, for the plain objective, the uint8 codes of that input and the
+   * quantizer's parameters (exact integer moments, see MomentOptions.codes).
+   */
+  quantTargets: Map<string, { value: string; codes?: { scale: number; zeroPoint: number } }>;
   quantPass: SegmentedPass;
   floatPass?: SegmentedPass;
   kernels: LayerKernels;
@@ -173,7 +177,12 @@ function startRun(
   // layer's reconstructed integers replace them (a layer's node only runs in a later stage's segment).
   const qdq = exportQdq(model, plan, ranges, weights);
   const qdqIndex = indexGraph(qdq.graph);
-  const quantTargets = new Map(plan.weights.map((s) => [s.node, qdqIndex.node(s.node)!.inputs[0]]));
+  const quantTargets = new Map(
+    plan.weights.map((s) => {
+      const value = qdqIndex.node(s.node)!.inputs[0];
+      return [s.node, (objective === 'plain' && uint8Codes(qdqIndex, value)) || { value }] as const;
+    }),
+  );
   const batches = calibrationBatches(set, options.samples ?? DEFAULT_RECON_SAMPLES, options.batch ?? 16);
   const passOptions = { threads: options.threads, optimization: options.optimization };
   const threads = options.threads;
@@ -185,7 +194,12 @@ function startRun(
     weights,
     integers: integerInitializers(qdq, plan.weights),
     quantTargets,
-    quantPass: new SegmentedPass(qdq, batches, quantTargets.values(), passOptions),
+    quantPass: new SegmentedPass(
+      qdq,
+      batches,
+      [...quantTargets.values()].map((t) => t.value),
+      passOptions,
+    ),
     floatPass:
       objective === 'plain'
         ? undefined
@@ -205,7 +219,8 @@ function startRun(
 
 /** Runs the stage's forward segment over every batch and accumulates each layer's input moments. */
 async function stageMoments(run: Run, stage: ReconStage): Promise<(MomentAccumulator | undefined)[]> {
-  const quant = await run.quantPass.advance(stage.sites.map((s) => run.quantTargets.get(s.node)!));
+  const targets = stage.sites.map((s) => run.quantTargets.get(s.node)!);
+  const quant = await run.quantPass.advance(targets.map((t) => t.value));
   const float = await run.floatPass?.advance(stage.sites.map((s) => s.inputValue));
   const columns = run.options.columns ?? DEFAULT_RECON_COLUMNS;
   const accumulators: MomentAccumulator[] = [];
@@ -221,8 +236,9 @@ async function stageMoments(run: Run, stage: ReconStage): Promise<(MomentAccumul
           rate: columnRate(columns, run.quantPass.samples * vectorsPerSample(site, dims)),
           cross: x !== undefined,
           seed: (run.options.seed ?? 0) + stage.index * 1009 + k,
+          codes: targets[k].codes,
         });
-        const data = xq[k].data as Float32Array;
+        const data = xq[k].data as Float32Array | Uint8Array;
         if (x) await accumulators[k].add(x[k].data as Float32Array, dims, data);
         else await accumulators[k].add(data, dims);
       }
@@ -270,6 +286,20 @@ async function solveSite(
     signal: solution.signal,
     seconds,
   };
+}
+
+/**
+ * The uint8 codes behind a dequantized value (its DequantizeLinear's input) with the per-tensor scale and zero
+ * point, or undefined where the value is not a uint8 dequantization.
+ */
+function uint8Codes(index: GraphIndex, value: string) {
+  const dq = index.producer(value);
+  if (dq?.opType !== 'DequantizeLinear') return undefined;
+  const scale = index.initializer(dq.inputs[1]);
+  const zeroPoint = index.initializer(dq.inputs[2] ?? '');
+  if (!scale || !zeroPoint || zeroPoint.dtype !== 'uint8' || scale.data.length !== 1 || zeroPoint.data.length !== 1)
+    return undefined;
+  return { value: dq.inputs[0], codes: { scale: Number(scale.data[0]), zeroPoint: Number(zeroPoint.data[0]) } };
 }
 
 /** Input vectors one calibration pair contributes: output positions of a conv, 1 for a linear layer. */
