@@ -71,7 +71,7 @@ export async function measureSteps(
   queries: Record<string, string>,
   requests: number,
 ): Promise<Record<string, { stepMs: number; samples: number[]; requestMs: number }>> {
-  const samples: Record<string, number[]> = {};
+  const samples: Record<string, number[]> = Object.fromEntries(Object.keys(queries).map((v) => [v, []]));
   const spent: Record<string, number> = {};
   for (let i = 0; i < requests; i++) {
     for (const [variant, query] of Object.entries(queries)) {
@@ -80,7 +80,7 @@ export async function measureSteps(
       if (res.status !== 200) throw new Error(`${query}: ${res.status} ${await res.text()}`);
       await res.arrayBuffer();
       spent[variant] = (spent[variant] ?? 0) + performance.now() - started;
-      (samples[variant] ??= []).push(serverTiming(res.headers.get('server-timing')).step);
+      samples[variant].push(serverTiming(res.headers.get('server-timing')).step);
     }
   }
   return Object.fromEntries(
