@@ -124,39 +124,77 @@ async function sweep(
   kernels: MatrixKernels,
 ): Promise<{ q: Int8Array; error: number }> {
   const { rows, cols: n } = w;
-  const { u, pivots, extra } = f;
   let error = 0;
   const target = matrix(rows, n, w.data); // running targets t
   const q = new Int8Array(rows * n);
   for (let b0 = 0; b0 < n; b0 += blockSize) {
     const b1 = Math.min(b0 + blockSize, n);
     const delta = matrix(rows, b1 - b0); // d = q*s - w for this block
-    for (let r = 0; r < rows; r++) {
-      const s = Math.fround(scales[r]);
-      const base = r * n;
-      for (let i = b0; i < b1; i++) {
-        const qi = clampToGrid(roundHalfEven(target.data[base + i] / s), grid);
-        q[base + i] = qi;
-        // NOTE: d is measured against the original w_i, not the running target: that is what the U form
-        // feeds back (GPTQ's form feeds back t_i - q_i s through U^{-1}; the two agree).
-        const wq = Math.fround(qi * s);
-        const d = wq - w.data[base + i];
-        error += pivots[i] * (wq - target.data[base + i]) ** 2 - extra[i] * d * d;
-        delta.data[r * delta.cols + i - b0] = d;
-        const urow = i * n;
-        for (let j = i + 1; j < b1; j++) target.data[base + j] -= d * u.data[urow + j];
-      }
-    }
+    error += roundBlock(w.data, target.data, q, delta.data, f, scales, grid, n, b0, b1);
     if (b1 < n) {
-      const update = await kernels.gemm(delta, block(u, b0, b1, b1, n));
-      for (let r = 0; r < rows; r++) {
-        const dst = r * n + b1;
-        const src = r * update.cols;
-        for (let j = 0; j < update.cols; j++) target.data[dst + j] -= update.data[src + j];
-      }
+      const update = await kernels.gemm(delta, block(f.u, b0, b1, b1, n));
+      subtractColumns(target.data, n, b1, update.data, update.cols, rows);
     }
   }
   return { q, error };
+}
+
+/**
+ * Rounds columns [b0, b1) of every row, feeding each rounding error into the block's later columns; writes the
+ * errors d into `delta` ([rows, b1 - b0]) and returns the block's share of the error.
+ * NOTE: a plain function on typed arrays, apart from the async sweep: inside the async function V8 ran this
+ * loop several times slower.
+ */
+function roundBlock(
+  w: Float64Array,
+  target: Float64Array,
+  q: Int8Array,
+  delta: Float64Array,
+  f: Factor,
+  scales: Float32Array,
+  grid: Grid,
+  n: number,
+  b0: number,
+  b1: number,
+): number {
+  const { pivots, extra } = f;
+  const u = f.u.data;
+  const width = b1 - b0;
+  const rows = w.length / n;
+  let error = 0;
+  for (let r = 0; r < rows; r++) {
+    const s = Math.fround(scales[r]);
+    const base = r * n;
+    for (let i = b0; i < b1; i++) {
+      const qi = clampToGrid(roundHalfEven(target[base + i] / s), grid);
+      q[base + i] = qi;
+      // NOTE: d is measured against the original w_i, not the running target: that is what the U form
+      // feeds back (GPTQ's form feeds back t_i - q_i s through U^{-1}; the two agree).
+      const wq = Math.fround(qi * s);
+      const d = wq - w[base + i];
+      error += pivots[i] * (wq - target[base + i]) ** 2 - extra[i] * d * d;
+      delta[r * width + i - b0] = d;
+      const urow = i * n;
+      for (let j = i + 1; j < b1; j++) target[base + j] -= d * u[urow + j];
+    }
+  }
+  return error;
+}
+
+/** target[r, c0 + j] -= update[r, j] for every row. */
+function subtractColumns(
+  target: Float64Array,
+  n: number,
+  c0: number,
+  update: Float64Array,
+  cols: number,
+  rows: number,
+) {
+  for (let r = 0; r < rows; r++) {
+    const dst = r * n + c0;
+    const src = r * cols;
+    for (let j = 0; j < cols; j++) target[dst + j] -= update[src + j];
+  }
 }
 
 function clampToGrid(v: number, grid: Grid): number {
