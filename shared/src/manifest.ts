@@ -68,6 +68,8 @@ export interface VariantEntry {
   metrics?: Record<string, unknown>;
   /** The build report that describes this variant (a later build of other variants writes its own). */
   report?: string;
+  /** Inference-only fp32: the 3x3 convs run as Winograd F(tile x tile, 3 x 3); never a quantization source. */
+  winograd?: { tile: number };
   edgeGraph?: EdgeGraph;
 }
 
@@ -151,6 +153,10 @@ export function parseManifest(value: unknown): Manifest {
     field(entry, path, 'sha256', isSha256, 'a lowercase hex sha256');
     field(entry, path, 'precision', isNonEmptyString, 'a non-empty string');
     if (entry.report !== undefined) field(entry, path, 'report', isPlainFileName, 'a plain file name');
+    if (entry.winograd !== undefined) {
+      const winograd = field(entry, path, 'winograd', isObject, 'an object');
+      field(winograd, `${path}winograd.`, 'tile', (v): v is number => v === 2 || v === 4, '2 or 4');
+    }
     if (entry.edgeGraph !== undefined) {
       const graph = field(entry, path, 'edgeGraph', isObject, 'an object');
       const at = `${path}edgeGraph.`;

@@ -44,6 +44,7 @@ describe('parseManifest', () => {
     ['a short sha256', { variants: { fp32: { ...manifest().variants.fp32, sha256: 'abc' } } }, /sha256/],
     ['a variant report with a directory', { variants: { int8: w8a8('m.onnx', 'reports/r.html') } }, /report/],
     ['a top-level report with a directory', { report: 'a/report.html' }, /report/],
+    ['a Winograd tile other than 2 or 4', { variants: { w: { ...w8a8('w.onnx'), winograd: { tile: 3 } } } }, /tile/],
     [
       'an edge graph outside the artifact',
       { variants: { int8: { ...w8a8('m.onnx'), edgeGraph: edgeGraph('../e') } } },

@@ -91,3 +91,55 @@ describe('toolchain CLI', () => {
     expect(png.width).toBeGreaterThan(64);
   });
 });
+
+describe('toolchain import --winograd', () => {
+  it('adds an inference-only fp32-winograd variant that samples the same images as fp32', async () => {
+    const artifact = join(work, 'mnist32-winograd');
+    const flags = sharedPath('models/mnist32/flags.json');
+    const checkpoint = sharedPath('models/mnist32/ema.pt');
+    const bad = await runCli([
+      'import',
+      '--checkpoint',
+      checkpoint,
+      '--flags',
+      flags,
+      '--out',
+      artifact,
+      '--winograd',
+      '3',
+    ]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--winograd must be one of 2, 4/);
+
+    const args = [
+      'import',
+      '--checkpoint',
+      checkpoint,
+      '--flags',
+      flags,
+      '--out',
+      artifact,
+      '--winograd',
+      '4',
+      '--json',
+    ];
+    const imported = await runCli(args);
+    expect(imported.code, imported.stderr).toBe(0);
+    const variant = JSON.parse(imported.stdout).manifest.variants['fp32-winograd'];
+    expect(variant).toMatchObject({ precision: 'fp32', winograd: { tile: 4 }, file: 'model.fp32-winograd.onnx' });
+
+    const raw = async (name: string) => {
+      const out = join(work, `${name}.npz`);
+      const sample = ['sample', '--artifact', artifact, '--variant', name, '--n', '2', '--steps', 'ddim4'];
+      const sampled = await runCli([...sample, '--seed', '3', '--out', out, '--quiet']);
+      expect(sampled.code, sampled.stderr).toBe(0);
+      return decodeNpz(new Uint8Array(readFileSync(out))).raw.data as Float32Array;
+    };
+    const plain = await raw('fp32');
+    const winograd = await raw('fp32-winograd');
+    let maxAbs = 0;
+    for (let i = 0; i < plain.length; i++) maxAbs = Math.max(maxAbs, Math.abs(plain[i] - winograd[i]));
+    expect(maxAbs).toBeGreaterThan(0); // a different graph ran
+    expect(maxAbs).toBeLessThan(1e-3);
+  });
+});

@@ -9,9 +9,12 @@ import { countParameters, readCheckpoint } from '../checkpoint/index.ts';
 import { type ImprovedDiffusionFlags, parseFlags } from '../models/flags.ts';
 import { buildUNet } from '../models/unet.ts';
 import { encodeModel } from '../onnx/model.ts';
+import type { WinogradTile } from '../onnx/winograd.ts';
 import { ArtifactError, sha256Bytes, writeArtifactManifest, writeFileAtomic } from './folder.ts';
 
 export const FP32_FILE = 'model.fp32.onnx';
+export const WINOGRAD_VARIANT = 'fp32-winograd';
+const WINOGRAD_FILE = 'model.fp32-winograd.onnx';
 export const TOOLCHAIN_VERSION = '0.1.0';
 
 /** `--flags` takes a JSON file, a text file holding improved-diffusion's flags, or the flags string itself. */
@@ -43,6 +46,8 @@ export interface ImportOptions {
   flags: ImprovedDiffusionFlags;
   outDir: string;
   name?: string;
+  /** Also write the inference-only `fp32-winograd` variant with this tile (faster fp32 on CPU). */
+  winograd?: WinogradTile;
   log?: (message: string) => void;
 }
 
@@ -61,11 +66,26 @@ export async function importCheckpoint(options: ImportOptions): Promise<ImportRe
   const { unet, diffusion, flags } = options.flags;
   const parameters = countParameters(checkpoint.tensors);
   log(`${checkpoint.tensors.size} tensors, ${(parameters / 1e6).toFixed(2)}M parameters; building the ONNX graph`);
-  const model = buildUNet(unet, checkpoint.tensors, {
+  const graphOptions = {
     producerVersion: TOOLCHAIN_VERSION,
     metadata: { 'qdm.checkpoint.sha256': checkpoint.sha256 },
-  });
-  const bytes = encodeModel(model);
+  };
+  const bytes = encodeModel(buildUNet(unet, checkpoint.tensors, graphOptions));
+  const variants: Manifest['variants'] = {
+    fp32: { file: FP32_FILE, bytes: bytes.length, sha256: sha256Bytes(bytes), precision: 'fp32' },
+  };
+  let winogradBytes: Uint8Array | undefined;
+  if (options.winograd) {
+    log(`building the Winograd F(${options.winograd}x${options.winograd},3x3) graph`);
+    winogradBytes = encodeModel(buildUNet(unet, checkpoint.tensors, { ...graphOptions, winograd: options.winograd }));
+    variants[WINOGRAD_VARIANT] = {
+      file: WINOGRAD_FILE,
+      bytes: winogradBytes.length,
+      sha256: sha256Bytes(winogradBytes),
+      precision: 'fp32',
+      winograd: { tile: options.winograd },
+    };
+  }
   const manifest: Manifest = {
     schema: MANIFEST_SCHEMA,
     name: options.name ?? basename(outDir),
@@ -87,13 +107,12 @@ export async function importCheckpoint(options: ImportOptions): Promise<ImportRe
       rescaleTimesteps: diffusion.rescaleTimesteps,
       timestepRespacing: diffusion.timestepRespacing,
     },
-    variants: {
-      fp32: { file: FP32_FILE, bytes: bytes.length, sha256: sha256Bytes(bytes), precision: 'fp32' },
-    },
+    variants,
     toolchain: { version: TOOLCHAIN_VERSION },
   };
   log(`writing ${outDir}`);
   await writeFileAtomic(outDir, FP32_FILE, bytes);
+  if (winogradBytes) await writeFileAtomic(outDir, WINOGRAD_FILE, winogradBytes);
   await writeArtifactManifest(outDir, manifest);
   return { manifest, outDir, fp32Bytes: bytes.length, parameters };
 }

@@ -1,6 +1,6 @@
 import { defineCommand } from 'citty';
 import { importCheckpoint, loadFlags } from '../artifact/import.ts';
-import { requireArg } from '../cli/args.ts';
+import { enumArg, requireArg } from '../cli/args.ts';
 import { commonArgs, emit } from '../cli/output.ts';
 import { logger } from '../cli/progress.ts';
 
@@ -24,6 +24,13 @@ export default defineCommand({
     },
     out: { type: 'string', description: 'artifact folder to write (created if missing)', valueHint: 'DIR' },
     name: { type: 'string', description: 'artifact name in the manifest (default: the folder name)' },
+    winograd: {
+      type: 'string',
+      description:
+        'also write the inference-only variant fp32-winograd: 3x3 convs as Winograd F(NxN,3x3), N = 2 or 4 ' +
+        '(about 1.6x faster fp32 on CPU; build-artifact always quantizes the plain fp32 graph)',
+      valueHint: 'N',
+    },
     ...commonArgs,
   },
   async run({ args }) {
@@ -34,12 +41,17 @@ export default defineCommand({
       flags,
       outDir: requireArg('out', args.out),
       name: args.name,
+      winograd:
+        args.winograd === undefined ? undefined : (Number(enumArg('winograd', args.winograd, ['2', '4'])) as 2 | 4),
       log,
     });
     emit(args.json, { artifact: result.outDir, manifest: result.manifest }, () =>
       [
         `imported ${result.manifest.name}: ${(result.parameters / 1e6).toFixed(2)}M parameters`,
         `  ${result.outDir}/model.fp32.onnx (${(result.fp32Bytes / 1e6).toFixed(1)} MB), manifest.json`,
+        ...Object.entries(result.manifest.variants)
+          .filter(([, v]) => v.winograd)
+          .map(([name, v]) => `  variant ${name}: ${v.file} (${(v.bytes / 1e6).toFixed(1)} MB)`),
       ].join('\n'),
     );
   },

@@ -25,8 +25,8 @@ export interface BuildUNetOptions {
   /**
    * Run the 3x3 stride-1 convs on feature maps of at least WINOGRAD_MIN_SIZE pixels as Winograd F(m x m, 3 x 3)
    * (onnx/winograd.ts): faster fp32 on onnxruntime's CPU provider (needs graphOptimizationLevel 'basic' or above
-   * for constant folding), same outputs within float32 rounding, same file size, more memory once loaded. Those layers are then no longer Conv nodes,
-   * so it is an inference-only variant: quantize the plain graph.
+   * for constant folding), same outputs within float32 rounding, same file size, more memory once loaded. Those
+   * layers are then no longer Conv nodes, so it is an inference-only variant: quantize the plain graph.
    */
   winograd?: WinogradTile;
 }
