@@ -151,7 +151,7 @@ const exported = await phase(() => encodeModel(exportQdq(fp32, plan, ranges, rec
 
 const summary = ({ value: _, ...rest }: Phase<unknown>) => rest;
 const phases = {
-  statistics: summary(stats),
+  statistics: { ...summary(stats), breakdown: stats.value.seconds, batch: stats.value.batch },
   plan: summary(planned),
   reconstruction: { ...summary(recon), breakdown: recon.value.seconds },
   export: { ...summary(exported), bytes: exported.value.length },

@@ -26,6 +26,8 @@ export class SegmentedPass {
   private readonly options: SegmentedPassOptions;
   /** Seconds spent creating sessions and running them. */
   seconds = 0;
+  /** Of which creating the segments' sessions. */
+  sessionSeconds = 0;
 
   /** `batches`: the graph inputs of each batch (x, t). `allTargets`: every value a stage will ask for. */
   constructor(
@@ -54,6 +56,7 @@ export class SegmentedPass {
     const segment = this.cursor.next(targets);
     const session = segment.nodes.length > 0 ? await this.open(segment) : undefined;
     this.seconds += (performance.now() - start) / 1000;
+    this.sessionSeconds += (performance.now() - start) / 1000;
     let closed = false;
     return {
       read: async (b) => {

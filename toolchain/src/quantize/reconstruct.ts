@@ -103,7 +103,8 @@ export interface ReconstructionResult {
   layers: LayerReconstruction[];
   stages: number;
   samples: number;
-  seconds: { forward: number; moments: number; solve: number; total: number };
+  /** forward includes sessions: creating the segments' onnxruntime sessions. */
+  seconds: { forward: number; sessions: number; moments: number; solve: number; total: number };
 }
 
 export async function reconstructWeights(
@@ -132,8 +133,9 @@ export async function reconstructWeights(
     await run.kernels.exact.dispose();
     await run.kernels.fast.dispose();
   }
-  const seconds = { ...run.seconds, total: (performance.now() - started) / 1000 };
+  const seconds = { ...run.seconds, sessions: 0, total: (performance.now() - started) / 1000 };
   seconds.forward = run.quantPass.seconds + (run.floatPass?.seconds ?? 0);
+  seconds.sessions = run.quantPass.sessionSeconds + (run.floatPass?.sessionSeconds ?? 0);
   return { weights: run.weights, layers, stages: run.stages.length, samples: run.quantPass.samples, seconds };
 }
 
