@@ -1,4 +1,5 @@
 /** Small validators for command-line values: each error names the flag, so the user knows what to fix. */
+import { parseSteps } from '@qdm/shared';
 import { UsageError } from './errors.ts';
 
 export function requireArg(flag: string, value: string | undefined): string {
@@ -56,4 +57,36 @@ export function listArg(value: string | undefined): string[] {
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
+}
+
+/** `--shard i/n`: shard i (0-based) of n. */
+export function shardArg(flag: string, value: string): { index: number; of: number } {
+  const m = /^(\d+)\/(\d+)$/.exec(value.trim());
+  if (!m) throw new UsageError(`--${flag} must be i/n (e.g. 0/4), got "${value}"`);
+  const index = Number(m[1]);
+  const of = Number(m[2]);
+  if (of < 1 || index >= of) throw new UsageError(`--${flag} ${value}: need 0 <= i < n (shards are numbered from 0)`);
+  return { index, of };
+}
+
+/**
+ * A respacing ("ddim50", "250", "10,20,30" or a count), checked before any work starts; with `diffusionSteps`
+ * also against the model (at least 2 of its steps).
+ */
+export function stepsArg(flag: string, value: string, diffusionSteps?: number): string {
+  try {
+    parseSteps(value, diffusionSteps);
+  } catch (error) {
+    throw new UsageError(`--${flag}: ${(error as Error).message}`);
+  }
+  return value;
+}
+
+/** An output file named by its format (`.npz`, `.png`): writing a zip under a .png name only confuses later. */
+export function outputFileArg(flag: string, value: string | undefined, extension: string): string {
+  const path = requireArg(flag, value);
+  if (!path.toLowerCase().endsWith(extension)) {
+    throw new UsageError(`--${flag} must name a ${extension} file, got "${path}"`);
+  }
+  return path;
 }

@@ -92,6 +92,49 @@ function checkFlags(argsDef: ArgsDef, rawArgs: string[], command: string): void 
   }
 }
 
+/**
+ * `--flags "--image_size 32 ..."` (improved-diffusion's flags pasted as one value, as the README shows): the
+ * parser would read a value starting with "-" as another option. A single argument that starts with "-" and holds
+ * whitespace cannot be an option, so it is joined to the string option before it as `--flags=...`.
+ */
+export function joinDashValues(argsDef: ArgsDef, rawArgs: string[]): string[] {
+  const stringFlags = new Set<string>();
+  for (const [name, def] of Object.entries(argsDef)) {
+    if (def.type === 'string') stringFlags.add(`--${name}`).add(`--${kebab(name)}`);
+  }
+  const out: string[] = [];
+  for (let i = 0; i < rawArgs.length; i++) {
+    const arg = rawArgs[i];
+    const next = rawArgs[i + 1];
+    if (stringFlags.has(arg) && next?.startsWith('-') && /\s/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
+}
+
+/** File system errors a user can fix, as one line naming the path. */
+const FILE_ERRORS: Record<string, string> = {
+  ENOENT: 'no such file or directory',
+  EEXIST: 'already exists (and is not a folder that can be written into)',
+  ENOTDIR: 'a part of this path is a file, not a folder',
+  EISDIR: 'is a folder, expected a file',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on the device',
+};
+
+function fileErrorMessage(error: unknown): string | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const { code, path } = error as NodeJS.ErrnoException;
+  const text = code ? FILE_ERRORS[code] : undefined;
+  return text ? `${path ?? 'file'}: ${text}` : undefined;
+}
+
 function wantsJson(rawArgs: string[]): boolean {
   return rawArgs.includes('--json');
 }
@@ -117,9 +160,10 @@ export async function main(rawArgs: string[]): Promise<number> {
       process.stdout.write(`${await renderUsage(cmd, rootCommand())}\n`);
       return 0;
     }
-    const argsDef = (typeof cmd.args === 'function' ? await cmd.args() : await cmd.args) ?? {};
-    checkFlags(argsDef as ArgsDef, rest, name);
-    await runCommand(cmd, { rawArgs: rest });
+    const argsDef = ((typeof cmd.args === 'function' ? await cmd.args() : await cmd.args) ?? {}) as ArgsDef;
+    const args = joinDashValues(argsDef, rest);
+    checkFlags(argsDef, args, name);
+    await runCommand(cmd, { rawArgs: args });
     return 0;
   } catch (error) {
     return reportError(error, name, wantsJson(rest));
@@ -135,8 +179,8 @@ function reportError(error: unknown, command: string, json: boolean): number {
     message = error.message;
   } else if (error instanceof UserError || isUserFacing(error)) {
     message = (error as Error).message;
-  } else if (error instanceof Error && (error as NodeJS.ErrnoException).code === 'ENOENT') {
-    message = `${(error as NodeJS.ErrnoException).path ?? 'file'}: no such file or directory`;
+  } else if (fileErrorMessage(error)) {
+    message = fileErrorMessage(error) as string;
   } else {
     message = `internal error: ${error instanceof Error ? error.message : String(error)} (QDM_DEBUG=1 shows the stack)`;
   }

@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { encodeNpz } from '@qdm/shared';
 import { defineCommand } from 'citty';
-import { floatArg, intArg, requireArg } from '../cli/args.ts';
+import { floatArg, intArg, requireArg, stepsArg } from '../cli/args.ts';
 import { UsageError } from '../cli/errors.ts';
 import { commonArgs, emit } from '../cli/output.ts';
 import { Progress } from '../cli/progress.ts';
@@ -68,6 +68,7 @@ export default defineCommand({
     const urls = { a: checkUrl('a', requireArg('a', args.a)), b: checkUrl('b', requireArg('b', args.b)) };
     const out = resolve(requireArg('out', args.out));
     const seeds = seedList(args.seeds, args.n);
+    stepsArg('steps', args.steps);
     const eta = floatArg('eta', args.eta, { min: 0, max: 1 });
     const concurrency = intArg('concurrency', args.concurrency, { min: 1, max: 64 });
     const retries = intArg('retries', args.retries, { min: 0, max: 10 });

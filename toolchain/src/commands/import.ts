@@ -1,6 +1,8 @@
+import { stat } from 'node:fs/promises';
 import { defineCommand } from 'citty';
 import { importCheckpoint, loadFlags } from '../artifact/import.ts';
 import { enumArg, requireArg } from '../cli/args.ts';
+import { UserError } from '../cli/errors.ts';
 import { commonArgs, emit } from '../cli/output.ts';
 import { logger } from '../cli/progress.ts';
 
@@ -35,16 +37,14 @@ export default defineCommand({
   },
   async run({ args }) {
     const log = logger(!args.quiet && !args.json);
-    const flags = await loadFlags(requireArg('flags', args.flags));
-    const result = await importCheckpoint({
-      checkpoint: requireArg('checkpoint', args.checkpoint),
-      flags,
-      outDir: requireArg('out', args.out),
-      name: args.name,
-      winograd:
-        args.winograd === undefined ? undefined : (Number(enumArg('winograd', args.winograd, ['2', '4'])) as 2 | 4),
-      log,
-    });
+    const checkpoint = requireArg('checkpoint', args.checkpoint);
+    const flagsValue = requireArg('flags', args.flags);
+    const outDir = requireArg('out', args.out);
+    const winograd =
+      args.winograd === undefined ? undefined : (Number(enumArg('winograd', args.winograd, ['2', '4'])) as 2 | 4);
+    await checkOutDir(outDir);
+    const flags = await readFlags(flagsValue);
+    const result = await importCheckpoint({ checkpoint, flags, outDir, name: args.name, winograd, log });
     emit(args.json, { artifact: result.outDir, manifest: result.manifest }, () =>
       [
         `imported ${result.manifest.name}: ${(result.parameters / 1e6).toFixed(2)}M parameters`,
@@ -56,3 +56,20 @@ export default defineCommand({
     );
   },
 });
+
+/** --out must be a folder (or not exist yet): fail before reading a large checkpoint, not after. */
+async function checkOutDir(outDir: string): Promise<void> {
+  const found = await stat(outDir).catch(() => undefined);
+  if (found && !found.isDirectory()) throw new UserError(`--out ${outDir}: is a file, expected an artifact folder`);
+}
+
+/** A --flags file that is neither JSON nor flags text (a PNG, a README) is named in the message. */
+async function readFlags(value: string): Promise<Awaited<ReturnType<typeof loadFlags>>> {
+  try {
+    return await loadFlags(value);
+  } catch (error) {
+    const message = (error as Error).message;
+    if (message.startsWith('--flags')) throw error;
+    throw new UserError(`--flags ${value}: not improved-diffusion flags (${message})`, { cause: error });
+  }
+}

@@ -1,11 +1,11 @@
 import { resolve } from 'node:path';
 import { defineCommand } from 'citty';
-import { requireArg } from '../cli/args.ts';
+import { outputFileArg } from '../cli/args.ts';
 import { UsageError } from '../cli/errors.ts';
 import { commonArgs, emit } from '../cli/output.ts';
 import { readSamples, writeSamples } from '../sampling/files.ts';
 import { mergeSampleSets } from '../sampling/merge.ts';
-import { isS3Uri } from '../store/objects.ts';
+import { isS3Uri, objectLocation } from '../store/objects.ts';
 
 export default defineCommand({
   meta: {
@@ -18,7 +18,8 @@ export default defineCommand({
     ...commonArgs,
   },
   async run({ args }) {
-    const out = requireArg('out', args.out);
+    const out = outputFileArg('out', args.out, '.npz');
+    if (isS3Uri(out)) objectLocation(out);
     const files = args._.filter((a) => a.length > 0);
     if (files.length === 0)
       throw new UsageError('give the shard .npz files to merge: toolchain merge --out all.npz a.npz b.npz');

@@ -1,12 +1,12 @@
 import { resolve } from 'node:path';
 import { defineCommand } from 'citty';
 import { readArtifactManifest, readVariant } from '../artifact/folder.ts';
-import { enumArg, floatArg, intArg, requireArg } from '../cli/args.ts';
+import { enumArg, floatArg, intArg, outputFileArg, requireArg, shardArg, stepsArg } from '../cli/args.ts';
 import { commonArgs, emit } from '../cli/output.ts';
 import { Progress } from '../cli/progress.ts';
 import { readInitNoise, type SampleSet, writeGrid, writeSamples } from '../sampling/files.ts';
 import { openVariant, type SamplerName, sampleWith, shardRange } from '../sampling/run.ts';
-import { isS3Uri, localArtifactDir } from '../store/objects.ts';
+import { isS3Uri, localArtifactDir, objectLocation } from '../store/objects.ts';
 
 export default defineCommand({
   meta: { name: 'sample', description: 'Sample images from an artifact variant with onnxruntime-node (DDIM or DDPM)' },
@@ -42,17 +42,25 @@ export default defineCommand({
     ...commonArgs,
   },
   async run({ args }) {
-    const dir = await localArtifactDir(requireArg('artifact', args.artifact));
-    const out = requireArg('out', args.out);
+    const artifact = requireArg('artifact', args.artifact);
+    const out = outputFileArg('out', args.out, '.npz');
+    const grid = args.grid === undefined ? undefined : outputFileArg('grid', args.grid, '.png');
+    // A bad s3:// output must fail now, not after the sampling it would have stored.
+    for (const target of [out, grid]) if (target && isS3Uri(target)) objectLocation(target);
+    stepsArg('steps', args.steps);
     const total = intArg('n', args.n, { min: 1, max: 1_000_000 });
     const seed = intArg('seed', args.seed, { min: 0, max: 2 ** 32 - 1 });
     const eta = floatArg('eta', args.eta, { min: 0, max: 1 });
     const batch = intArg('batch', args.batch, { min: 1, max: 1024 });
     const threads = args.threads === undefined ? undefined : intArg('threads', args.threads, { min: 1, max: 256 });
     const sampler = enumArg<SamplerName>('sampler', args.sampler, ['ddim', 'ddpm']);
-    const range = args.shard ? shardRange(args.shard, total) : { first: 0, count: total, index: 0, of: 1 };
+    const range = args.shard
+      ? shardRange(shardArg('shard', args.shard), total)
+      : { first: 0, count: total, index: 0, of: 1 };
 
+    const dir = await localArtifactDir(artifact);
     const manifest = await readArtifactManifest(dir);
+    stepsArg('steps', args.steps, manifest.diffusion.diffusionSteps);
     const bytes = await readVariant(dir, manifest, args.variant);
     const shape: [number, number, number] = [
       manifest.model.inChannels,
@@ -94,12 +102,12 @@ export default defineCommand({
       c: shape[0],
     };
     await writeSamples(out, set);
-    if (args.grid) await writeGrid(args.grid, set);
+    if (grid) await writeGrid(grid, set);
     emit(
       args.json,
       {
         out: isS3Uri(out) ? out : resolve(out),
-        grid: args.grid && !isS3Uri(args.grid) ? resolve(args.grid) : args.grid,
+        grid: grid && !isS3Uri(grid) ? resolve(grid) : grid,
         artifact: manifest.name,
         variant: args.variant,
         sha256: manifest.variants[args.variant].sha256,
@@ -114,7 +122,7 @@ export default defineCommand({
       },
       () =>
         `${range.count} samples (${args.variant}, ${args.steps}, seed ${seed}${args.shard ? `, shard ${args.shard}` : ''}) ` +
-        `in ${seconds.toFixed(1)}s -> ${out}${args.grid ? `, ${args.grid}` : ''}`,
+        `in ${seconds.toFixed(1)}s -> ${out}${grid ? `, ${grid}` : ''}`,
     );
   },
 });

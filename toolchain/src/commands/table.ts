@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import type { Manifest } from '@qdm/shared';
 import { defineCommand } from 'citty';
 import { readArtifactManifest, readVariant } from '../artifact/folder.ts';
-import { floatArg, intArg, listArg, requireArg } from '../cli/args.ts';
+import { floatArg, intArg, listArg, requireArg, stepsArg } from '../cli/args.ts';
 import { UsageError } from '../cli/errors.ts';
 import { commonArgs, emit } from '../cli/output.ts';
 import { Progress } from '../cli/progress.ts';
@@ -78,9 +78,11 @@ export default defineCommand({
     const isSplits = intArg('is-splits', args['is-splits'], { min: 1 });
     const k = intArg('pr-k', args['pr-k'], { min: 1, max: 100 });
     const progress = !args.quiet && !args.json;
+    stepsArg('steps', args.steps);
 
     const dir = await localArtifactDir(artifact);
     const manifest = await readArtifactManifest(dir);
+    stepsArg('steps', args.steps, manifest.diffusion.diffusionSteps);
     let variants: string[];
     try {
       variants = tableVariants(manifest, listArg(args.variants));

@@ -31,13 +31,29 @@ export async function writeGrid(path: string, set: SampleSet, columns?: number):
   await writeBytes(path, encodePng(grid.data, grid.width, grid.height, set.c as 1 | 3));
 }
 
+/** A sample, noise or grid file that is missing or not what it should be; the message names the file. */
+export class SampleFileError extends Error {
+  override name = 'SampleFileError';
+}
+
+/** Decodes with `decode`, naming the file when its bytes are not that format (a PNG given as .npz, ...). */
+function decodeFile<T>(path: string, bytes: Uint8Array, decode: (bytes: Uint8Array) => T): T {
+  try {
+    return decode(bytes);
+  } catch (error) {
+    throw new SampleFileError(`${path}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
 /** Reads an evaluator-format .npz (local or s3://); `arr_0` must be uint8 [N, H, W, C]. */
 export async function readSamples(path: string): Promise<SampleSet> {
-  const arrays = decodeNpz(await readBytes(path));
+  const arrays = decodeFile(path, await readBytes(path), decodeNpz);
   const images = arrays[NPZ_SAMPLES_KEY];
-  if (!images) throw new Error(`${path}: no "${NPZ_SAMPLES_KEY}" array (expected evaluator-format samples)`);
+  if (!images) throw new SampleFileError(`${path}: no "${NPZ_SAMPLES_KEY}" array (expected evaluator-format samples)`);
   if (images.dtype !== 'uint8' || images.shape.length !== 4) {
-    throw new Error(`${path}: "${NPZ_SAMPLES_KEY}" must be uint8 [N,H,W,C], got ${images.dtype} [${images.shape}]`);
+    throw new SampleFileError(
+      `${path}: "${NPZ_SAMPLES_KEY}" must be uint8 [N,H,W,C], got ${images.dtype} [${images.shape}]`,
+    );
   }
   const [n, h, w, c] = images.shape;
   const raw = arrays.raw?.dtype === 'float32' ? (arrays.raw.data as Float32Array) : undefined;
@@ -51,12 +67,12 @@ export async function readInitNoise(
   count: number,
   shape: [number, number, number],
 ): Promise<Float32Array> {
-  const tensor = decodeNpy(await readBytes(path));
+  const tensor = decodeFile(path, await readBytes(path), decodeNpy);
   const expected = [count, ...shape];
   if (tensor.shape.join(',') !== expected.join(',')) {
-    throw new Error(`--init-noise ${path}: shape [${tensor.shape}] but this run needs [${expected}]`);
+    throw new SampleFileError(`--init-noise ${path}: shape [${tensor.shape}] but this run needs [${expected}]`);
   }
   if (tensor.dtype === 'float32') return tensor.data as Float32Array;
   if (tensor.dtype === 'float64') return Float32Array.from(tensor.data as Float64Array);
-  throw new Error(`--init-noise ${path}: dtype ${tensor.dtype}, expected float32`);
+  throw new SampleFileError(`--init-noise ${path}: dtype ${tensor.dtype}, expected float32`);
 }

@@ -116,12 +116,11 @@ export async function openVariant(
 }
 
 /** `--shard i/n` -> the sample index range of shard i: [floor(i*N/n), floor((i+1)*N/n)). */
-export function shardRange(shard: string, total: number): { first: number; count: number; index: number; of: number } {
-  const m = /^(\d+)\/(\d+)$/.exec(shard.trim());
-  if (!m) throw new Error(`--shard must be i/n (e.g. 0/4), got "${shard}"`);
-  const index = Number(m[1]);
-  const of = Number(m[2]);
-  if (of < 1 || index >= of) throw new Error(`--shard ${shard}: need 0 <= i < n`);
+export function shardRange(
+  shard: { index: number; of: number },
+  total: number,
+): { first: number; count: number; index: number; of: number } {
+  const { index, of } = shard;
   const first = Math.floor((index * total) / of);
   const end = Math.floor(((index + 1) * total) / of);
   return { first, count: end - first, index, of };

@@ -5,6 +5,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import { StoreError } from './errors.ts';
 import { writeBytesAtomic } from './folder-writer.ts';
 import { openStore } from './index.ts';
 import { formatLocation, parseLocation } from './location.ts';
@@ -15,10 +16,16 @@ export function isS3Uri(value: string): boolean {
   return /^s3:\/\//i.test(value.trim());
 }
 
-function objectsFor(uri: string): { objects: S3Objects; key: string } {
+/** The bucket and key of a single-file s3:// URI; call it before long work so a bad URI fails first. */
+export function objectLocation(uri: string): { bucket: string; key: string } {
   const location = parseLocation(uri);
-  if (location.kind !== 's3' || !location.prefix) throw new Error(`${uri}: expected s3://bucket/key`);
-  return { objects: new S3Objects(createS3Client(s3SettingsFromEnv()), location.bucket), key: location.prefix };
+  if (location.kind !== 's3' || !location.prefix) throw new StoreError(uri, 'expected s3://bucket/key');
+  return { bucket: location.bucket, key: location.prefix };
+}
+
+function objectsFor(uri: string): { objects: S3Objects; key: string } {
+  const { bucket, key } = objectLocation(uri);
+  return { objects: new S3Objects(createS3Client(s3SettingsFromEnv()), bucket), key };
 }
 
 export async function readBytes(pathOrUri: string): Promise<Uint8Array> {
@@ -52,7 +59,7 @@ export async function writeBytes(pathOrUri: string, bytes: Uint8Array): Promise<
 export async function localArtifactDir(pathOrUri: string): Promise<string> {
   if (!isS3Uri(pathOrUri)) return pathOrUri;
   const location = parseLocation(pathOrUri);
-  if (location.kind !== 's3' || !location.prefix) throw new Error(`${pathOrUri}: expected s3://bucket/prefix/name`);
+  if (location.kind !== 's3' || !location.prefix) throw new StoreError(pathOrUri, 'expected s3://bucket/prefix/name');
   const segments = location.prefix.split('/');
   const name = segments.pop()!;
   const root = formatLocation({ kind: 's3', bucket: location.bucket, prefix: segments.join('/') });

@@ -1,0 +1,95 @@
+/**
+ * What a user meets on plausible wrong input: one line naming the problem (exit 2 for the command line, 1 for the
+ * data), no stack trace, nothing written. Runs against a fake artifact, so it never loads a model.
+ */
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encodePng } from '@qdm/shared';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CliResult, runCli } from './cli.ts';
+import { makeFakeArtifact } from './fake-artifact.ts';
+
+const work = mkdtempSync(join(tmpdir(), 'qdm-cli-errors-'));
+const artifact = join(work, 'fake');
+const png = join(work, 'grid.png');
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+beforeAll(async () => {
+  await makeFakeArtifact(artifact);
+  writeFileSync(png, encodePng(new Uint8Array(4 * 4 * 3), 4, 4, 3));
+});
+
+/** One line on stderr (plus the `see: --help` hint for usage errors), no stack trace, no "internal error". */
+function expectOneLine(result: CliResult, code: number, message: RegExp): void {
+  expect(result.code, result.stderr).toBe(code);
+  const lines = result.stderr.trim().split('\n');
+  expect(lines[0]).toMatch(message);
+  expect(lines.length).toBe(code === 2 ? 2 : 1);
+  expect(result.stderr).not.toMatch(/internal error|\n\s+at /);
+}
+
+function sample(...extra: string[]): Promise<CliResult> {
+  return runCli(['sample', '--artifact', artifact, '--n', '2', '--steps', 'ddim4', ...extra]);
+}
+
+describe('toolchain sample: bad input', () => {
+  it('refuses a shard outside 0..n-1 and a malformed one as usage errors', async () => {
+    const out = join(work, 'shard.npz');
+    expectOneLine(await sample('--shard', '3/2', '--out', out), 2, /--shard 3\/2: need 0 <= i < n/);
+    expectOneLine(await sample('--shard', 'half', '--out', out), 2, /--shard must be i\/n/);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('refuses steps the model cannot take before loading it', async () => {
+    const out = join(work, 'steps.npz');
+    expectOneLine(await sample('--steps', 'ddimX', '--out', out), 2, /--steps: invalid steps "ddimX"/);
+    const tooMany = await runCli(['sample', '--artifact', artifact, '--steps', '2000', '--out', out]);
+    expectOneLine(tooMany, 2, /--steps: .*1000 steps/);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('wants .npz for --out and .png for --grid, and a bucket and key in an s3:// output', async () => {
+    expectOneLine(await sample('--out', join(work, 'samples.png')), 2, /--out must name a \.npz file/);
+    expectOneLine(await sample('--out', join(work, 'a.npz'), '--grid', join(work, 'g.npz')), 2, /--grid .*\.png/);
+    expectOneLine(await sample('--out', 's3:///samples.npz'), 1, /s3:\/\/\/samples\.npz: no bucket name/);
+    expectOneLine(await sample('--out', 's3://samples.npz'), 1, /s3:\/\/samples\.npz: expected s3:\/\/bucket\/key/);
+    expect(readdirSync(work).filter((f) => f.endsWith('.npz'))).toEqual([]);
+  });
+
+  it('names an --init-noise file that is not .npy', async () => {
+    const result = await sample('--out', join(work, 'noise.npz'), '--init-noise', png);
+    expectOneLine(result, 1, new RegExp(`${png}: not a \\.npy file`));
+  });
+});
+
+describe('toolchain merge and import: bad input', () => {
+  it('merge names a shard that is not an .npz', async () => {
+    const out = join(work, 'merged.npz');
+    expectOneLine(await runCli(['merge', '--out', out, png]), 1, new RegExp(`${png}: not a readable \\.npz`));
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('import takes the flags string pasted after --flags, as the README shows', async () => {
+    const missing = join(work, 'missing.pt');
+    const result = await runCli([
+      'import',
+      '--checkpoint',
+      missing,
+      '--flags',
+      '--image_size 32 --num_channels 32',
+      '--out',
+      join(work, 'imported'),
+      '--quiet',
+    ]);
+    // The flags were accepted: the next problem is the checkpoint.
+    expectOneLine(result, 1, /checkpoint not found/);
+  });
+
+  it('import names a --flags file that is neither JSON nor flags, and an --out that is a file', async () => {
+    const args = ['import', '--checkpoint', join(work, 'missing.pt')];
+    const flags = await runCli([...args, '--flags', png, '--out', join(work, 'imported')]);
+    expectOneLine(flags, 1, new RegExp(`--flags ${png}: not improved-diffusion flags`));
+    const out = await runCli([...args, '--flags', '--image_size 32', '--out', png]);
+    expectOneLine(out, 1, new RegExp(`--out ${png}: is a file`));
+  });
+});
