@@ -29,8 +29,9 @@ nav.toc a{color:var(--accent);text-decoration:none}
 .scroll{overflow-x:auto;-webkit-overflow-scrolling:touch;margin:.5em 0}
 table{border-collapse:collapse;font-size:.88rem;font-variant-numeric:tabular-nums}
 th,td{padding:4px 10px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
-th{background:var(--panel);font-weight:600;white-space:nowrap}
-td.num,th.num{text-align:right;white-space:nowrap}
+th{background:var(--panel);font-weight:600}
+th.num{text-align:right}
+td.num{text-align:right;white-space:nowrap}
 tr.total td{font-weight:600}
 .meter{display:inline-block;height:.7em;background:var(--accent);border-radius:2px;vertical-align:middle;opacity:.7}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:12px 20px}
