@@ -13,6 +13,7 @@ export const pageHtml = `<!doctype html>
   form { display: flex; flex-wrap: wrap; gap: .75rem 1.25rem; align-items: end; }
   label { display: flex; flex-direction: column; font-size: .8rem; color: #555; }
   input, select, button { font: inherit; padding: .3rem .4rem; }
+  input, select { box-sizing: border-box; height: 2.1rem; }
   input[type=number] { width: 8rem; }
   button { padding: .4rem 1.2rem; cursor: pointer; }
   .pair { display: grid; grid-template-columns: 1fr 1fr; gap: 1.5rem; margin-top: 1.5rem; }
@@ -29,7 +30,7 @@ export const pageHtml = `<!doctype html>
   <label>model <select id="model"></select></label>
   <label>left <select id="left-variant"></select></label>
   <label>right <select id="right-variant"></select></label>
-  <label>seed <input id="seed" type="number" min="0" max="4294967295" step="1"></label>
+  <label>seed <input id="seed" type="number" min="0" max="4294967295" step="1" placeholder="random"></label>
   <label>samples <input id="n" type="number" min="1" max="16" value="4"></label>
   <label>steps <input id="steps" value="ddim25" size="8"></label>
   <label>eta <input id="eta" type="number" min="0" max="1" step="0.1" value="0"></label>
