@@ -27,30 +27,43 @@ export async function cholesky(a: Matrix, kernels: MatrixKernels, opts: Cholesky
   const n = a.rows;
   if (a.cols !== n) throw new Error(`cholesky: matrix is ${a.rows}x${a.cols}, not square`);
   const work = opts.inPlace ? a : matrix(n, n, a.data);
-  await factorLower(work, kernels, opts.blockSize ?? 512, 0);
+  await factorLower(work, kernels, opts.blockSize ?? 512, 0, false);
   for (let i = 0; i < n; i++) work.data.fill(0, i * n + i + 1, (i + 1) * n);
   return work;
 }
 
-/** Right-looking blocked Cholesky on the lower triangle of `work` (upper triangle left as garbage). */
-async function factorLower(work: Matrix, kernels: MatrixKernels, blockSize: number, offset: number): Promise<void> {
+/**
+ * Right-looking blocked Cholesky on the lower triangle of `work` (upper triangle left as garbage). With
+ * `inverse`, also returns L^{-1}, assembled from the diagonal blocks' inverses that the factorization needs
+ * anyway (so no block is inverted twice).
+ */
+async function factorLower(
+  work: Matrix,
+  kernels: MatrixKernels,
+  blockSize: number,
+  offset: number,
+  inverse: boolean,
+): Promise<Matrix | undefined> {
   const n = work.rows;
   if (n <= LEAF) {
     choleskyInPlace(work, offset);
-    return;
+    return inverse ? invertLowerSmall(work) : undefined;
   }
+  const diagInvs: Matrix[] = [];
   for (let k0 = 0; k0 < n; k0 += blockSize) {
     const k1 = Math.min(k0 + blockSize, n);
     const diag = block(work, k0, k1, k0, k1);
-    await factorLower(diag, kernels, Math.max(LEAF, blockSize / 4), offset + k0);
+    const needInverse = inverse || k1 < n;
+    const diagInv = await factorLower(diag, kernels, Math.max(LEAF, blockSize / 4), offset + k0, needInverse);
     setBlock(work, k0, k0, diag);
+    if (diagInv) diagInvs.push(diagInv);
     if (k1 === n) break;
     // Panel: L21 = A21 L11^{-T}; trailing: A22 -= L21 L21^T (lower blocks only).
-    const diagInv = diag.rows <= LEAF ? invertLowerSmall(diag) : await invertLower(diag, kernels, LEAF);
-    const panel = await kernels.gemm(block(work, k1, n, k0, k1), diagInv, { transB: true });
+    const panel = await kernels.gemm(block(work, k1, n, k0, k1), diagInv!, { transB: true });
     setBlock(work, k1, k0, panel);
     await addGramLower(work, panel, kernels, { outer: true, scale: -1, offset: k1 });
   }
+  return inverse ? assembleInverse(work, diagInvs, blockSize, kernels) : undefined;
 }
 
 /** Unblocked Cholesky of a small SPD block, in place (lower triangle; upper left as is). */
@@ -98,20 +111,26 @@ export function invertLowerSmall(l: Matrix): Matrix {
  * L[j:, j:] X[j:, j] = E, done block row by block row with one gemm per block row.
  */
 export async function invertLower(l: Matrix, kernels: MatrixKernels, blockSize = LEAF): Promise<Matrix> {
+  const diagInvs: Matrix[] = [];
+  for (let k0 = 0; k0 < l.rows; k0 += blockSize)
+    diagInvs.push(
+      invertLowerSmall(block(l, k0, Math.min(k0 + blockSize, l.rows), k0, Math.min(k0 + blockSize, l.rows))),
+    );
+  return assembleInverse(l, diagInvs, blockSize, kernels);
+}
+
+/** L^{-1} from L and the inverses of its diagonal blocks (of `blockSize`, the last one possibly smaller). */
+async function assembleInverse(l: Matrix, diagInvs: Matrix[], blockSize: number, kernels: MatrixKernels) {
   const n = l.rows;
   const inv = matrix(n, n);
-  const diagInv: Matrix[] = [];
-  for (let k0 = 0; k0 < n; k0 += blockSize) {
-    const k1 = Math.min(k0 + blockSize, n);
-    const di = invertLowerSmall(block(l, k0, k1, k0, k1));
-    diagInv.push(di);
-    setBlock(inv, k0, k0, di);
-  }
+  diagInvs.forEach((di, b) => {
+    setBlock(inv, b * blockSize, b * blockSize, di);
+  });
   // Block row i (rows [r0,r1)): X[i, :r0] = -Linv_ii (L[i, :r0] X[:r0, :r0]).
   for (let bi = 1, r0 = blockSize; r0 < n; bi++, r0 += blockSize) {
     const r1 = Math.min(r0 + blockSize, n);
     const partial = await kernels.gemm(block(l, r0, r1, 0, r0), block(inv, 0, r0, 0, r0));
-    const rowBlock = await kernels.gemm(diagInv[bi], partial);
+    const rowBlock = await kernels.gemm(diagInvs[bi], partial);
     addBlock(inv, r0, 0, rowBlock, -1);
   }
   return inv;
