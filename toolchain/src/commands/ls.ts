@@ -1,7 +1,10 @@
 /** `toolchain ls`: the artifacts under a store root, each with its latest version and a manifest summary. */
+import { stat } from 'node:fs/promises';
 import { defineCommand } from 'citty';
 import { commonArgs, emit } from '../cli/output.ts';
+import { StoreError } from '../store/errors.ts';
 import { openStore } from '../store/index.ts';
+import { parseLocation } from '../store/location.ts';
 
 export interface LsOptions {
   /** Store root: s3://bucket/prefix, a folder path or file:// URL. */
@@ -29,6 +32,7 @@ export interface LsResult {
 }
 
 export async function run(options: LsOptions): Promise<LsResult> {
+  await checkLocalRoot(options.at, options.cwd);
   const store = openStore(options.at, { env: options.env, cwd: options.cwd });
   const listing = await store.list();
   const artifacts = listing.artifacts.map((a) => ({
@@ -47,6 +51,19 @@ export async function run(options: LsOptions): Promise<LsResult> {
     location: a.location,
   }));
   return { store: store.location, artifacts, problems: listing.problems };
+}
+
+/**
+ * A store lists a missing folder as empty (nothing published yet), but `ls` of a mistyped path should say so
+ * rather than "no artifacts".
+ */
+async function checkLocalRoot(at: string, cwd?: string): Promise<void> {
+  const location = parseLocation(at, cwd);
+  if (location.kind !== 'local') return;
+  const found = await stat(location.path).catch(() => undefined);
+  if (!found) throw new StoreError(location.path, 'no such folder');
+  if (!found.isDirectory())
+    throw new StoreError(location.path, 'not a folder (a store is a folder of artifact folders)');
 }
 
 function megabytes(bytes: number): string {

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -41,6 +41,8 @@ describe('push / ls / pull', () => {
     const local = await push({ from: pulled.dir, to: 'store', name: 'copy', cwd: tmp });
     expect(local.store).toBe(join(tmp, 'store'));
     expect((await ls({ at: join(tmp, 'store') })).artifacts.map((e) => e.name)).toEqual(['copy']);
+    await mkdir(join(tmp, 'empty'));
     expect(formatLs(await ls({ at: join(tmp, 'empty') }))).toBe(`${join(tmp, 'empty')}: no artifacts`);
+    await expect(ls({ at: join(tmp, 'mistyped') })).rejects.toThrow(`${join(tmp, 'mistyped')}: no such folder`);
   });
 });
