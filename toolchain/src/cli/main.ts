@@ -2,8 +2,9 @@
  * The `toolchain` entry: lazy-loaded subcommands (one module each, under ../commands), `--help` generated from
  * their declared args, unknown flags refused, and one error policy for all of them (see errors.ts).
  */
-import { type ArgsDef, type CommandDef, renderUsage, runCommand } from 'citty';
+import { type ArgsDef, type CommandDef, runCommand } from 'citty';
 import { isUserFacing, UsageError, UserError } from './errors.ts';
+import { renderHelp } from './help.ts';
 
 type Loader = () => Promise<CommandDef<ArgsDef>>;
 const load =
@@ -40,19 +41,6 @@ const descriptions: Record<string, string> = {
   merge: 'merge sharded sample .npz files into one',
   demo: 'the quick-start job: import ../shared/models/mnist32, build int8, sample both',
 };
-
-function rootCommand(): CommandDef<ArgsDef> {
-  const subCommands: Record<string, Loader> = {};
-  for (const [name, loader] of Object.entries(commands)) subCommands[name] = loader;
-  return {
-    meta: {
-      name: 'toolchain',
-      version: '0.1.0',
-      description: 'qdm: quantize improved-diffusion U-Nets to int8 ONNX, evaluate them and publish artifacts',
-    },
-    subCommands,
-  };
-}
 
 function rootUsage(): string {
   const width = Math.max(...Object.keys(descriptions).map((k) => k.length));
@@ -156,11 +144,12 @@ export async function main(rawArgs: string[]): Promise<number> {
   }
   try {
     const cmd = await loader();
+    const argsDef = ((typeof cmd.args === 'function' ? await cmd.args() : await cmd.args) ?? {}) as ArgsDef;
     if (rest.includes('--help') || rest.includes('-h')) {
-      process.stdout.write(`${await renderUsage(cmd, rootCommand())}\n`);
+      const meta = (typeof cmd.meta === 'function' ? await cmd.meta() : await cmd.meta) ?? {};
+      process.stdout.write(`${renderHelp(name, meta, argsDef, process.stdout.columns)}\n`);
       return 0;
     }
-    const argsDef = ((typeof cmd.args === 'function' ? await cmd.args() : await cmd.args) ?? {}) as ArgsDef;
     const args = joinDashValues(argsDef, rest);
     checkFlags(argsDef, args, name);
     await runCommand(cmd, { rawArgs: args });
