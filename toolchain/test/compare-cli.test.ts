@@ -118,6 +118,9 @@ describe('toolchain compare', () => {
     expect(JSON.parse(readFileSync(join(out, 'compare.json'), 'utf8')).pair).toEqual(report.pair);
     const html = readFileSync(join(out, 'compare.html'), 'utf8');
     for (const m of html.matchAll(/\s(?:src|href)="([^"]*)"/g)) expect(m[1]).toMatch(/^data:image\/png;base64,/);
+    // Metrics in words, not compare.json's keys.
+    for (const label of ['Inception Score of a', 'FID a vs b', 'FID b vs the reference']) expect(html).toContain(label);
+    expect(html).not.toContain('fid_a_b');
   });
 
   it('reports a dead endpoint with its errors and still writes the report', async () => {

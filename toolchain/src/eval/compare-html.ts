@@ -55,6 +55,15 @@ function errorList(p: ComparePage): Html {
   return items.length > 0 ? html`<ul>${items}</ul>` : html`<p class="note">No failed or retried requests.</p>`;
 }
 
+/** compare.json's metric keys (is_a, fid_a_b, fid_b_ref) as words for the page. */
+export function metricLabel(key: string): string {
+  const is = /^is_(\w+)$/.exec(key);
+  if (is) return `Inception Score of ${is[1]}`;
+  const fid = /^fid_(\w+)_(\w+)$/.exec(key);
+  if (fid) return `FID ${fid[1]} vs ${fid[2] === 'ref' ? 'the reference' : fid[2]}`;
+  return key;
+}
+
 export function compareHtml(p: ComparePage): string {
   const pair = p.pair;
   const agreement = cards([
@@ -66,7 +75,7 @@ export function compareHtml(p: ComparePage): string {
   ]);
   const quality = table(
     [{ label: 'metric' }, { label: 'value', num: true }, { label: 'note' }],
-    p.quality.map(([name, value]) => [name, num(value, 3), p.reasons[name] ?? '']),
+    p.quality.map(([name, value]) => [metricLabel(name), num(value, 3), p.reasons[name] ?? '']),
   );
   const figures = p.endpoints.map(({ label, report, images }) =>
     images
