@@ -93,3 +93,19 @@ describe('toolchain merge and import: bad input', () => {
     expectOneLine(out, 1, new RegExp(`--out ${png}: is a file`));
   });
 });
+
+describe('toolchain help and fetch-model: bad input', () => {
+  it("`toolchain help <command>` prints that command's help", async () => {
+    const viaHelp = await runCli(['help', 'merge']);
+    expect(viaHelp.code).toBe(0);
+    expect(viaHelp.stdout).toBe((await runCli(['merge', '--help'])).stdout);
+    expect(viaHelp.stdout).toMatch(/^Usage: toolchain merge \[SHARDS\] \[options\]$/m);
+  });
+
+  it('fetch-model refuses a --url that is not http(s) before downloading', async () => {
+    const args = ['fetch-model', 'cifar10', '--out', join(work, 'models')];
+    expectOneLine(await runCli([...args, '--url', 'mirror.example/x.pt']), 2, /--url must be an http\(s\) URL/);
+    expectOneLine(await runCli([...args, '--url', 'ftp://mirror.example/x.pt']), 2, /--url must be an http\(s\) URL/);
+    expect(existsSync(join(work, 'models'))).toBe(false);
+  });
+});

@@ -128,6 +128,8 @@ function wantsJson(rawArgs: string[]): boolean {
 }
 
 export async function main(rawArgs: string[]): Promise<number> {
+  // `toolchain help sample` is `toolchain sample --help`.
+  if (rawArgs[0] === 'help' && rawArgs[1] && commands[rawArgs[1]]) return main([rawArgs[1], '--help']);
   const [name, ...rest] = rawArgs;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(`${rootUsage()}\n`);

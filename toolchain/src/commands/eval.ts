@@ -76,7 +76,8 @@ function humanLines(
   const value = (key: keyof QualityMetrics, digits: number) => {
     const v = finiteOrNull(m[key] as number | null);
     const reason = m.reasons[key as keyof QualityMetrics['reasons']];
-    return v === null ? `n/a (${reason})` : v.toFixed(digits);
+    // A distance of a set to itself can round to -1e-12: print 0.000, not -0.000.
+    return v === null ? `n/a (${reason})` : (v + 0).toFixed(digits).replace(/^-(0\.0*)$/, '$1');
   };
   const isText = m.is === null ? value('is', 3) : `${value('is', 3)} ± ${m.is_std?.toFixed(3)} (${m.is_splits} split)`;
   return [

@@ -23,6 +23,7 @@ export default defineCommand({
   async run({ args }) {
     if (!isPublishedModelName(args.model)) throw new UsageError(`unknown model "${args.model}" (known: ${names})`);
     const model = publishedModel(args.model);
+    if (args.url !== undefined) checkUrl(args.url);
     const dir = resolve(args.out);
     const dest = join(dir, model.file);
     let bar: Progress | undefined;
@@ -55,3 +56,13 @@ export default defineCommand({
     );
   },
 });
+
+function checkUrl(url: string): void {
+  let protocol: string;
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    throw new UsageError(`--url must be an http(s) URL, got "${url}"`);
+  }
+  if (protocol !== 'http:' && protocol !== 'https:') throw new UsageError(`--url must be an http(s) URL, got "${url}"`);
+}

@@ -15,6 +15,11 @@ export default defineCommand({
   },
   args: {
     out: { type: 'string', description: 'merged .npz to write', valueHint: 'FILE' },
+    shards: {
+      type: 'positional',
+      description: 'the shard .npz files (paths or s3:// URIs), any order',
+      required: false,
+    },
     ...commonArgs,
   },
   async run({ args }) {
