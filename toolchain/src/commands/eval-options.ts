@@ -37,7 +37,7 @@ export const featureArgs = {
       'spatial where present',
     valueHint: 'L,F,S',
   },
-  threads: { type: 'string', description: 'onnxruntime intra-op threads (default: all cores)' },
+  threads: { type: 'string', valueHint: 'T', description: 'onnxruntime intra-op threads (default: all cores)' },
 } as const;
 
 export const referenceArgs = {
@@ -65,8 +65,13 @@ export const referenceArgs = {
     description: 'write the statistics of --ref (moments, features, k-NN radii) here (path or s3://) for --ref-stats',
     valueHint: 'FILE',
   },
-  'is-splits': { type: 'string', description: 'Inception Score over K equal splits (mean and std)', default: '1' },
-  'pr-k': { type: 'string', description: 'neighbourhood size k of precision/recall', default: '3' },
+  'is-splits': {
+    type: 'string',
+    valueHint: 'K',
+    description: 'Inception Score over K equal splits (mean and std)',
+    default: '1',
+  },
+  'pr-k': { type: 'string', valueHint: 'K', description: 'neighbourhood size k of precision/recall', default: '3' },
 } as const;
 
 interface FeatureFlagValues {

@@ -21,7 +21,7 @@ export default defineCommand({
     samples: { type: 'string', description: 'samples .npz (arr_0 uint8 [N,H,W,C]; path or s3://)', valueHint: 'FILE' },
     ...referenceArgs,
     ...featureArgs,
-    batch: { type: 'string', description: 'images per feature-network call', default: '64' },
+    batch: { type: 'string', valueHint: 'B', description: 'images per feature-network call', default: '64' },
     ...commonArgs,
   },
   async run({ args }) {

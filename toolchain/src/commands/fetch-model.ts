@@ -16,8 +16,17 @@ export default defineCommand({
   },
   args: {
     model: { type: 'positional', description: `one of ${names}`, required: true },
-    out: { type: 'string', description: 'folder for <checkpoint>.pt and <model>.flags.json', default: 'models' },
-    url: { type: 'string', description: 'download from this URL instead (a mirror); same size checks' },
+    out: {
+      type: 'string',
+      valueHint: 'DIR',
+      description: 'folder for <checkpoint>.pt and <model>.flags.json',
+      default: 'models',
+    },
+    url: {
+      type: 'string',
+      valueHint: 'URL',
+      description: 'download from this URL instead (a mirror); same size checks',
+    },
     ...commonArgs,
   },
   async run({ args }) {

@@ -25,7 +25,11 @@ export default defineCommand({
       valueHint: 'FLAGS',
     },
     out: { type: 'string', description: 'artifact folder to write (created if missing)', valueHint: 'DIR' },
-    name: { type: 'string', description: 'artifact name in the manifest (default: the folder name)' },
+    name: {
+      type: 'string',
+      valueHint: 'NAME',
+      description: 'artifact name in the manifest (default: the folder name)',
+    },
     winograd: {
       type: 'string',
       description:

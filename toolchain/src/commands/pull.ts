@@ -37,7 +37,7 @@ export default defineCommand({
   },
   args: {
     from: { type: 'string', description: 'store root: s3://bucket/prefix or a folder', valueHint: 'LOCATION' },
-    name: { type: 'string', description: 'artifact name' },
+    name: { type: 'string', valueHint: 'NAME', description: 'artifact name' },
     to: { type: 'string', description: 'destination folder (default: ./<name>)', valueHint: 'DIR' },
     ...commonArgs,
   },

@@ -52,13 +52,18 @@ export default defineCommand({
   args: {
     from: { type: 'string', description: 'local artifact folder', valueHint: 'DIR' },
     to: { type: 'string', description: 'store root: s3://bucket/prefix or a folder', valueHint: 'LOCATION' },
-    name: { type: 'string', description: 'artifact name in the store (default: the manifest name)' },
+    name: { type: 'string', valueHint: 'NAME', description: 'artifact name in the store (default: the manifest name)' },
     force: {
       type: 'boolean',
       description: 'publish a new version even if the latest has the same manifest',
       default: false,
     },
-    'part-size': { type: 'string', description: 'multipart part size in MiB (S3 needs >= 5)', default: '16' },
+    'part-size': {
+      type: 'string',
+      valueHint: 'MIB',
+      description: 'multipart part size in MiB (S3 needs >= 5)',
+      default: '16',
+    },
     ...commonArgs,
   },
   async run({ args }) {
