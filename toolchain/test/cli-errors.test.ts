@@ -56,6 +56,15 @@ describe('toolchain sample: bad input', () => {
     expect(readdirSync(work).filter((f) => f.endsWith('.npz'))).toEqual([]);
   });
 
+  it('points from a folder of artifacts to the artifact in it', async () => {
+    const result = await runCli(['sample', '--artifact', work, '--n', '1', '--out', join(work, 'store.npz')]);
+    expectOneLine(
+      result,
+      1,
+      new RegExp(`${work}: a folder of artifacts \\(fake\\), not an artifact: give ${artifact}$`),
+    );
+  });
+
   it('names an --init-noise file that is not .npy', async () => {
     const result = await sample('--out', join(work, 'noise.npz'), '--init-noise', png);
     expectOneLine(result, 1, new RegExp(`${png}: not a \\.npy file`));

@@ -2,7 +2,7 @@
  * Single files at a local path or an s3:// URI, for what is not an artifact: shard .npz files of a scale-out
  * sampling job, merged samples, reference statistics. Local writes are atomic; S3 puts are single objects.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { StoreError } from './errors.ts';
@@ -57,7 +57,10 @@ export async function writeBytes(pathOrUri: string, bytes: Uint8Array): Promise<
  * into a local cache folder (verified against the manifest) and returns that folder. Local paths pass through.
  */
 export async function localArtifactDir(pathOrUri: string): Promise<string> {
-  if (!isS3Uri(pathOrUri)) return pathOrUri;
+  if (!isS3Uri(pathOrUri)) {
+    await refuseStoreRoot(pathOrUri);
+    return pathOrUri;
+  }
   const location = parseLocation(pathOrUri);
   if (location.kind !== 's3' || !location.prefix) throw new StoreError(pathOrUri, 'expected s3://bucket/prefix/name');
   const segments = location.prefix.split('/');
@@ -66,4 +69,25 @@ export async function localArtifactDir(pathOrUri: string): Promise<string> {
   const dir = join(tmpdir(), 'qdm-artifacts', location.bucket, ...segments, name);
   await openStore(root).pull(name, dir);
   return dir;
+}
+
+/**
+ * `--artifact artifacts` (the store) instead of `artifacts/mnist32` (an artifact in it) is an easy slip: name the
+ * artifacts found there. Anything else that is not an artifact is left to the manifest reader's message.
+ */
+async function refuseStoreRoot(dir: string): Promise<void> {
+  if (await stat(join(dir, 'manifest.json')).catch(() => undefined)) return;
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  const artifacts: string[] = [];
+  for (const entry of entries) {
+    if (entry.isDirectory() && (await stat(join(dir, entry.name, 'manifest.json')).catch(() => undefined))) {
+      artifacts.push(entry.name);
+    }
+  }
+  if (artifacts.length === 0) return;
+  artifacts.sort();
+  throw new StoreError(
+    dir,
+    `a folder of artifacts (${artifacts.join(', ')}), not an artifact: give ${join(dir, artifacts[0])}`,
+  );
 }
