@@ -1,12 +1,33 @@
 // Node entry: `npm run serve` (HOST/PORT, default 127.0.0.1:8787; artifacts from QDM_ARTIFACTS, see node-runtime.ts).
+// A bad setting or a busy port ends the process with one line naming it, not a stack trace.
 import { serve } from '@hono/node-server';
-import { createApp } from './app.ts';
+import { type AppDeps, createApp } from './app.ts';
 import { nodeDeps } from './node-runtime.ts';
 
-const deps = nodeDeps(process.env);
-const app = createApp(deps);
+function fail(message: string): never {
+  console.error(`qdm edge: ${message}`);
+  process.exit(1);
+}
+
+function portFrom(raw: string | undefined): number {
+  if (raw === undefined || raw === '') return 8787;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`PORT must be an integer in 0..65535, got "${raw}"`);
+  return port;
+}
+
 const hostname = process.env.HOST || '127.0.0.1';
-const port = Number(process.env.PORT || 8787);
-serve({ fetch: app.fetch, hostname, port }, (info) => {
+const port = portFrom(process.env.PORT);
+let deps: AppDeps;
+try {
+  deps = nodeDeps(process.env);
+} catch (error) {
+  fail((error as Error).message);
+}
+const server = serve({ fetch: createApp(deps).fetch, hostname, port }, (info) => {
   console.error(`qdm edge on http://${info.address}:${info.port} (artifacts: ${deps.source.location})`);
+});
+server.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EADDRINUSE') fail(`${hostname}:${port} is already in use (set PORT to another port)`);
+  fail(`cannot listen on ${hostname}:${port}: ${error.message}`);
 });
