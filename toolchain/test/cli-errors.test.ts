@@ -97,9 +97,11 @@ describe('toolchain merge and import: bad input', () => {
   it('import names a --flags file that is neither JSON nor flags, and an --out that is a file', async () => {
     const args = ['import', '--checkpoint', join(work, 'missing.pt')];
     const flags = await runCli([...args, '--flags', png, '--out', join(work, 'imported')]);
-    expectOneLine(flags, 1, new RegExp(`--flags ${png}: not improved-diffusion flags`));
+    expectOneLine(flags, 1, new RegExp(`--flags ${png}: unexpected .* in flags`));
     const out = await runCli([...args, '--flags', '--image_size 32', '--out', png]);
     expectOneLine(out, 1, new RegExp(`--out ${png}: is a file`));
+    const name = await runCli([...args, '--flags', '--image_size 32', '--out', join(work, 'named'), '--name', 'a/b']);
+    expectOneLine(name, 2, /--name: "a\/b" is not a valid artifact name/);
   });
 });
 

@@ -2,9 +2,10 @@ import { stat } from 'node:fs/promises';
 import { defineCommand } from 'citty';
 import { importCheckpoint, loadFlags } from '../artifact/import.ts';
 import { enumArg, requireArg } from '../cli/args.ts';
-import { UserError } from '../cli/errors.ts';
+import { UsageError, UserError } from '../cli/errors.ts';
 import { commonArgs, emit } from '../cli/output.ts';
 import { logger } from '../cli/progress.ts';
+import { checkArtifactName } from '../store/location.ts';
 
 export default defineCommand({
   meta: {
@@ -46,6 +47,7 @@ export default defineCommand({
     const outDir = requireArg('out', args.out);
     const winograd =
       args.winograd === undefined ? undefined : (Number(enumArg('winograd', args.winograd, ['2', '4'])) as 2 | 4);
+    if (args.name !== undefined) checkName(args.name);
     await checkOutDir(outDir);
     const flags = await readFlags(flagsValue);
     const result = await importCheckpoint({ checkpoint, flags, outDir, name: args.name, winograd, log });
@@ -67,13 +69,22 @@ async function checkOutDir(outDir: string): Promise<void> {
   if (found && !found.isDirectory()) throw new UserError(`--out ${outDir}: is a file, expected an artifact folder`);
 }
 
-/** A --flags file that is neither JSON nor flags text (a PNG, a README) is named in the message. */
+/** A --flags value that does not parse (a PNG, a README, a typo'd flag) is named in the message. */
 async function readFlags(value: string): Promise<Awaited<ReturnType<typeof loadFlags>>> {
   try {
     return await loadFlags(value);
   } catch (error) {
     const message = (error as Error).message;
     if (message.startsWith('--flags')) throw error;
-    throw new UserError(`--flags ${value}: not improved-diffusion flags (${message})`, { cause: error });
+    throw new UserError(`--flags ${value}: ${message}`, { cause: error });
+  }
+}
+
+/** The name becomes a folder or key segment when the artifact is pushed: refuse what push would refuse, now. */
+function checkName(name: string): void {
+  try {
+    checkArtifactName(name, '--name');
+  } catch (error) {
+    throw new UsageError((error as Error).message);
   }
 }
