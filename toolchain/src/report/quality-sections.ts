@@ -30,7 +30,13 @@ function sampleFigure(grid: SampleGrid): Html {
 }
 
 export function samplesSection(report: BuildReport): Html {
-  if (report.samples.length === 0) return section('samples', 'Samples', html`<p class="note">Not recorded.</p>`);
+  if (report.samples.length === 0) {
+    return section(
+      'samples',
+      'Samples',
+      html`<p class="note">Not recorded: built with <code>--report-samples 0</code>. <code>toolchain table</code> compares the variants on the same seeds.</p>`,
+    );
+  }
   return section(
     'samples',
     'Samples from the same seeds',

@@ -130,6 +130,7 @@ describe('renderReport', () => {
     const html = renderReport(r);
     expect(unbalancedTags(html)).toEqual([]);
     expect(html).toContain('Not recorded');
+    expect(html).toContain('<code>--report-samples 0</code>'); // says how to get the samples next time
   });
 
   it('shows infinite SQNR as ∞ and leaves it out of the chart', () => {
