@@ -150,6 +150,12 @@ describe('toolchain eval', () => {
     expect(output.code).toBe(1);
     expect(output.stderr).toMatch(/no output "pool" \(outputs: logits, features, spatial\)/);
 
+    // A --ref-idx that is not MNIST's IDX images (here an .npz) is named, not an internal error.
+    const notIdx = await runCli(['eval', '--samples', halfA, '--ref', 'mnist:0-9', '--ref-idx', halfA, ...features]);
+    expect(notIdx.code).toBe(1);
+    expect(notIdx.stderr.trim().split('\n')).toHaveLength(1);
+    expect(notIdx.stderr).toContain(`--ref mnist: ${halfA} is not an IDX image file`);
+
     const both = await runCli(['eval', '--samples', halfA, '--ref', halfA, '--ref-stats', halfA, ...features]);
     expect(both.code).toBe(2);
     expect(both.stderr).toMatch(/--ref or --ref-stats, not both/);

@@ -66,7 +66,13 @@ async function mnistImages(source: Extract<ReferenceSource, { kind: 'mnist' }>):
       `--ref mnist: cannot read the MNIST images at ${source.idx} (set --ref-idx or QDM_SHARED)`,
     );
   }
-  const idx = decodeIdxImages(bytes);
+  let idx: ReturnType<typeof decodeIdxImages>;
+  try {
+    idx = decodeIdxImages(bytes);
+  } catch (error) {
+    // gunzip and header errors: the file is not MNIST's IDX images (a README, the labels file, ...)
+    throw new EvaluationError(`--ref mnist: ${source.idx} is not an IDX image file (${(error as Error).message})`);
+  }
   const last = source.last ?? idx.count - 1;
   if (last >= idx.count)
     throw new EvaluationError(`--ref mnist:${source.first}-${last}: the file holds ${idx.count} images`);
