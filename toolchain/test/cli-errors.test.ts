@@ -56,6 +56,11 @@ describe('toolchain sample: bad input', () => {
     expect(readdirSync(work).filter((f) => f.endsWith('.npz'))).toEqual([]);
   });
 
+  it('refuses an eta for the ddpm sampler, which has none', async () => {
+    const result = await sample('--sampler', 'ddpm', '--eta', '0.5', '--out', join(work, 'ddpm.npz'));
+    expectOneLine(result, 2, /--eta is for --sampler ddim/);
+  });
+
   it('points from a folder of artifacts to the artifact in it', async () => {
     const result = await runCli(['sample', '--artifact', work, '--n', '1', '--out', join(work, 'store.npz')]);
     expectOneLine(

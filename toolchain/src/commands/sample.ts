@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { defineCommand } from 'citty';
 import { readArtifactManifest, readVariant } from '../artifact/folder.ts';
 import { enumArg, floatArg, intArg, outputFileArg, requireArg, shardArg, stepsArg } from '../cli/args.ts';
+import { UsageError } from '../cli/errors.ts';
 import { commonArgs, emit } from '../cli/output.ts';
 import { Progress } from '../cli/progress.ts';
 import { readInitNoise, type SampleSet, writeGrid, writeSamples } from '../sampling/files.ts';
@@ -71,6 +72,8 @@ export default defineCommand({
     const batch = intArg('batch', args.batch, { min: 1, max: 1024 });
     const threads = args.threads === undefined ? undefined : intArg('threads', args.threads, { min: 1, max: 256 });
     const sampler = enumArg<SamplerName>('sampler', args.sampler, ['ddim', 'ddpm']);
+    // The ancestral sampler has no eta: silently ignoring one would make two different requests look alike.
+    if (sampler === 'ddpm' && eta !== 0) throw new UsageError('--eta is for --sampler ddim; ddpm takes no eta');
     const range = args.shard
       ? shardRange(shardArg('shard', args.shard), total)
       : { first: 0, count: total, index: 0, of: 1 };
