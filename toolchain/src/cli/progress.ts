@@ -54,9 +54,10 @@ export class Progress {
     const filled = Math.round(frac * width);
     const bar = `${'#'.repeat(filled)}${'-'.repeat(width - filled)}`;
     const elapsed = (Date.now() - this.started) / 1000;
-    const eta = frac > 0 && frac < 1 ? ` eta ${formatSeconds((elapsed / frac) * (1 - frac))}` : '';
+    // "left", not "eta": sampling progress would read as DDIM's eta.
+    const left = frac > 0 && frac < 1 ? `, ${formatSeconds((elapsed / frac) * (1 - frac))} left` : '';
     const counts = `${formatCount(done)}/${formatCount(this.total)}${this.unit}`;
-    return `${this.label} [${bar}] ${counts} ${formatSeconds(elapsed)}${eta}${detail ? `  ${detail}` : ''}`;
+    return `${this.label} [${bar}] ${counts} ${formatSeconds(elapsed)}${left}${detail ? `  ${detail}` : ''}`;
   }
 }
 
