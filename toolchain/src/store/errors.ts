@@ -27,6 +27,10 @@ interface AwsLikeError {
 export function describeCause(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   const e = error as AwsLikeError;
+  // The SDK's own text names its provider chain, not what to set.
+  if (e.name === 'CredentialsProviderError') {
+    return 'no S3 credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE)';
+  }
   const status = e.$metadata?.httpStatusCode;
   const code = e.code ?? (e.name && e.name !== 'Error' ? e.name : undefined);
   const message = e.message ?? '';
