@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { defineCommand } from 'citty';
 import { loadFlags } from '../artifact/import.ts';
 import { buildArtifact } from '../build/build.ts';
@@ -62,8 +62,15 @@ export default defineCommand({
           `(${(int8.ratio * 100).toFixed(0)}%), ${Object.values(int8.integerNodes).reduce((a, b) => a + b, 0)} integer kernels`,
         `  same-seed PSNR int8 vs fp32 over 16 seeds (DDIM 50): ${int8.psnrDb?.toFixed(2)} dB`,
         `  report: ${join(result.location, result.manifest.report ?? '')}`,
-        `  serve it: npm run serve -w edge   (then open http://127.0.0.1:8787/)`,
+        `  serve it: ${serveCommand(result.location)}   (then open http://127.0.0.1:8787/)`,
       ].join('\n'),
     );
   },
 });
+
+/** The edge serves the repository's artifacts/ by default; an artifact written elsewhere needs QDM_ARTIFACTS. */
+export function serveCommand(location: string): string {
+  const store = dirname(resolve(location));
+  const repoArtifacts = resolve(import.meta.dirname, '../../../artifacts');
+  return store === repoArtifacts ? 'npm run serve -w edge' : `QDM_ARTIFACTS=${store} npm run serve -w edge`;
+}
