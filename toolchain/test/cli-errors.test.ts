@@ -99,6 +99,12 @@ describe('toolchain merge and import: bad input', () => {
     expectOneLine(result, 1, /checkpoint not found/);
   });
 
+  it('import says to quote a flags string the shell split into words', async () => {
+    const split = ['--flags', '--image_size', '32', '--num_channels', '32', '--out', join(work, 'split')];
+    const result = await runCli(['import', '--checkpoint', join(work, 'missing.pt'), ...split]);
+    expectOneLine(result, 2, /--flags has no value \(--image_size is not an option of "import"\); quote/);
+  });
+
   it('import names a --flags file that is neither JSON nor flags, and an --out that is a file', async () => {
     const args = ['import', '--checkpoint', join(work, 'missing.pt')];
     const flags = await runCli([...args, '--flags', png, '--out', join(work, 'imported')]);

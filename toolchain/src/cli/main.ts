@@ -71,12 +71,20 @@ function checkFlags(argsDef: ArgsDef, rawArgs: string[], command: string): void 
     const alias = (def as { alias?: string | string[] }).alias;
     for (const a of Array.isArray(alias) ? alias : alias ? [alias] : []) known.add(a);
   }
-  for (const arg of rawArgs) {
+  for (const [i, arg] of rawArgs.entries()) {
     if (arg === '--') break;
     if (!arg.startsWith('-') || /^-\d/.test(arg)) continue;
     const flag = arg.replace(/^--?/, '').split('=')[0];
-    if (!known.has(flag))
-      throw new UsageError(`unknown option ${arg.split('=')[0]} for "${command}" (see toolchain ${command} --help)`);
+    if (known.has(flag)) continue;
+    const before = rawArgs[i - 1];
+    const name = before?.replace(/^--/, '');
+    if (name && before.startsWith('--') && argsDef[name]?.type === 'string') {
+      // `--flags --image_size 32 ...` unquoted: the option before lost its value to the shell's word splitting.
+      throw new UsageError(
+        `${before} has no value (${arg} is not an option of "${command}"); quote a value that starts with "-": ${before} "${arg} ..."`,
+      );
+    }
+    throw new UsageError(`unknown option ${arg.split('=')[0]} for "${command}" (see toolchain ${command} --help)`);
   }
 }
 
