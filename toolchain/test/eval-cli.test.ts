@@ -3,7 +3,7 @@
  * feature network. Expected numbers come from PyTorch + numpy/scipy (test/fixtures/eval/make_reference.py): FID
  * of the pool features of the halves, precision/recall with the first half as reference, IS of all 1000.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeNpz, encodeNpz } from '@qdm/shared';
@@ -155,6 +155,21 @@ describe('toolchain eval', () => {
     expect(notIdx.code).toBe(1);
     expect(notIdx.stderr.trim().split('\n')).toHaveLength(1);
     expect(notIdx.stderr).toContain(`--ref mnist: ${halfA} is not an IDX image file`);
+
+    const pngStats = join(work, 'stats.png');
+    const statsName = await runCli([
+      'eval',
+      '--samples',
+      halfA,
+      '--ref',
+      halfA,
+      '--save-ref-stats',
+      pngStats,
+      ...features,
+    ]);
+    expect(statsName.code).toBe(2);
+    expect(statsName.stderr).toMatch(/--save-ref-stats must name a \.npz file/);
+    expect(existsSync(pngStats)).toBe(false);
 
     const both = await runCli(['eval', '--samples', halfA, '--ref', halfA, '--ref-stats', halfA, ...features]);
     expect(both.code).toBe(2);

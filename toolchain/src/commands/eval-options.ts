@@ -4,7 +4,7 @@
  */
 
 import { resolve } from 'node:path';
-import { intArg } from '../cli/args.ts';
+import { intArg, outputFileArg } from '../cli/args.ts';
 import { UsageError } from '../cli/errors.ts';
 import { Progress } from '../cli/progress.ts';
 import { type FeatureNetwork, openFeatureNetwork } from '../eval/feature-network.ts';
@@ -12,7 +12,7 @@ import { loadReferenceImages, parseReference } from '../eval/reference.ts';
 import { checkNetwork, loadReferenceStats, saveReferenceStats } from '../eval/reference-stats.ts';
 import { featuresOf, referenceStatsOf } from '../eval/set-features.ts';
 import type { ReferenceStats } from '../eval/stats-file.ts';
-import { isS3Uri } from '../store/objects.ts';
+import { isS3Uri, objectLocation } from '../store/objects.ts';
 
 export const featureArgs = {
   features: {
@@ -106,6 +106,12 @@ export function checkReferenceFlags(args: ReferenceFlagValues): void {
   if (args.ref && args['ref-stats']) throw new UsageError('give --ref or --ref-stats, not both');
   if (args['save-ref-stats'] && !args.ref) throw new UsageError('--save-ref-stats needs --ref images');
   if (args['ref-idx'] && !args.ref?.startsWith('mnist')) throw new UsageError('--ref-idx goes with --ref mnist:A-B');
+  // Checked before the reference features are computed, which can take minutes.
+  const save = args['save-ref-stats'];
+  if (save) {
+    outputFileArg('save-ref-stats', save, '.npz');
+    if (isS3Uri(save)) objectLocation(save);
+  }
 }
 
 export interface PreparedReference {
