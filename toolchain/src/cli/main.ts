@@ -48,7 +48,7 @@ function rootUsage(): string {
   return [
     'qdm toolchain: quantize improved-diffusion U-Nets to int8 ONNX, evaluate them and publish artifacts',
     '',
-    'Usage: toolchain <command> [options]    (toolchain <command> --help for its options)',
+    'Usage: toolchain <command> [options]    (toolchain help <command>, or <command> --help, for its options)',
     '',
     'Commands:',
     ...lines,
