@@ -150,4 +150,39 @@ describe('toolchain build-artifact', () => {
     expect(tooMany.code).toBe(1);
     expect(tooMany.stderr).toMatch(/trajectories/);
   });
+
+  it('checks the command line before any work, and a failed build leaves no new folder behind', async () => {
+    const out = join(work, 'never');
+    const usage = async (extra: string[], message: RegExp) => {
+      const result = await runCli(['build-artifact', '--artifact', fp32, '--out', out, ...extra]);
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr).toMatch(message);
+      expect(result.stderr).not.toMatch(/\n\s+at /);
+    };
+    await usage(['--calib-steps', 'ddimX'], /--calib-steps/);
+    await usage(['--report-steps', 'ddim0'], /--report-steps/);
+    await usage(['--calib-noise', 'data'], /--calib-noise data needs --calib-data/);
+    await usage(['--calib-timesteps', 'normal', '--normal-std', '0'], /--normal-std must be >= /);
+    const s3 = await runCli(['build-artifact', '--artifact', fp32, '--out', 's3://', ...quick]);
+    expect(s3.code).toBe(1);
+    expect(s3.stderr).not.toMatch(/calibration:/); // refused before the trajectories ran
+
+    // Fails after the fp32 artifact was staged into the new folder (the calibration images do not exist).
+    const failed = await runCli([
+      'build-artifact',
+      '--artifact',
+      fp32,
+      '--out',
+      out,
+      ...quick,
+      '--calib-noise',
+      'data',
+      '--calib-data',
+      join(work, 'missing.npz'),
+    ]);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toMatch(/--calib-data .*missing\.npz: no such file/);
+    expect(failed.stderr).not.toMatch(/internal error/);
+    expect(existsSync(out)).toBe(false);
+  });
 });

@@ -3,6 +3,7 @@
  * trajectory -> one quantized variant per requested bit width -> same-seed sample grids -> report.<variant>.html -> the
  * manifest, written last, to a folder or published to S3 (files, manifest, then latest.json).
  */
+import { existsSync } from 'node:fs';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -101,9 +102,14 @@ function precision(spec: VariantSpec): string {
   return `w${spec.weightBits}a${spec.activationBits}`;
 }
 
+/**
+ * Where the build writes: a temporary folder for S3 (uploaded at the end), else `--out` itself. `temporary` is
+ * also true for an --out folder this build creates, so a failed build leaves no artifact-looking folder behind.
+ */
 async function stagingFolder(options: BuildOptions): Promise<{ dir: string; temporary: boolean }> {
   if (isS3Uri(options.out)) return { dir: await mkdtemp(join(tmpdir(), 'qdm-build-')), temporary: true };
-  return { dir: resolve(options.out), temporary: false };
+  const dir = resolve(options.out);
+  return { dir, temporary: !existsSync(dir) };
 }
 
 /** Puts the fp32 artifact into the staging folder (import, or copy verified files) and returns its manifest. */
@@ -128,7 +134,7 @@ async function stageFp32(options: BuildOptions, dir: string): Promise<{ manifest
     await writeArtifactManifest(dir, { ...manifest, name: options.name ?? manifest.name });
   }
   const manifest = await readArtifactManifest(dir);
-  if (!manifest.variants.fp32) throw new Error(`${dir}: the manifest has no fp32 variant to quantize`);
+  if (!manifest.variants.fp32) throw new ArtifactError(`${dir}: the manifest has no fp32 variant to quantize`);
   return { manifest, fp32: await readVariant(dir, manifest, 'fp32') };
 }
 
@@ -221,6 +227,7 @@ export function meanFinite(values: number[]): number | null {
 export async function buildArtifact(options: BuildOptions): Promise<BuildResult> {
   const clock = new PhaseClock();
   const staging = await stagingFolder(options);
+  let built = false;
   try {
     const { manifest, fp32 } = await clock.run('load', () => stageFp32(options, staging.dir));
     options.log(
@@ -325,7 +332,7 @@ export async function buildArtifact(options: BuildOptions): Promise<BuildResult>
       );
       location = published.location;
     }
-    return {
+    const result: BuildResult = {
       manifest: updated,
       location,
       variants: builds.map((b) => ({
@@ -338,8 +345,11 @@ export async function buildArtifact(options: BuildOptions): Promise<BuildResult>
       })),
       phases: clock.phases,
     };
+    built = true;
+    return result;
   } finally {
-    if (staging.temporary) await rm(staging.dir, { recursive: true, force: true });
+    const keep = built && !isS3Uri(options.out);
+    if (staging.temporary && !keep) await rm(staging.dir, { recursive: true, force: true });
   }
 }
 

@@ -6,6 +6,10 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeNpz, decodePng } from '@qdm/shared';
 
+export class CalibrationDataError extends Error {
+  override name = 'CalibrationDataError';
+}
+
 export interface CleanImages {
   x: Float32Array;
   count: number;
@@ -26,15 +30,17 @@ function toModelRange(nhwc: Uint8Array, n: number, h: number, w: number, c: numb
 export async function readCleanImages(path: string, shape: [number, number, number]): Promise<CleanImages> {
   const [channels, height, width] = shape;
   const info = await stat(path).catch(() => null);
-  if (!info) throw new Error(`--calib-data ${path}: no such file or folder`);
+  if (!info) throw new CalibrationDataError(`--calib-data ${path}: no such file or folder`);
   if (info.isDirectory()) {
     const files = (await readdir(path)).filter((f) => f.toLowerCase().endsWith('.png')).sort();
-    if (files.length === 0) throw new Error(`--calib-data ${path}: no .png files in the folder`);
+    if (files.length === 0) throw new CalibrationDataError(`--calib-data ${path}: no .png files in the folder`);
     const out = new Float32Array(files.length * channels * height * width);
     for (const [k, file] of files.entries()) {
       const png = decodePng(new Uint8Array(await readFile(join(path, file))));
       if (png.width !== width || png.height !== height) {
-        throw new Error(`--calib-data ${file}: ${png.width}x${png.height}, the model needs ${width}x${height}`);
+        throw new CalibrationDataError(
+          `--calib-data ${file}: ${png.width}x${png.height}, the model needs ${width}x${height}`,
+        );
       }
       out.set(toModelRange(png.data, 1, height, width, png.channels, channels), k * channels * height * width);
     }
@@ -43,10 +49,10 @@ export async function readCleanImages(path: string, shape: [number, number, numb
   const arrays = decodeNpz(new Uint8Array(await readFile(path)));
   const images = arrays.arr_0;
   if (images?.dtype !== 'uint8' || images.shape.length !== 4) {
-    throw new Error(`--calib-data ${path}: expected arr_0 uint8 [N,H,W,C] (evaluator format)`);
+    throw new CalibrationDataError(`--calib-data ${path}: expected arr_0 uint8 [N,H,W,C] (evaluator format)`);
   }
   const [n, h, w, c] = images.shape;
   if (h !== height || w !== width)
-    throw new Error(`--calib-data ${path}: images are ${h}x${w}, the model needs ${height}x${width}`);
+    throw new CalibrationDataError(`--calib-data ${path}: images are ${h}x${w}, the model needs ${height}x${width}`);
   return { x: toModelRange(images.data as Uint8Array, n, h, w, c, channels), count: n };
 }

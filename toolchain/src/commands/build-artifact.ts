@@ -3,13 +3,14 @@ import { loadFlags } from '../artifact/import.ts';
 import { type BuildOptions, buildArtifact, type VariantSpec, variantName } from '../build/build.ts';
 import type { TimestepPolicy } from '../calibrate/timesteps.ts';
 import type { CalibrationNoise } from '../calibrate/trajectory.ts';
-import { enumArg, floatArg, intArg, listArg } from '../cli/args.ts';
+import { enumArg, floatArg, intArg, listArg, stepsArg } from '../cli/args.ts';
 import { UsageError } from '../cli/errors.ts';
 import { commonArgs, emit } from '../cli/output.ts';
 import { logger, progressBars } from '../cli/progress.ts';
 import type { ObserverSpec } from '../quantize/observers.ts';
 import { SCHEMES, type Scheme } from '../quantize/plan.ts';
 import { RECON_METHODS, type ReconMethod } from '../quantize/reconstruct.ts';
+import { parseLocation } from '../store/location.ts';
 
 const IMAGE_ENDS = ['float', 'quantized'] as const;
 
@@ -18,7 +19,7 @@ export default defineCommand({
     name: 'build-artifact',
     description:
       'Calibrate on the fp32 model’s own DDIM trajectory, quantize the whole U-Net, reconstruct weight rounding, ' +
-      'and write int8 QDQ ONNX + report.html + manifest (last) to a folder or s3://bucket/prefix',
+      'and write int8 QDQ ONNX + its report + manifest (last) to a folder or s3://bucket/prefix',
   },
   args: {
     artifact: { type: 'string', description: 'fp32 artifact folder from `toolchain import`', valueHint: 'DIR' },
@@ -105,6 +106,11 @@ export default defineCommand({
     if (args.checkpoint && !args.flags) throw new UsageError('--checkpoint needs --flags');
     const out = args.out ?? args.artifact;
     if (!out) throw new UsageError('--out is required with --checkpoint');
+    parseLocation(out); // a malformed s3:// URI fails now, not after calibration
+    const calibNoise = enumArg<CalibrationNoise>('calib-noise', args['calib-noise'], ['gaussian', 'di2n', 'data']);
+    if (calibNoise === 'data' && !args['calib-data']) {
+      throw new UsageError('--calib-noise data needs --calib-data (an .npz of images or a folder of PNGs)');
+    }
     const weightBits = listArg(args.wbits).map((b) => Number(enumArg('wbits', b, ['8', '4'])) as 4 | 8);
     const activationBits = Number(enumArg('abits', args.abits, ['8', '16'])) as 8 | 16;
     if (weightBits.length === 0) throw new UsageError('--wbits must name at least one width');
@@ -120,7 +126,7 @@ export default defineCommand({
         ? {
             kind: 'normal',
             mean: floatArg('normal-mean', args['normal-mean'], { min: -1, max: 2 }),
-            std: floatArg('normal-std', args['normal-std'], { min: 0, max: 10 }),
+            std: floatArg('normal-std', args['normal-std'], { min: 1e-3, max: 10 }),
           }
         : policyKind === 'every-k'
           ? { kind: 'every-k', every: intArg('every', args.every, { min: 1 }) }
@@ -150,14 +156,14 @@ export default defineCommand({
         policy,
         samples: intArg('calib-samples', args['calib-samples'], { min: 1, max: 1_000_000 }),
         trajectories: intArg('calib-trajectories', args['calib-trajectories'], { min: 1, max: 100_000 }),
-        steps: args['calib-steps'],
-        noise: enumArg<CalibrationNoise>('calib-noise', args['calib-noise'], ['gaussian', 'di2n', 'data']),
+        steps: stepsArg('calib-steps', args['calib-steps']),
+        noise: calibNoise,
         data: args['calib-data'],
         batch: intArg('calib-batch', args['calib-batch'], { min: 1, max: 4096 }),
         seed: intArg('calib-seed', args['calib-seed'], { min: 0, max: 2 ** 32 - 1 }),
       },
       reportSamples: intArg('report-samples', args['report-samples'], { min: 0, max: 1024 }),
-      reportSteps: args['report-steps'],
+      reportSteps: stepsArg('report-steps', args['report-steps']),
       threads: args.threads === undefined ? undefined : intArg('threads', args.threads, { min: 1, max: 256 }),
       log: logger(!quiet),
       progress: progressBars(!quiet),
