@@ -22,22 +22,43 @@ export class UNetWeightsError extends Error {
     unexpected: string[],
     misshaped: MisshapedWeight[],
     badDtype: { name: string; dtype: string }[],
+    expectedCount = missing.length + misshaped.length + badDtype.length,
   ) {
-    const lines = [
-      ...missing.map((n) => `missing ${n}`),
-      ...unexpected.map((n) => `unexpected ${n}`),
-      ...misshaped.map((m) => `wrong shape ${m.name}: ${formatShape(m.actual)}, expected ${formatShape(m.expected)}`),
-      ...badDtype.map((b) => `unsupported dtype ${b.name}: ${b.dtype}`),
-    ];
-    super(
-      `the weights do not fit the U-Net described by the flags (${lines.length} problems):\n  ${lines.join('\n  ')}`,
-    );
+    super(describeProblems(missing, unexpected, misshaped, badDtype, expectedCount));
     this.name = 'UNetWeightsError';
     this.missing = missing;
     this.unexpected = unexpected;
     this.misshaped = misshaped;
     this.badDtype = badDtype;
   }
+}
+
+const MAX_LISTED = 20;
+
+function describeProblems(
+  missing: string[],
+  unexpected: string[],
+  misshaped: MisshapedWeight[],
+  badDtype: { name: string; dtype: string }[],
+  expectedCount: number,
+): string {
+  if (missing.length === expectedCount && expectedCount > 0) {
+    const found = unexpected.slice(0, 3).join(', ');
+    return (
+      `none of the ${expectedCount} tensors of the U-Net described by the flags are in the checkpoint ` +
+      `(it holds ${unexpected.length}${found ? `: ${found}${unexpected.length > 3 ? ', ...' : ''}` : ''}); ` +
+      'is it an improved-diffusion UNetModel state_dict?'
+    );
+  }
+  const lines = [
+    ...missing.map((n) => `missing ${n}`),
+    ...unexpected.map((n) => `unexpected ${n}`),
+    ...misshaped.map((m) => `wrong shape ${m.name}: ${formatShape(m.actual)}, expected ${formatShape(m.expected)}`),
+    ...badDtype.map((b) => `unsupported dtype ${b.name}: ${b.dtype}`),
+  ];
+  const listed = lines.slice(0, MAX_LISTED);
+  if (lines.length > MAX_LISTED) listed.push(`... and ${lines.length - MAX_LISTED} more`);
+  return `the weights do not fit the U-Net described by the flags (${lines.length} problems):\n  ${listed.join('\n  ')}`;
 }
 
 /** Validates names, shapes and dtypes; returns the weights as float32 in `expected`'s order. */
@@ -62,7 +83,7 @@ export function checkUNetWeights(
   }
   const unexpected = [...weights.keys()].filter((name) => !expected.has(name));
   if (missing.length + unexpected.length + misshaped.length + badDtype.length > 0) {
-    throw new UNetWeightsError(missing, unexpected, misshaped, badDtype);
+    throw new UNetWeightsError(missing, unexpected, misshaped, badDtype, expected.size);
   }
   return out;
 }

@@ -132,6 +132,22 @@ describe('buildUNet weight validation', () => {
     }
   });
 
+  it('says in one line when the checkpoint is not this U-Net at all, and caps long lists', () => {
+    const foreign = new Map([...hashWeights(c.seed, c.keys)].map(([name, t]) => [`encoder.${name}`, t]));
+    expect(() => buildUNet(unet, foreign)).toThrow(/^none of the \d+ tensors .* \(it holds \d+: encoder\./);
+    const half = hashWeights(c.seed, c.keys);
+    for (const name of [...half.keys()].filter((_, i) => i % 2 === 0)) half.delete(name);
+    try {
+      buildUNet(unet, half);
+      expect.unreachable();
+    } catch (e) {
+      const err = e as UNetWeightsError;
+      expect(err.missing.length).toBeGreaterThan(20);
+      expect(err.message.split('\n')).toHaveLength(22); // the headline, 20 problems, "... and N more"
+      expect(err.message).toMatch(new RegExp(`\\.\\.\\. and ${err.missing.length - 20} more$`));
+    }
+  });
+
   it('refuses weights for different flags (a learn_sigma checkpoint without learn_sigma)', () => {
     const flags = parseFlags(`${c.flags} --learn_sigma False`).unet;
     expect(() => buildUNet(flags, hashWeights(c.seed, c.keys))).toThrow(/wrong shape out\.2\.weight: \[6, 32, 3, 3\]/);
