@@ -87,6 +87,8 @@ export interface BuildResult {
     ratio: number;
     integerNodes: Record<string, number>;
     psnrDb: number | null;
+    /** Seconds of each stage of the quantize phase (statistics = observe, reconstruction = weights, ...). */
+    stageSeconds: Record<string, number>;
   }[];
   phases: { name: string; seconds: number; peakRssMb: number }[];
 }
@@ -342,6 +344,7 @@ export async function buildArtifact(options: BuildOptions): Promise<BuildResult>
         ratio: b.bytes / fp32.length,
         integerNodes: b.report.integerNodes,
         psnrDb: b.psnr ? meanFinite(b.psnr) : null,
+        stageSeconds: b.report.seconds,
       })),
       phases: clock.phases,
     };
