@@ -1,6 +1,6 @@
 // Edge benchmark on Node: onnxruntime-web WASM (1 thread), the same app as `npm run serve`.
 //   node bench/edge-node.ts [--model mnist32] [--variants int8,fp32] [--steps 20] [--requests 5] [--allow-fixture]
-//                           [--portable-graphs]
+//                           [--portable-graphs] [--n 1]   (--n: images per request, the model batch)
 // Prints JSON: cold start (first request: wasm compile+init, artifact read+verify, session), warm request latency,
 // per-step latency per variant (mean step of a request, median over requests), process memory with all loaded.
 import { parseArgs } from 'node:util';
@@ -16,6 +16,7 @@ const { values } = parseArgs({
     variants: { type: 'string', default: 'int8,fp32' },
     steps: { type: 'string', default: '20' },
     requests: { type: 'string', default: '5' },
+    n: { type: 'string', default: '1' },
     'allow-fixture': { type: 'boolean', default: false },
     // Ignore the artifact's edge graphs: sessions optimized at load, as before edge graphs existed.
     'portable-graphs': { type: 'boolean', default: false },
@@ -35,7 +36,7 @@ const manifest = (await app.engine.catalog.open(artifact.name)).manifest;
 const variants = values.variants.split(',').filter((v) => v in manifest.variants);
 const missing = values.variants.split(',').filter((v) => !(v in manifest.variants));
 const query = (variant: string, steps: string) =>
-  `/sample?model=${artifact.name}&variant=${variant}&seed=1&n=1&steps=ddim${steps}&format=npy`;
+  `/sample?model=${artifact.name}&variant=${variant}&seed=1&n=${values.n}&steps=ddim${steps}&format=npy`;
 
 const results: Record<string, unknown> = {};
 const loads: Record<string, number> = {};
@@ -87,7 +88,7 @@ console.log(
       runtime: `node ${process.version}, onnxruntime-web wasm, 1 thread`,
       artifact: { name: artifact.name, root: artifact.root, requested: artifact.requested },
       steps: `ddim${values.steps}`,
-      batch: 1,
+      batch: Number(values.n),
       coldStart,
       variants: results,
       missingVariants: missing,
