@@ -3,8 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseManifest } from '@qdm/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from './cli.ts';
-import { sharedPath } from './paths.ts';
+import { importMnist32, runCli } from './cli.ts';
 import { type S3rverHandle, startS3rver } from './s3rver.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'qdm-build-'));
@@ -15,17 +14,7 @@ const quick = ['--calib-samples', '16', '--calib-trajectories', '4', '--calib-st
 
 beforeAll(async () => {
   s3 = await startS3rver({ bucket: 'qdm' });
-  const imported = await runCli([
-    'import',
-    '--checkpoint',
-    sharedPath('models/mnist32/ema.pt'),
-    '--flags',
-    sharedPath('models/mnist32/flags.json'),
-    '--out',
-    fp32,
-    '--quiet',
-  ]);
-  expect(imported.code, imported.stderr).toBe(0);
+  await importMnist32(fp32);
 });
 afterAll(async () => {
   await s3?.stop();

@@ -97,33 +97,12 @@ describe('toolchain import --winograd', () => {
     const artifact = join(work, 'mnist32-winograd');
     const flags = sharedPath('models/mnist32/flags.json');
     const checkpoint = sharedPath('models/mnist32/ema.pt');
-    const bad = await runCli([
-      'import',
-      '--checkpoint',
-      checkpoint,
-      '--flags',
-      flags,
-      '--out',
-      artifact,
-      '--winograd',
-      '3',
-    ]);
+    const importArgs = ['import', '--checkpoint', checkpoint, '--flags', flags, '--out', artifact];
+    const bad = await runCli([...importArgs, '--winograd', '3']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--winograd must be one of 2, 4/);
 
-    const args = [
-      'import',
-      '--checkpoint',
-      checkpoint,
-      '--flags',
-      flags,
-      '--out',
-      artifact,
-      '--winograd',
-      '4',
-      '--json',
-    ];
-    const imported = await runCli(args);
+    const imported = await runCli([...importArgs, '--winograd', '4', '--json']);
     expect(imported.code, imported.stderr).toBe(0);
     const variant = JSON.parse(imported.stdout).manifest.variants['fp32-winograd'];
     expect(variant).toMatchObject({ precision: 'fp32', winograd: { tile: 4 }, file: 'model.fp32-winograd.onnx' });
