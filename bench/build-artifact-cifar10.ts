@@ -54,7 +54,7 @@ try {
 
   const trajectories = Number(args.trajectories);
   const batch = Number(args['calib-batch']);
-  const weightBits = Number(args.wbits);
+  const weightBits = Number(args.wbits) as 4 | 8;
   const started = performance.now();
   const result = await buildArtifact({
     checkpoint,

@@ -90,3 +90,66 @@ export async function measureSteps(
     ]),
   );
 }
+
+export interface ColdStart {
+  variant: string;
+  loadMs: number;
+  readMs: number;
+  verifyMs: number;
+  sessionMs: number;
+  /** "edge": pre-optimized at build time (the manifest's edgeGraph); "portable": optimized at load. */
+  graph: string | undefined;
+  firstRequestMs: number;
+}
+
+export interface VariantMeasurements {
+  /** The first request of the first variant: wasm runtime init + artifact read/verify + session. */
+  coldStart: ColdStart | undefined;
+  /** Per variant: its load time (first request), median step, step samples, mean warm request. */
+  results: Record<string, { loadMs: number; stepMs: number; stepSamplesMs: number[]; warmRequestMs: number }>;
+}
+
+/** Each variant's first request (its load), then `requests` warm requests per variant taking turns. */
+export async function measureVariants(
+  label: string,
+  fetchSample: (query: string) => Promise<Response>,
+  queries: Record<string, string>,
+  requests: number,
+): Promise<VariantMeasurements> {
+  const loads: Record<string, number> = {};
+  let coldStart: ColdStart | undefined;
+  for (const [i, [variant, query]] of Object.entries(queries).entries()) {
+    log(`${label}: ${variant}: first request`);
+    const started = performance.now();
+    const first = await fetchSample(query);
+    if (first.status !== 200) throw new Error(`${variant}: ${first.status} ${await first.text()}`);
+    await first.arrayBuffer();
+    const firstMs = performance.now() - started;
+    const header = first.headers.get('server-timing');
+    const timing = serverTiming(header);
+    // Only the first variant pays the wasm runtime initialization: that request is the process's cold start.
+    if (i === 0)
+      coldStart = {
+        variant,
+        loadMs: round(timing.load),
+        readMs: round(timing['load-read']),
+        verifyMs: round(timing['load-verify']),
+        sessionMs: round(timing['load-session']),
+        graph: serverTimingDesc(header, 'load-session'),
+        firstRequestMs: round(firstMs),
+      };
+    loads[variant] = round(timing.load);
+  }
+  log(`${label}: ${requests} warm requests per variant, taking turns`);
+  const warm = await measureSteps(fetchSample, queries, requests);
+  const results: VariantMeasurements['results'] = {};
+  for (const variant of Object.keys(queries)) {
+    results[variant] = {
+      loadMs: loads[variant],
+      stepMs: warm[variant].stepMs,
+      stepSamplesMs: warm[variant].samples,
+      warmRequestMs: warm[variant].requestMs,
+    };
+  }
+  return { coldStart, results };
+}

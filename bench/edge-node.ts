@@ -8,7 +8,7 @@ import { createApp } from '../edge/src/app.ts';
 import { ortWebSessions } from '../edge/src/engine/ort-web.ts';
 import { compileOrtWasm } from '../edge/src/node-runtime.ts';
 import { folderSource } from '../edge/src/sources/folder.ts';
-import { benchArtifact, log, measureSteps, mib, round, serverTiming, serverTimingDesc } from './edge-lib.ts';
+import { benchArtifact, measureVariants, mib, round } from './edge-lib.ts';
 
 const { values } = parseArgs({
   options: {
@@ -38,47 +38,15 @@ const missing = values.variants.split(',').filter((v) => !(v in manifest.variant
 const query = (variant: string, steps: string) =>
   `/sample?model=${artifact.name}&variant=${variant}&seed=1&n=${values.n}&steps=ddim${steps}&format=npy`;
 
-const results: Record<string, unknown> = {};
-const loads: Record<string, number> = {};
-let coldStart: Record<string, number> | undefined;
-for (const [i, variant] of variants.entries()) {
-  log(`edge-node: ${variant}: first request`);
-  const started = performance.now();
-  const first = await app.request(query(variant, values.steps));
-  await first.arrayBuffer();
-  const firstMs = performance.now() - started;
-  const timing = serverTiming(first.headers.get('server-timing'));
-  // Only the first variant pays the wasm runtime initialization: that request is the process's cold start.
-  if (i === 0)
-    coldStart = {
-      variant: variant as never,
-      loadMs: round(timing.load),
-      readMs: round(timing['load-read']),
-      verifyMs: round(timing['load-verify']),
-      sessionMs: round(timing['load-session']),
-      // "edge": pre-optimized at build time (the manifest's edgeGraph); "portable": optimized at load.
-      graph: serverTimingDesc(first.headers.get('server-timing'), 'load-session') as never,
-      firstRequestMs: round(firstMs),
-    };
-  loads[variant] = round(timing.load);
-}
-log(`edge-node: ${values.requests} warm requests per variant, taking turns`);
-const warm = await measureSteps(
+const { coldStart, results } = await measureVariants(
+  'edge-node',
   async (q) => app.request(q),
   Object.fromEntries(variants.map((v) => [v, query(v, values.steps)])),
   Number(values.requests),
 );
-for (const variant of variants) {
-  results[variant] = {
-    loadMs: loads[variant],
-    stepMs: warm[variant].stepMs,
-    stepSamplesMs: warm[variant].samples,
-    warmRequestMs: warm[variant].requestMs,
-  };
-}
 const mem = process.memoryUsage();
 const health = (await (await app.request('/healthz')).json()) as { runtimeMemoryBytes: number | null };
-const stepOf = (v: string) => (results[v] as { stepMs: number } | undefined)?.stepMs;
+const stepOf = (v: string) => results[v]?.stepMs;
 const ratio = stepOf('int8') && stepOf('fp32') ? round(stepOf('int8')! / stepOf('fp32')!, 3) : null;
 
 console.log(

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startWranglerDev } from '../edge/test/fixtures/wrangler-dev.ts';
-import { benchArtifact, log, measureSteps, mib, round, serverTiming, serverTimingDesc } from './edge-lib.ts';
+import { benchArtifact, log, measureVariants, mib, round } from './edge-lib.ts';
 
 const { values } = parseArgs({
   options: {
@@ -93,48 +93,16 @@ try {
   const rssBefore = await workerdRss(wrangler.pid!);
   const heapBefore = await isolateHeap(inspectorPort);
 
-  const results: Record<string, unknown> = {};
-  const loads: Record<string, number> = {};
-  let coldStart: Record<string, unknown> | undefined;
-  for (const [i, variant] of variants.entries()) {
-    log(`edge-workerd: ${variant}: first request`);
-    const started = performance.now();
-    const first = await fetch(base + query(variant));
-    if (first.status !== 200) throw new Error(`${variant}: ${first.status} ${await first.text()}`);
-    await first.arrayBuffer();
-    const firstMs = performance.now() - started;
-    const timing = serverTiming(first.headers.get('server-timing'));
-    if (i === 0)
-      coldStart = {
-        variant: variant as never,
-        loadMs: round(timing.load),
-        readMs: round(timing['load-read']),
-        verifyMs: round(timing['load-verify']),
-        sessionMs: round(timing['load-session']),
-        // "edge": pre-optimized at build time (the manifest's edgeGraph); "portable": optimized at load.
-        graph: serverTimingDesc(first.headers.get('server-timing'), 'load-session') as never,
-        firstRequestMs: round(firstMs),
-      };
-    loads[variant] = round(timing.load);
-  }
-  log(`edge-workerd: ${values.requests} warm requests per variant, taking turns`);
-  const warm = await measureSteps(
+  const { coldStart, results } = await measureVariants(
+    'edge-workerd',
     (q) => fetch(base + q),
     Object.fromEntries(variants.map((v) => [v, query(v)])),
     Number(values.requests),
   );
-  for (const variant of variants) {
-    results[variant] = {
-      loadMs: loads[variant],
-      stepMs: warm[variant].stepMs,
-      stepSamplesMs: warm[variant].samples,
-      warmRequestMs: warm[variant].requestMs,
-    };
-  }
   const rssAfter = await workerdRss(wrangler.pid!);
   const heapAfter = await isolateHeap(inspectorPort);
   const health = (await (await fetch(`${base}/healthz`)).json()) as { runtimeMemoryBytes: number | null };
-  const stepOf = (v: string) => (results[v] as { stepMs: number } | undefined)?.stepMs;
+  const stepOf = (v: string) => results[v]?.stepMs;
   const ratio = stepOf('int8') && stepOf('fp32') ? round(stepOf('int8')! / stepOf('fp32')!, 3) : null;
   const heap = (h: Record<string, number> | null) =>
     h && {
