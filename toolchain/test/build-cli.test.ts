@@ -21,23 +21,18 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
+/** `toolchain build-artifact` from the fp32 mnist32 artifact into `out`. */
+const buildInto = (out: string, ...extra: string[]) =>
+  runCli(['build-artifact', '--artifact', fp32, '--out', out, ...extra]);
+const manifestIn = (dir: string) => parseManifest(JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')));
+
 describe('toolchain build-artifact', () => {
   it('adds an int8 variant that runs on integer kernels, with a report, manifest last', async () => {
     const out = join(work, 'built');
-    const result = await runCli([
-      'build-artifact',
-      '--artifact',
-      fp32,
-      '--out',
-      out,
-      ...quick,
-      '--report-steps',
-      'ddim4',
-      '--json',
-    ]);
+    const result = await buildInto(out, ...quick, '--report-steps', 'ddim4', '--json');
     expect(result.code, result.stderr).toBe(0);
     const json = JSON.parse(result.stdout);
-    const manifest = parseManifest(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')));
+    const manifest = manifestIn(out);
     const int8 = manifest.variants.int8;
     expect(int8.precision).toBe('w8a8');
     expect(int8.quantization?.scheme).toBe('full');
@@ -71,7 +66,7 @@ describe('toolchain build-artifact', () => {
       '--quiet',
     ]);
     expect(again.code, again.stderr).toBe(0);
-    const both = parseManifest(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')));
+    const both = manifestIn(out);
     const ptq4dm = both.variants['int8-ptq4dm'];
     expect(both.report).toBe(ptq4dm.report);
     expect(ptq4dm.report).not.toBe(int8.report);
@@ -82,18 +77,9 @@ describe('toolchain build-artifact', () => {
 
   it('--image-ends quantized puts the convs reading x_t and writing the output on integers too', async () => {
     const out = join(work, 'ends');
-    const result = await runCli([
-      'build-artifact',
-      '--artifact',
-      fp32,
-      '--out',
-      out,
-      ...quick,
-      '--image-ends',
-      'quantized',
-    ]);
+    const result = await buildInto(out, ...quick, '--image-ends', 'quantized');
     expect(result.code, result.stderr).toBe(0);
-    const int8 = parseManifest(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'))).variants.int8;
+    const int8 = manifestIn(out).variants.int8;
     expect(int8.quantization?.imageEnds).toBe('quantized');
     expect(int8.quantization?.keptFloat?.map((k) => k.name)).not.toContain('input_blocks.0.0');
   });
@@ -112,7 +98,7 @@ describe('toolchain build-artifact', () => {
       },
     );
     expect(pulled.code, pulled.stderr).toBe(0);
-    const manifest = parseManifest(JSON.parse(readFileSync(join(work, 'pulled', 'manifest.json'), 'utf8')));
+    const manifest = manifestIn(join(work, 'pulled'));
     expect(Object.keys(manifest.variants).sort()).toEqual(['fp32', 'int8']);
     const edge = manifest.variants.int8.edgeGraph!;
     expect(readFileSync(join(work, 'pulled', edge.file)).length).toBe(edge.bytes);
@@ -143,7 +129,7 @@ describe('toolchain build-artifact', () => {
   it('checks the command line before any work, and a failed build leaves no new folder behind', async () => {
     const out = join(work, 'never');
     const usage = async (extra: string[], message: RegExp) => {
-      const result = await runCli(['build-artifact', '--artifact', fp32, '--out', out, ...extra]);
+      const result = await buildInto(out, ...extra);
       expect(result.code, result.stderr).toBe(2);
       expect(result.stderr).toMatch(message);
       expect(result.stderr).not.toMatch(/\n\s+at /);
@@ -152,23 +138,12 @@ describe('toolchain build-artifact', () => {
     await usage(['--report-steps', 'ddim0'], /--report-steps/);
     await usage(['--calib-noise', 'data'], /--calib-noise data needs --calib-data/);
     await usage(['--calib-timesteps', 'normal', '--normal-std', '0'], /--normal-std must be >= /);
-    const s3 = await runCli(['build-artifact', '--artifact', fp32, '--out', 's3://', ...quick]);
+    const s3 = await buildInto('s3://', ...quick);
     expect(s3.code).toBe(1);
     expect(s3.stderr).not.toMatch(/calibration:/); // refused before the trajectories ran
 
     // Fails after the fp32 artifact was staged into the new folder (the calibration images do not exist).
-    const failed = await runCli([
-      'build-artifact',
-      '--artifact',
-      fp32,
-      '--out',
-      out,
-      ...quick,
-      '--calib-noise',
-      'data',
-      '--calib-data',
-      join(work, 'missing.npz'),
-    ]);
+    const failed = await buildInto(out, ...quick, '--calib-noise', 'data', '--calib-data', join(work, 'missing.npz'));
     expect(failed.code).toBe(1);
     expect(failed.stderr).toMatch(/--calib-data .*missing\.npz: no such file/);
     expect(failed.stderr).not.toMatch(/internal error/);

@@ -105,13 +105,15 @@ function precision(spec: VariantSpec): string {
 }
 
 /**
- * Where the build writes: a temporary folder for S3 (uploaded at the end), else `--out` itself. `temporary` is
- * also true for an --out folder this build creates, so a failed build leaves no artifact-looking folder behind.
+ * Where the build writes: a temporary folder for S3 (uploaded at the end, always removed), else `--out` itself.
+ * `created` marks an --out folder this build makes, removed if the build fails so no artifact-looking folder stays.
  */
-async function stagingFolder(options: BuildOptions): Promise<{ dir: string; temporary: boolean }> {
-  if (isS3Uri(options.out)) return { dir: await mkdtemp(join(tmpdir(), 'qdm-build-')), temporary: true };
+async function stagingFolder(options: BuildOptions): Promise<{ dir: string; temporary: boolean; created: boolean }> {
+  if (isS3Uri(options.out)) {
+    return { dir: await mkdtemp(join(tmpdir(), 'qdm-build-')), temporary: true, created: false };
+  }
   const dir = resolve(options.out);
-  return { dir, temporary: !existsSync(dir) };
+  return { dir, temporary: false, created: !existsSync(dir) };
 }
 
 /** Puts the fp32 artifact into the staging folder (import, or copy verified files) and returns its manifest. */
@@ -351,8 +353,7 @@ export async function buildArtifact(options: BuildOptions): Promise<BuildResult>
     built = true;
     return result;
   } finally {
-    const keep = built && !isS3Uri(options.out);
-    if (staging.temporary && !keep) await rm(staging.dir, { recursive: true, force: true });
+    if (staging.temporary || (staging.created && !built)) await rm(staging.dir, { recursive: true, force: true });
   }
 }
 
