@@ -23,6 +23,10 @@ import { unetLayout, unetWeightShapes } from '../toolchain/src/models/unet-layou
 import type { ReconMethod } from '../toolchain/src/quantize/reconstruct.ts';
 import { createSession, float32Tensor } from '../toolchain/src/runtime/ort.ts';
 import { median, randomWeights } from './lib.ts';
+import { machineInfo } from './machine.ts';
+
+// Recorded when the bench starts (the load average beside the run).
+const machine = machineInfo();
 
 const { values: args } = parseArgs({
   options: {
@@ -116,6 +120,7 @@ try {
   const afterTrajectories = quantize.reduce((s, p) => s + p.seconds, 0);
   const out = {
     bench: 'build-artifact-cifar10',
+    machine,
     model: 'improved-diffusion CIFAR-10 U-Net (random weights), through buildArtifact (the CLI command)',
     flags: flagsText,
     cores: cpus().length,

@@ -30,6 +30,10 @@ import { planQuantization } from '../toolchain/src/quantize/plan.ts';
 import { type ReconMethod, type ReconObjective, reconstructWeights } from '../toolchain/src/quantize/reconstruct.ts';
 import { roundWeightsNearest, weightMatrix } from '../toolchain/src/quantize/weights.ts';
 import { randomWeights } from './lib.ts';
+import { machineInfo } from './machine.ts';
+
+// Recorded when the bench starts (the load average beside the run).
+const machine = machineInfo();
 
 const { values: args } = parseArgs({
   options: {
@@ -159,6 +163,7 @@ const phases = {
 const total = stats.seconds + planned.seconds + recon.seconds + exported.seconds;
 const report = {
   bench: 'build-cifar10',
+  machine,
   model: 'improved-diffusion CIFAR-10 U-Net (random weights)',
   parameters,
   calibration: `synthetic: ${count} Gaussian x_t at uniform DDIM-50 steps of ${args.trajectories} trajectories`,

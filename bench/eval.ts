@@ -18,6 +18,10 @@ import {
   paddedDigits,
 } from '../toolchain/src/eval/index.ts';
 import { syntheticFeatures } from '../toolchain/test/fixtures/eval/fixtures.ts';
+import { machineInfo } from './machine.ts';
+
+// Recorded when the bench starts (the load average beside the run).
+const machine = machineInfo();
 
 const { values: args } = parseArgs({
   options: { batch: { type: 'string', default: '64' }, 'skip-full-rank': { type: 'boolean', default: false } },
@@ -98,6 +102,7 @@ if (!args['skip-full-rank']) {
 console.log(
   JSON.stringify({
     bench: 'eval',
+    machine,
     feature_extraction: {
       model: 'mnist-classifier',
       images: 1000,

@@ -13,6 +13,10 @@ import { type Matrix, matrix } from '../toolchain/src/quantize/matrix.ts';
 import { MomentAccumulator } from '../toolchain/src/quantize/moments.ts';
 import { INT4_WEIGHTS } from '../toolchain/src/quantize/quant.ts';
 import { weightScales } from '../toolchain/src/quantize/range-search.ts';
+import { machineInfo } from './machine.ts';
+
+// Recorded when the bench starts (the load average beside the run).
+const machine = machineInfo();
 
 const skipJs = process.argv.includes('--skip-js');
 const unet = process.argv.includes('--unet');
@@ -103,7 +107,7 @@ await helper.dispose();
 const whole = unet ? await cifarUnet() : undefined;
 console.log(
   JSON.stringify(
-    { gptq: results, moments, lpScaleSearch: { in: 4608, out: 256, seconds: lpS }, cifarUnet: whole },
+    { machine, gptq: results, moments, lpScaleSearch: { in: 4608, out: 256, seconds: lpS }, cifarUnet: whole },
     null,
     1,
   ),

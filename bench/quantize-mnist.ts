@@ -34,6 +34,10 @@ import { SqnrAccumulator } from '../toolchain/src/quantize/sqnr.ts';
 import { roundWeightsNearest, weightMatrix } from '../toolchain/src/quantize/weights.ts';
 import { createSession, sessionDenoiser } from '../toolchain/src/runtime/ort.ts';
 import { median } from './lib.ts';
+import { machineInfo } from './machine.ts';
+
+// Recorded when the bench starts (the load average beside the run).
+const machine = machineInfo();
 
 const { values: args } = parseArgs({
   options: {
@@ -257,6 +261,7 @@ const fp32Bytes = encodeModel(fp32).length;
 const fusion = await Promise.all(variants.map((v) => inspectFusion(v.model)));
 const result = {
   bench: 'quantize-mnist',
+  machine,
   model: 'mnist32',
   sampler: 'ddim50, eta 0',
   seeds,

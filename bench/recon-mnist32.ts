@@ -28,6 +28,10 @@ import { planQuantization } from '../toolchain/src/quantize/plan.ts';
 import type { ScaleMethod } from '../toolchain/src/quantize/range-search.ts';
 import { type ReconMethod, type ReconObjective, reconstructWeights } from '../toolchain/src/quantize/reconstruct.ts';
 import { createSession, sessionDenoiser } from '../toolchain/src/runtime/ort.ts';
+import { machineInfo } from './machine.ts';
+
+// Recorded when the bench starts (the load average beside the run).
+const machine = machineInfo();
 
 const { values: args } = parseArgs({
   options: {
@@ -172,6 +176,7 @@ for (const [scaleMethod, method, objective, actOrder] of variants) {
 
 const report = {
   bench: 'recon-mnist32',
+  machine,
   scheme: 'full',
   bits: `w${args.wbits}a${args.abits}`,
   seeds,
