@@ -4,7 +4,7 @@
  */
 import type { OnnxNode } from '../onnx/ir.ts';
 import type { GraphIndex } from './graph-index.ts';
-import type { ActivationSite, KeptFloat } from './plan.ts';
+import type { ActivationSite, KeptFloat } from './plan-types.ts';
 
 /** Ops that move data without arithmetic: never reported as kept float. */
 const DATA_MOVEMENT = new Set(['Reshape', 'Transpose', 'Unsqueeze', 'Squeeze', 'Slice', 'Split', 'Resize']);

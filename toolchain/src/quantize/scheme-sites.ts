@@ -6,7 +6,7 @@ import type { OnnxNode } from '../onnx/ir.ts';
 import type { QkvSplit } from './attention-layout.ts';
 import type { EmbSplit } from './emb-layout.ts';
 import type { GraphIndex } from './graph-index.ts';
-import type { ActivationRole, WeightSite } from './plan.ts';
+import type { ActivationRole, WeightSite } from './plan-types.ts';
 import type { SiteSet } from './site-set.ts';
 
 function outputRole(site: WeightSite): ActivationRole {

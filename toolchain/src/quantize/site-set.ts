@@ -3,7 +3,7 @@
  * quantize the same value, keep-float nodes honoured, equal tensors given one set of parameters.
  */
 import { type GraphIndex, type ValueUse, valueKeys } from './graph-index.ts';
-import type { ActivationRole, ActivationSite, PlanOptions } from './plan.ts';
+import type { ActivationRole, ActivationSite, PlanOptions } from './plan-types.ts';
 
 /**
  * Sites keyed by value, merging consumers when several rules quantize the same value. Keep-float nodes neither
