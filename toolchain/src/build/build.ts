@@ -26,6 +26,8 @@ import { type QuantizeReport, quantizeModel } from '../quantize/pipeline.ts';
 import type { Scheme } from '../quantize/plan.ts';
 import type { ReconMethod } from '../quantize/reconstruct.ts';
 import { renderReport } from '../report/report.ts';
+import type { Device } from '../runtime/devices.ts';
+import { type PlacementSummary, placementSummary } from '../runtime/placement.ts';
 import { openVariant, type SampleResult, sampleWith } from '../sampling/run.ts';
 import { openStore } from '../store/index.ts';
 import { isS3Uri } from '../store/objects.ts';
@@ -72,6 +74,8 @@ export interface BuildOptions {
   reportSamples: number;
   reportSteps: string;
   threads?: number;
+  /** Where the fp32 passes run (trajectories, fp32 sample grid, statistics, evaluation references); default cpu. */
+  device?: Device;
   log: (message: string) => void;
   progress: (label: string) => (done: number, total: number, detail?: string) => void;
   signal?: AbortSignal;
@@ -90,7 +94,31 @@ export interface BuildResult {
     /** Seconds of each stage of the quantize phase (statistics = observe, reconstruction = weights, ...). */
     stageSeconds: Record<string, number>;
   }[];
-  phases: { name: string; seconds: number; peakRssMb: number }[];
+  phases: { name: string; seconds: number; peakRssMb: number; device: Device | 'mixed' }[];
+  device: Device;
+  /** Nodes of the device sessions that onnxruntime left to the CPU provider. */
+  placement: PlacementSummary;
+  /** What runs on the CPU whatever --device says, and why. */
+  cpuOnly: string[];
+}
+
+/**
+ * What a build runs on the CPU provider even with --device cuda|webgpu: integer kernels (QLinearConv, ...) exist
+ * only there, so everything that must measure the integer model, or inspect its fusion, stays on it.
+ */
+export const CPU_ONLY_WORK = [
+  'fusion check and edge graphs (onnxruntime CPU graph optimizations decide the integer kernels)',
+  "quantized variants' sample grids and epsilon SQNR (the CPU's integer kernels: the model the edge serves)",
+  'activation SQNR of the QDQ graph (the quantized side of the comparison)',
+  'layer-wise reconstruction (many small per-segment sessions and float64 Gram matrices on the CPU)',
+];
+
+/** Which device a build phase ran on: fp32 work on the device, quantized/integer work on the CPU. */
+export function phaseDevice(phase: string, device: Device): Device | 'mixed' {
+  if (device === 'cpu' || phase === 'load' || phase === 'upload') return 'cpu';
+  if (phase === 'trajectories' || phase === 'samples fp32') return device;
+  if (phase.startsWith('quantize ')) return 'mixed';
+  return 'cpu';
 }
 
 export const VARIANT_FILE = (name: string) => `model.${name}.onnx`;
@@ -163,7 +191,7 @@ async function calibrate(options: BuildOptions, manifest: Manifest, fp32: Uint8A
   const { diffusionFor } = await import('../sampling/run.ts');
   const diffusion = diffusionFor(manifest, c.steps);
   const data = c.noise === 'data' ? await readCleanImages(requireData(c), shape) : undefined;
-  const variant = await openVariant(fp32, manifest, options.threads);
+  const variant = await openVariant(fp32, manifest, options.threads, options.device, 'trajectories');
   try {
     return await collectCalibration(variant.denoiser, {
       diffusion,
@@ -194,7 +222,9 @@ async function sampleGrid(
   options: BuildOptions,
   label: string,
 ): Promise<SampleResult> {
-  const variant = await openVariant(bytes, manifest, options.threads);
+  // Only fp32 grids go to the device: a quantized variant's grid is the CPU integer kernels' (CPU_ONLY_WORK).
+  const device = label === 'fp32' ? options.device : 'cpu';
+  const variant = await openVariant(bytes, manifest, options.threads, device, `samples ${label}`);
   try {
     return await sampleWith(variant.denoiser, manifest, {
       firstSample: 0,
@@ -265,6 +295,7 @@ export async function buildArtifact(options: BuildOptions): Promise<BuildResult>
           observer: options.observer,
           recon: options.recon,
           threads: options.threads,
+          device: options.device,
           signal: options.signal,
           onProgress: (event) =>
             progress(event.done, event.total, `${event.stage}${event.detail ? ` ${event.detail}` : ''}`),
@@ -348,7 +379,10 @@ export async function buildArtifact(options: BuildOptions): Promise<BuildResult>
         psnrDb: b.psnr ? meanFinite(b.psnr) : null,
         stageSeconds: b.report.seconds,
       })),
-      phases: clock.phases,
+      phases: clock.phases.map((p) => ({ ...p, device: phaseDevice(p.name, options.device ?? 'cpu') })),
+      device: options.device ?? 'cpu',
+      placement: placementSummary(options.device ?? 'cpu'),
+      cpuOnly: options.device && options.device !== 'cpu' ? CPU_ONLY_WORK : [],
     };
     built = true;
     return result;

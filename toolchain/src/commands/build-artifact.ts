@@ -4,6 +4,7 @@ import { type BuildOptions, buildArtifact, type VariantSpec, variantName } from 
 import type { TimestepPolicy } from '../calibrate/timesteps.ts';
 import type { CalibrationNoise } from '../calibrate/trajectory.ts';
 import { enumArg, floatArg, intArg, listArg, stepsArg } from '../cli/args.ts';
+import { deviceArg, deviceArgs } from '../cli/device.ts';
 import { UsageError } from '../cli/errors.ts';
 import { commonArgs, emit } from '../cli/output.ts';
 import { logger, progressBars } from '../cli/progress.ts';
@@ -97,6 +98,7 @@ export default defineCommand({
     },
     'report-steps': { type: 'string', description: 'respacing of the report samples', default: 'ddim50' },
     threads: { type: 'string', description: 'onnxruntime intra-op threads (default: all cores)' },
+    ...deviceArgs,
     ...commonArgs,
   },
   async run({ args }) {
@@ -137,6 +139,7 @@ export default defineCommand({
         ? { kind: 'percentile', percentile: floatArg('percentile', args.percentile, { min: 50, max: 100 }) }
         : { kind: observerKind };
     const quiet = args.quiet || args.json;
+    const device = await deviceArg(args.device);
     const options: BuildOptions = {
       artifact: args.artifact,
       checkpoint: args.checkpoint,
@@ -165,13 +168,22 @@ export default defineCommand({
       reportSamples: intArg('report-samples', args['report-samples'], { min: 0, max: 1024 }),
       reportSteps: stepsArg('report-steps', args['report-steps']),
       threads: args.threads === undefined ? undefined : intArg('threads', args.threads, { min: 1, max: 256 }),
+      device,
       log: logger(!quiet),
       progress: progressBars(!quiet),
     };
     const result = await buildArtifact(options);
     emit(
       args.json,
-      { location: result.location, variants: result.variants, phases: result.phases, manifest: result.manifest },
+      {
+        location: result.location,
+        variants: result.variants,
+        phases: result.phases,
+        device: result.device,
+        placement: result.placement,
+        cpuOnly: result.cpuOnly,
+        manifest: result.manifest,
+      },
       () =>
         [
           `built ${result.manifest.name} -> ${result.location}`,
@@ -182,6 +194,12 @@ export default defineCommand({
               (v.psnrDb !== null ? `, same-seed PSNR vs fp32 ${v.psnrDb.toFixed(2)} dB` : ''),
           ),
           `  phases: ${result.phases.map((p) => `${p.name} ${p.seconds.toFixed(1)}s`).join(', ')}`,
+          ...(result.device === 'cpu'
+            ? []
+            : [
+                `  device ${result.device}: ${result.placement.nodesNotOnDevice} of ${result.placement.nodes} nodes ` +
+                  `left to the CPU provider; on the CPU by design: ${result.cpuOnly.map((w) => w.split(' (')[0]).join('; ')}`,
+              ]),
         ].join('\n'),
     );
   },

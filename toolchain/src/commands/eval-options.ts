@@ -5,6 +5,7 @@
 
 import { resolve } from 'node:path';
 import { intArg, outputFileArg } from '../cli/args.ts';
+import { deviceArg, deviceArgs } from '../cli/device.ts';
 import { UsageError } from '../cli/errors.ts';
 import { Progress } from '../cli/progress.ts';
 import { type FeatureNetwork, openFeatureNetwork } from '../eval/feature-network.ts';
@@ -38,6 +39,7 @@ export const featureArgs = {
     valueHint: 'L,F,S',
   },
   threads: { type: 'string', valueHint: 'T', description: 'onnxruntime intra-op threads (default: all cores)' },
+  ...deviceArgs,
 } as const;
 
 export const referenceArgs = {
@@ -79,6 +81,7 @@ interface FeatureFlagValues {
   'features-checkpoint'?: string;
   'features-outputs'?: string;
   threads?: string;
+  device?: string;
 }
 
 interface ReferenceFlagValues {
@@ -99,6 +102,7 @@ export async function openNetworkFromArgs(args: FeatureFlagValues): Promise<Feat
     checkpoint: args['features-checkpoint'],
     outputs: args['features-outputs'],
     threads,
+    device: await deviceArg(args.device),
   });
 }
 

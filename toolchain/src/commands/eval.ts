@@ -7,6 +7,7 @@ import { finiteOrNull } from '../eval/pixel-metrics.ts';
 import { type QualityMetrics, scoreAgainst } from '../eval/quality.ts';
 import { checkSameSize, readSampleImages } from '../eval/reference.ts';
 import { featuresOf } from '../eval/set-features.ts';
+import { deviceRecord } from '../runtime/placement.ts';
 import { isS3Uri } from '../store/objects.ts';
 import { featureArgs, featureProgress, openNetworkFromArgs, prepareReference, referenceArgs } from './eval-options.ts';
 
@@ -56,6 +57,7 @@ export default defineCommand({
           image_size: [samples.h, samples.w, samples.c],
           pr_k: k,
           features: network.id,
+          ...deviceRecord(network.device),
           seconds,
         },
         () => humanLines(metrics, samples.n, reference.n, reference.label, seconds),

@@ -2,9 +2,12 @@ import { resolve } from 'node:path';
 import { defineCommand } from 'citty';
 import { readArtifactManifest, readVariant } from '../artifact/folder.ts';
 import { enumArg, floatArg, intArg, outputFileArg, requireArg, shardArg, stepsArg } from '../cli/args.ts';
+import { deviceArg, deviceArgs } from '../cli/device.ts';
 import { UsageError } from '../cli/errors.ts';
 import { commonArgs, emit } from '../cli/output.ts';
 import { Progress } from '../cli/progress.ts';
+import type { Device } from '../runtime/devices.ts';
+import { deviceRecord, placementSummary } from '../runtime/placement.ts';
 import { readInitNoise, type SampleSet, writeGrid, writeSamples } from '../sampling/files.ts';
 import { openVariant, type SamplerName, sampleWith, shardRange } from '../sampling/run.ts';
 import { isS3Uri, localArtifactDir, objectLocation } from '../store/objects.ts';
@@ -57,6 +60,7 @@ export default defineCommand({
     },
     grid: { type: 'string', description: 'also write a PNG grid of the samples', valueHint: 'FILE' },
     'init-noise': { type: 'string', description: '.npy float32 [n,C,H,W] replacing the seeded x_T', valueHint: 'FILE' },
+    ...deviceArgs,
     ...commonArgs,
   },
   async run({ args }) {
@@ -77,6 +81,7 @@ export default defineCommand({
     const range = args.shard
       ? shardRange(shardArg('shard', args.shard), total)
       : { first: 0, count: total, index: 0, of: 1 };
+    const device = await deviceArg(args.device);
 
     const dir = await localArtifactDir(artifact);
     const manifest = await readArtifactManifest(dir);
@@ -88,7 +93,7 @@ export default defineCommand({
       manifest.model.imageSize,
     ];
     const initNoise = args['init-noise'] ? await readInitNoise(args['init-noise'], range.count, shape) : undefined;
-    const variant = await openVariant(bytes, manifest, threads);
+    const variant = await openVariant(bytes, manifest, threads, device, `sample ${args.variant}`);
     const started = performance.now();
     let result: Awaited<ReturnType<typeof sampleWith>>;
     try {
@@ -139,10 +144,17 @@ export default defineCommand({
         eta,
         sampler,
         seconds,
+        ...deviceRecord(device),
       },
       () =>
         `${range.count} samples (${args.variant}, ${args.steps}, seed ${seed}${args.shard ? `, shard ${args.shard}` : ''}) ` +
-        `in ${seconds.toFixed(1)}s -> ${out}${grid ? `, ${grid}` : ''}`,
+        `in ${seconds.toFixed(1)}s on ${device}${deviceNote(device)} -> ${out}${grid ? `, ${grid}` : ''}`,
     );
   },
 });
+
+/** " (3 nodes on the CPU provider)" when the device's EP left some nodes to the CPU. */
+function deviceNote(device: Device): string {
+  const { nodesNotOnDevice } = placementSummary(device);
+  return nodesNotOnDevice > 0 ? ` (${nodesNotOnDevice} nodes on the CPU provider)` : '';
+}

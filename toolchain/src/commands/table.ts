@@ -4,6 +4,7 @@ import type { Manifest } from '@qdm/shared';
 import { defineCommand } from 'citty';
 import { readArtifactManifest, readVariant } from '../artifact/folder.ts';
 import { floatArg, intArg, listArg, requireArg, stepsArg } from '../cli/args.ts';
+import { deviceArg } from '../cli/device.ts';
 import { UsageError } from '../cli/errors.ts';
 import { commonArgs, emit } from '../cli/output.ts';
 import { Progress } from '../cli/progress.ts';
@@ -26,6 +27,8 @@ import {
   tableVariants,
 } from '../eval/table.ts';
 import { tableHtml } from '../eval/table-html.ts';
+import type { Device } from '../runtime/devices.ts';
+import { deviceRecord } from '../runtime/placement.ts';
 import { writeSamples } from '../sampling/files.ts';
 import { openVariant, sampleWith } from '../sampling/run.ts';
 import { localArtifactDir } from '../store/objects.ts';
@@ -88,6 +91,7 @@ export default defineCommand({
     const k = intArg('pr-k', args['pr-k'], { min: 1, max: 100 });
     const progress = !args.quiet && !args.json;
     stepsArg('steps', args.steps);
+    const device = await deviceArg(args.device);
 
     const dir = await localArtifactDir(artifact);
     const manifest = await readArtifactManifest(dir);
@@ -114,6 +118,7 @@ export default defineCommand({
           eta,
           batch,
           threads,
+          device,
           progress,
         });
         const samplingSeconds = (performance.now() - started) / 1000;
@@ -170,7 +175,11 @@ export default defineCommand({
       }),
     );
     const files = { md: join(out, 'table.md'), json: join(out, 'table.json'), html: join(out, 'table.html') };
-    emit(args.json, { ...result, files }, () => `${markdown}\n${notes.map((l) => `- ${l}`).join('\n')}\n-> ${out}`);
+    emit(
+      args.json,
+      { ...result, ...deviceRecord(device), files },
+      () => `${markdown}\n${notes.map((l) => `- ${l}`).join('\n')}\n-> ${out}`,
+    );
   },
 });
 
@@ -181,11 +190,18 @@ interface SampleOptions {
   eta: number;
   batch: number;
   threads?: number;
+  device: Device;
   progress: boolean;
 }
 
 async function sampleVariant(dir: string, manifest: Manifest, variant: string, o: SampleOptions): Promise<ImageSet> {
-  const session = await openVariant(await readVariant(dir, manifest, variant), manifest, o.threads);
+  const session = await openVariant(
+    await readVariant(dir, manifest, variant),
+    manifest,
+    o.threads,
+    o.device,
+    `sample ${variant}`,
+  );
   try {
     let bar: Progress | undefined;
     const result = await sampleWith(session.denoiser, manifest, {

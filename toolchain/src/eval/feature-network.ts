@@ -9,10 +9,12 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, join } from 'node:path';
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
 import { readCheckpoint } from '../checkpoint/index.ts';
 import { buildFidInception, FID_WEIGHTS_FILE, FID_WEIGHTS_URL } from '../models/inception.ts';
 import { encodeModel } from '../onnx/model.ts';
+import type { Device } from '../runtime/devices.ts';
+import { createSession } from '../runtime/ort.ts';
 import { sha256Hex } from '../store/digest.ts';
 import { EvaluationError } from './errors.ts';
 import type { FeatureOutputs, FeatureRole } from './features.ts';
@@ -25,6 +27,8 @@ export interface FeatureNetworkSpec {
   /** `logits,features,spatial`: output names by role, `-` or empty for none. */
   outputs?: string;
   threads?: number;
+  /** Where the network runs (default cpu). */
+  device?: Device;
 }
 
 /** What a saved reference-statistics file records about the network, so it is never used with another one. */
@@ -39,6 +43,7 @@ export interface FeatureNetwork {
   session: ort.InferenceSession;
   outputs: FeatureOutputs;
   id: FeatureNetworkId;
+  device: Device;
   release(): Promise<void>;
 }
 
@@ -122,20 +127,22 @@ export async function openFeatureNetwork(spec: FeatureNetworkSpec): Promise<Feat
   const { bytes, name } = inception
     ? await inceptionBytes(spec.checkpoint)
     : { bytes: await onnxBytes(spec.features), name: basename(spec.features) };
-  const options: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', executionProviders: ['cpu'] };
-  if (spec.threads !== undefined) {
-    options.intraOpNumThreads = spec.threads;
-    options.interOpNumThreads = 1;
-  }
+  const device = spec.device ?? 'cpu';
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(bytes, options);
+    session = await createSession(bytes, { threads: spec.threads, optimization: 'all', device, label: 'features' });
   } catch (error) {
     throw new EvaluationError(`--features ${spec.features}: onnxruntime cannot load it: ${(error as Error).message}`);
   }
   try {
     const outputs = resolveOutputs(session.outputNames, spec.outputs);
-    return { session, outputs, id: { name, sha256: sha256Hex(bytes), outputs }, release: () => session.release() };
+    return {
+      session,
+      outputs,
+      id: { name, sha256: sha256Hex(bytes), outputs },
+      device,
+      release: () => session.release(),
+    };
   } catch (error) {
     await session.release();
     throw error;

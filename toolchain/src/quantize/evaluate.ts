@@ -8,6 +8,7 @@
 import type { CalibrationSet } from '../calibrate/trajectory.ts';
 import type { OnnxModel } from '../onnx/ir.ts';
 import { encodeModel } from '../onnx/model.ts';
+import type { Device } from '../runtime/devices.ts';
 import { createSession, type Session } from '../runtime/ort.ts';
 import { prepareModel, qdqNames } from './export.ts';
 import { calibrationFeeds, disposeAll, withOutputs } from './observe.ts';
@@ -48,6 +49,7 @@ export async function siteSqnr(
   set: CalibrationSet,
   indices: number[],
   threads?: number,
+  device: Device = 'cpu',
 ): Promise<SiteSqnr[]> {
   const sites = plan.activations;
   const seen = (s: (typeof sites)[number]) => qdqNames(s.value).dq;
@@ -64,7 +66,9 @@ export async function siteSqnr(
   );
   const total = new Map(sites.map((s) => [s.value, new SqnrAccumulator()]));
   const local = new Map(sites.map((s) => [s.value, new SqnrAccumulator()]));
-  const a = await createSession(encodeModel(reference), { threads, optimization: 'all' });
+  // NOTE: only the fp32 reference runs on `device`; the quantized graph stays on the CPU provider, so the numbers
+  // describe the model the CPU's integer kernels run (see README, int8 on a GPU).
+  const a = await createSession(encodeModel(reference), { threads, optimization: 'all', device, label: 'evaluation' });
   try {
     const b = await createSession(encodeModel(quantized), { threads, optimization: 'disabled' });
     try {
@@ -104,6 +108,7 @@ export async function epsilonSqnrByStep(
   set: CalibrationSet,
   indices: number[],
   threads?: number,
+  device: Device = 'cpu',
 ): Promise<number[]> {
   const steps = set.count > 0 ? Math.max(...set.stepIndex) + 1 : 0;
   const acc = Array.from({ length: steps }, () => new SqnrAccumulator());
@@ -111,7 +116,7 @@ export async function epsilonSqnrByStep(
   const channels = set.shape[0];
   const pixels = set.shape[1] * set.shape[2];
   const epsilon = (out: Float32Array) => out.subarray(0, channels * pixels);
-  const a = await createSession(encodeModel(fp32), { threads, optimization: 'all' });
+  const a = await createSession(encodeModel(fp32), { threads, optimization: 'all', device, label: 'evaluation' });
   try {
     await runPairs(a, set, indices, (r, i) => outputs.set(i, (r.out.data as Float32Array).slice()));
   } finally {

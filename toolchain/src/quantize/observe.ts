@@ -12,6 +12,7 @@ import type { CalibrationSet } from '../calibrate/trajectory.ts';
 import { attr } from '../onnx/builder.ts';
 import type { OnnxModel } from '../onnx/ir.ts';
 import { encodeModel } from '../onnx/model.ts';
+import type { Device } from '../runtime/devices.ts';
 import { createSession, float32Tensor, type Session } from '../runtime/ort.ts';
 import { activationGrid, prepareModel } from './export.ts';
 import { type ActivationObserver, createObserver, type ObserverSpec, type Range } from './observers.ts';
@@ -24,6 +25,8 @@ export interface ObserveOptions {
   /** Bytes of site activations per run (default 256 MiB). */
   memoryBudget?: number;
   threads?: number;
+  /** Where the fp32 statistics pass runs (default cpu). */
+  device?: Device;
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
 }
@@ -89,6 +92,8 @@ export async function observeActivations(
     {
       threads: options.threads,
       optimization: 'all',
+      device: options.device,
+      label: 'statistics',
     },
   );
   let batch = 1;

@@ -7,6 +7,7 @@ import type { CalibrationSet } from '../calibrate/trajectory.ts';
 import { assertValidModel } from '../onnx/check.ts';
 import type { OnnxModel } from '../onnx/ir.ts';
 import { encodeModel } from '../onnx/model.ts';
+import type { Device } from '../runtime/devices.ts';
 import { epsilonSqnrByStep, type SiteSqnr, siteSqnr, spreadIndices } from './evaluate.ts';
 import { exportQdq, prepareModel, type QuantizedWeight, siteParams } from './export.ts';
 import { type FusionReport, inspectFusion } from './fusion.ts';
@@ -32,6 +33,8 @@ export interface QuantizeOptions extends PlanOptions {
   /** Calibration pairs used to measure activation SQNR (default 32) and epsilon SQNR per step (default 128). */
   evaluation?: { sites?: number; epsilon?: number };
   threads?: number;
+  /** Where the fp32 passes run (statistics, evaluation references); reconstruction, fusion and integer runs: CPU. */
+  device?: Device;
   onProgress?: (event: QuantizeProgress) => void;
   signal?: AbortSignal;
 }
@@ -120,6 +123,7 @@ export async function quantizeModel(options: QuantizeOptions): Promise<QuantizeR
     observeActivations(fp32, plan, set, {
       observer,
       threads: options.threads,
+      device: options.device,
       signal: options.signal,
       onProgress: (done, total) => progress({ stage: 'observe', done, total }),
     }),
@@ -143,6 +147,7 @@ export async function quantizeModel(options: QuantizeOptions): Promise<QuantizeR
       set,
       spreadIndices(set.count, options.evaluation?.sites ?? 32),
       options.threads,
+      options.device,
     );
     progress({ stage: 'evaluate', done: 1, total: 2 });
     const eps = await epsilonSqnrByStep(
@@ -151,6 +156,7 @@ export async function quantizeModel(options: QuantizeOptions): Promise<QuantizeR
       set,
       spreadIndices(set.count, options.evaluation?.epsilon ?? 128),
       options.threads,
+      options.device,
     );
     progress({ stage: 'evaluate', done: 2, total: 2 });
     return { sites, eps };

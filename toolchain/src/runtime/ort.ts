@@ -4,6 +4,8 @@
  */
 import type { Denoiser } from '@qdm/shared';
 import * as ort from 'onnxruntime-node';
+import { type Device, executionProvider } from './devices.ts';
+import { profilingOptions, trackPlacement } from './placement.ts';
 
 export type OptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
 
@@ -14,6 +16,10 @@ export interface CreateSessionOptions {
   /** Where onnxruntime writes the graph after its optimizations (for inspection). */
   optimizedModelPath?: string;
   executionProviders?: string[];
+  /** Where it runs (default cpu; see devices.ts). A GPU device's first run counts which nodes fell back to the CPU. */
+  device?: Device;
+  /** What the session is for, named in the placement record (placement.ts). */
+  label?: string;
 }
 
 export type Session = ort.InferenceSession;
@@ -21,8 +27,11 @@ export type Session = ort.InferenceSession;
 export async function createSession(modelBytes: Uint8Array, options: CreateSessionOptions = {}): Promise<Session> {
   const sessionOptions: ort.InferenceSession.SessionOptions = {
     graphOptimizationLevel: options.optimization ?? 'all',
-    executionProviders: options.executionProviders ?? ['cpu'],
+    executionProviders: options.executionProviders ?? [executionProvider(options.device ?? 'cpu').ep],
   };
+  const device = options.device ?? 'cpu';
+  const profile = device === 'cpu' ? undefined : profilingOptions();
+  if (profile) Object.assign(sessionOptions, profile.options);
   if (options.threads !== undefined) {
     if (!Number.isInteger(options.threads) || options.threads < 1) {
       throw new Error(`threads must be a positive integer, got ${options.threads}`);
@@ -31,7 +40,9 @@ export async function createSession(modelBytes: Uint8Array, options: CreateSessi
     sessionOptions.interOpNumThreads = 1;
   }
   if (options.optimizedModelPath) sessionOptions.optimizedModelFilePath = options.optimizedModelPath;
-  return ort.InferenceSession.create(modelBytes, sessionOptions);
+  const session = await ort.InferenceSession.create(modelBytes, sessionOptions);
+  if (profile) trackPlacement(session, profile.dir, device, options.label);
+  return session;
 }
 
 /** Runs `use` with a fresh session and always releases it. */

@@ -12,6 +12,7 @@ import {
   type SpacedDiffusion,
   toUint8NHWC,
 } from '@qdm/shared';
+import type { Device } from '../runtime/devices.ts';
 import { createSession, type Session, sessionDenoiser } from '../runtime/ort.ts';
 
 export type SamplerName = 'ddim' | 'ddpm';
@@ -101,8 +102,10 @@ export async function openVariant(
   modelBytes: Uint8Array,
   manifest: Manifest,
   threads?: number,
+  device: Device = 'cpu',
+  label?: string,
 ): Promise<VariantSession> {
-  const session = await createSession(modelBytes, { threads, optimization: 'all' });
+  const session = await createSession(modelBytes, { threads, optimization: 'all', device, label });
   const shape: [number, number, number] = [
     manifest.model.inChannels,
     manifest.model.imageSize,
