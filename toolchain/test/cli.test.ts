@@ -93,7 +93,7 @@ describe('toolchain CLI', () => {
 });
 
 describe('toolchain import --winograd', () => {
-  it('adds an inference-only fp32-winograd variant that samples the same images as fp32', async () => {
+  it('writes fp32-winograd on the convs its timings chose; it samples the same images as fp32', async () => {
     const artifact = join(work, 'mnist32-winograd');
     const flags = sharedPath('models/mnist32/flags.json');
     const checkpoint = sharedPath('models/mnist32/ema.pt');
@@ -101,11 +101,41 @@ describe('toolchain import --winograd', () => {
     const bad = await runCli([...importArgs, '--winograd', '3']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--winograd must be one of 2, 4/);
+    const lonely = await runCli([...importArgs, '--winograd-timings', 'x.json']);
+    expect(lonely.code).toBe(2);
+    expect(lonely.stderr).toMatch(/--winograd-timings needs --winograd/);
 
-    const imported = await runCli([...importArgs, '--winograd', '4', '--json']);
+    // Real mnist32 timings (Winograd lost at batch 16 on every shape): no variant, and the reason says so.
+    const recorded = join(import.meta.dirname, 'fixtures/winograd/mnist32-f4-epyc.json');
+    const timings = JSON.parse(readFileSync(recorded, 'utf8')).timings;
+    const slowFile = join(work, 'slow-timings.json');
+    writeFileSync(slowFile, JSON.stringify(timings));
+    const slow = await runCli([...importArgs, '--winograd', '4', '--winograd-timings', slowFile, '--json']);
+    expect(slow.code, slow.stderr).toBe(0);
+    const slowResult = JSON.parse(slow.stdout);
+    expect(slowResult.manifest.variants['fp32-winograd']).toBeUndefined();
+    expect(slowResult.winograd).toMatchObject({ written: false, convs: [] });
+
+    // Replayed timings where the 32 px shapes and the whole graph were faster: exactly those convs are rewritten.
+    const fast = {
+      ...timings,
+      convs: timings.convs.map((t: { size: number; plainMs: number }) => ({
+        ...t,
+        winogradMs: t.size === 32 ? 0.5 * t.plainMs : 2 * t.plainMs,
+      })),
+      graph: [{ batch: 1, threads: 1, plainMs: 10, winogradMs: 8 }],
+    };
+    const fastFile = join(work, 'fast-timings.json');
+    writeFileSync(fastFile, JSON.stringify(fast));
+    const imported = await runCli([...importArgs, '--winograd', '4', '--winograd-timings', fastFile, '--json']);
     expect(imported.code, imported.stderr).toBe(0);
-    const variant = JSON.parse(imported.stdout).manifest.variants['fp32-winograd'];
+    const result = JSON.parse(imported.stdout);
+    const variant = result.manifest.variants['fp32-winograd'];
     expect(variant).toMatchObject({ precision: 'fp32', winograd: { tile: 4 }, file: 'model.fp32-winograd.onnx' });
+    expect(result.winograd.written).toBe(true);
+    expect(result.winograd.convs.length).toBeGreaterThan(0);
+    expect(result.winograd.convs).toContain('input_blocks.1.0.in_layers.2'); // 32 px
+    expect(result.winograd.convs).not.toContain('input_blocks.3.0.in_layers.2'); // 16 px
 
     const raw = async (name: string) => {
       const out = join(work, `${name}.npz`);

@@ -10,7 +10,14 @@ import type { OnnxModel } from '../onnx/ir.ts';
 import { type WinogradTile, winogradConvs } from '../onnx/winograd.ts';
 import type { UNetFlags } from './flags.ts';
 import { attentionBlock, conv, downsample, groupNorm, linear, resBlock, silu, upsample } from './unet-blocks.ts';
-import { convLayouts, type LayerLayout, type UNetLayout, unetLayout, unetWeightShapes } from './unet-layout.ts';
+import {
+  type Conv3x3Layout,
+  convLayouts,
+  type LayerLayout,
+  type UNetLayout,
+  unetLayout,
+  unetWeightShapes,
+} from './unet-layout.ts';
 import { checkUNetWeights } from './unet-weights.ts';
 
 export { UNetWeightsError } from './unet-weights.ts';
@@ -29,11 +36,16 @@ export interface BuildUNetOptions {
    * layers are then no longer Conv nodes, so it is an inference-only variant: quantize the plain graph.
    */
   winograd?: WinogradTile;
+  /**
+   * With `winograd`: the convs to rewrite (node names, a subset of winogradCandidates), as chosen from timings by
+   * `import --winograd` (onnx/winograd-choice.ts). Default: every candidate.
+   */
+  winogradPaths?: readonly string[];
 }
 
 /**
- * Smallest side a Winograd conv runs on: below it there are too few tiles to pay for the transformed weights
- * ((m + 2)^2 / 9 times larger than the kernel) and the transforms (measured on the CIFAR-10 U-Net, bench/fp32-forward).
+ * Smallest side a Winograd conv is considered for: below it there are too few tiles to pay for the transformed
+ * weights ((m + 2)^2 / 9 times larger than the kernel) and the transforms. Whether a candidate pays is measured.
  */
 export const WINOGRAD_MIN_SIZE = 8;
 /** Convs with fewer input or output channels (the RGB input conv, the output conv) stay direct. */
@@ -82,16 +94,21 @@ export function buildUNet(flags: UNetFlags, weights: Map<string, Tensor>, option
     producerVersion: options.producerVersion ?? '',
     metadata: options.metadata ?? {},
   });
-  return options.winograd ? withWinograd(model, layout, options.winograd) : model;
+  if (!options.winograd) return model;
+  const candidates = winogradCandidates(layout, options.winograd);
+  const wanted = options.winogradPaths && new Set(options.winogradPaths);
+  const convs = new Map(candidates.filter((c) => !wanted || wanted.has(c.path)).map((c) => [c.path, c.size]));
+  return winogradConvs(model, { tile: options.winograd, convs }).model;
 }
 
-function withWinograd(model: OnnxModel, layout: UNetLayout, tile: WinogradTile): OnnxModel {
-  const convs = new Map<string, number>();
-  for (const conv of convLayouts(layout)) {
-    const fits = conv.size >= WINOGRAD_MIN_SIZE && conv.size % tile === 0;
-    if (fits && Math.min(conv.inChannels, conv.outChannels) >= WINOGRAD_MIN_CHANNELS) convs.set(conv.path, conv.size);
-  }
-  return winogradConvs(model, { tile, convs }).model;
+/** The 3x3 convs Winograd F(tile) may replace: maps of WINOGRAD_MIN_SIZE+ px (a multiple of the tile), 32+ channels. */
+export function winogradCandidates(layout: UNetLayout, tile: WinogradTile): Conv3x3Layout[] {
+  return convLayouts(layout).filter(
+    (conv) =>
+      conv.size >= WINOGRAD_MIN_SIZE &&
+      conv.size % tile === 0 &&
+      Math.min(conv.inChannels, conv.outChannels) >= WINOGRAD_MIN_CHANNELS,
+  );
 }
 
 /**

@@ -2,6 +2,7 @@
  * onnxruntime-node sessions for the toolchain: creation with explicit threading/optimization settings, and the
  * U-Net as a `Denoiser` for the samplers in @qdm/shared.
  */
+import { availableParallelism } from 'node:os';
 import type { Denoiser } from '@qdm/shared';
 import * as ort from 'onnxruntime-node';
 import { type Device, executionProvider } from './devices.ts';
@@ -10,8 +11,13 @@ import { profilingOptions, trackPlacement } from './placement.ts';
 export type OptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
 
 export interface CreateSessionOptions {
-  /** intra-op threads; default: onnxruntime's own choice (all cores). */
+  /** intra-op threads; default: chosen from `work` (chooseThreads), else onnxruntime's own choice (all cores). */
   threads?: number;
+  /**
+   * Multiply-accumulates of one run (per-sample work x batch, e.g. unetConvMacs x batch): with `threads` unset,
+   * small runs get fewer threads (chooseThreads), since waking threads costs more than they save there.
+   */
+  work?: { macsPerRun: number };
   optimization?: OptimizationLevel;
   /** Where onnxruntime writes the graph after its optimizations (for inspection). */
   optimizedModelPath?: string;
@@ -32,17 +38,33 @@ export async function createSession(modelBytes: Uint8Array, options: CreateSessi
   const device = options.device ?? 'cpu';
   const profile = device === 'cpu' ? undefined : profilingOptions();
   if (profile) Object.assign(sessionOptions, profile.options);
-  if (options.threads !== undefined) {
-    if (!Number.isInteger(options.threads) || options.threads < 1) {
-      throw new Error(`threads must be a positive integer, got ${options.threads}`);
+  const threads = options.threads ?? (options.work ? chooseThreads(options.work.macsPerRun) : undefined);
+  if (threads !== undefined) {
+    if (!Number.isInteger(threads) || threads < 1) {
+      throw new Error(`threads must be a positive integer, got ${threads}`);
     }
-    sessionOptions.intraOpNumThreads = options.threads;
+    sessionOptions.intraOpNumThreads = threads;
     sessionOptions.interOpNumThreads = 1;
   }
   if (options.optimizedModelPath) sessionOptions.optimizedModelFilePath = options.optimizedModelPath;
   const session = await ort.InferenceSession.create(modelBytes, sessionOptions);
   if (profile) trackPlacement(session, profile.dir, device, options.label);
   return session;
+}
+
+/**
+ * Work one more intra-op thread needs before it pays. mnist32 (0.23 GMAC per sample in its 3x3 convs) at batch 1
+ * ran 7.4 ms on 1 thread and 10.1 ms on 2 on a quiet 2-core Xeon (issue 12): waking a thread for a few microseconds
+ * of work per op costs more than it saves. The CIFAR-10 U-Net is 7.1 GMAC per sample, so it keeps every core.
+ * NOTE: on a machine already busy with other work extra threads lose at every size (bench/fp32-forward); pass
+ * `threads` there.
+ */
+export const MACS_PER_THREAD = 1e9;
+
+/** Intra-op threads for a run of `macsPerRun` multiply-accumulates: one per MACS_PER_THREAD, 1 to `cores`. */
+export function chooseThreads(macsPerRun: number, cores = availableParallelism()): number {
+  if (!Number.isFinite(macsPerRun) || macsPerRun <= 0) return 1;
+  return Math.max(1, Math.min(cores, Math.floor(macsPerRun / MACS_PER_THREAD)));
 }
 
 /** Runs `use` with a fresh session and always releases it. */
