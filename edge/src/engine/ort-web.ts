@@ -1,5 +1,6 @@
 import * as ort from 'onnxruntime-web/wasm';
-import type { ModelSession, SessionFactory } from './session.ts';
+import { identityModel } from './identity-model.ts';
+import type { ModelSession, SessionFactory, SessionOptions } from './session.ts';
 
 /**
  * onnxruntime-web on its single-threaded WASM backend, fed a precompiled `WebAssembly.Module`.
@@ -13,28 +14,56 @@ import type { ModelSession, SessionFactory } from './session.ts';
  */
 
 const HOOK = 'instantiateWasm';
-let runtimeReady: Promise<void> | undefined;
-/** The runtime's heap: imported (the threaded build creates it in JS) or exported by the instance. */
-let wasmMemory: WebAssembly.Memory | undefined;
 
-function findMemory(imports: WebAssembly.Imports, instance: WebAssembly.Instance): WebAssembly.Memory | undefined {
-  const candidates = [...Object.values(instance.exports), ...Object.values(imports).flatMap((m) => Object.values(m))];
-  return candidates.find((v): v is WebAssembly.Memory => v instanceof WebAssembly.Memory);
+/** The parts of the Emscripten module object that ORT-web's glue and this file use. */
+interface EmscriptenModule {
+  HEAPU8: Uint8Array;
+  _malloc(bytes: number): number;
+  _free(pointer: number): void;
 }
+
+interface Runtime {
+  module: EmscriptenModule;
+  /** Frees a pinned block (the module's own `_free` skips them). */
+  freePinned(pointer: number): void;
+}
+
+let runtimeReady: Promise<Runtime> | undefined;
+/** Heap blocks holding ORT-format models that sessions read their weights from: never freed while in use. */
+const pinned = new Set<number>();
 
 type Receive = (instance: WebAssembly.Instance, module: WebAssembly.Module) => void;
 
-function installHook(wasm: WebAssembly.Module): () => void {
-  const hook = (imports: WebAssembly.Imports, receive: Receive) => {
+function installHook(wasm: WebAssembly.Module, captured: (module: EmscriptenModule) => void): () => void {
+  // NOTE: a method, not an arrow: Emscripten calls it as `Module.instantiateWasm(...)`, so `this` is the module.
+  function hook(this: EmscriptenModule, imports: WebAssembly.Imports, receive: Receive) {
     WebAssembly.instantiate(wasm, imports).then((instance) => {
-      wasmMemory = findMemory(imports, instance);
-      receive(instance, wasm);
+      receive(instance, wasm); // assigns the module's exports (_malloc, _free, HEAPU8) synchronously
+      captured(this);
     });
     return {}; // Emscripten: an empty exports object means "instantiation is asynchronous"
-  };
+  }
   Object.defineProperty(Object.prototype, HOOK, { value: hook, configurable: true, writable: true, enumerable: false });
   return () => {
     delete (Object.prototype as Record<string, unknown>)[HOOK];
+  };
+}
+
+/**
+ * NOTE: ORT-web frees the heap copy of the model bytes as soon as the session is created, but with
+ * `use_ort_model_bytes_for_initializers` the session's weights ARE those bytes: freed, the next allocations
+ * (activations) overwrite them and the outputs go wrong (measured: the CIFAR-10 int8 checksums changed). The
+ * glue calls `Module._free` by property lookup, so wrapping it keeps pinned blocks alive until their session is
+ * released.
+ */
+function guardPinnedBlocks(module: EmscriptenModule): (pointer: number) => void {
+  const free = module._free;
+  module._free = (pointer: number) => {
+    if (!pinned.has(pointer)) free(pointer);
+  };
+  return (pointer) => {
+    pinned.delete(pointer);
+    free(pointer);
   };
 }
 
@@ -45,39 +74,62 @@ function configureEnv(): void {
   ort.env.logLevel = 'error';
 }
 
-function sessionOptions(optimized: boolean): ort.InferenceSession.SessionOptions {
+/** Initializes the WASM runtime once (with a one-node model) and returns its module. */
+function initRuntime(wasm: WebAssembly.Module): Promise<Runtime> {
+  runtimeReady ??= (async () => {
+    configureEnv();
+    let module: EmscriptenModule | undefined;
+    const uninstall = installHook(wasm, (m) => {
+      module = m;
+    });
+    try {
+      const session = await ort.InferenceSession.create(identityModel, { executionProviders: ['wasm'] });
+      await session.release();
+    } finally {
+      uninstall();
+    }
+    if (!module) throw new Error('onnxruntime-web initialized without calling instantiateWasm');
+    return { module, freePinned: guardPinnedBlocks(module) };
+  })().catch((error) => {
+    runtimeReady = undefined; // let the next request retry the runtime initialization
+    throw error;
+  });
+  return runtimeReady;
+}
+
+function sessionOptions(options: SessionOptions | undefined): ort.InferenceSession.SessionOptions {
+  if (options?.format === 'ort') {
+    // An ORT-format edge graph is read in place: weights stay in the model bytes (no second copy in the heap),
+    // no prepacked copies, no arena holding freed blocks. CIFAR-10 int8: heap 150 -> 73 MiB (edge/README.md).
+    return {
+      executionProviders: ['wasm'],
+      graphOptimizationLevel: 'disabled',
+      enableCpuMemArena: false,
+      enableMemPattern: false,
+      extra: {
+        session: {
+          use_ort_model_bytes_directly: '1',
+          use_ort_model_bytes_for_initializers: '1',
+          disable_prepacking: '1',
+        },
+      },
+    };
+  }
   return {
     executionProviders: ['wasm'],
     // NOTE: 'all' lets ORT fuse QDQ pairs into QLinearConv/QLinearMatMul; at 'basic' int8 is slower than fp32. An
     // edge graph is already fused: running the optimizer again would only cost cold-start time.
-    graphOptimizationLevel: optimized ? 'disabled' : 'all',
+    graphOptimizationLevel: options?.optimized ? 'disabled' : 'all',
   };
 }
 
-async function createSession(
-  model: Uint8Array,
-  wasm: WebAssembly.Module,
-  options: ort.InferenceSession.SessionOptions,
-): Promise<ort.InferenceSession> {
-  if (!runtimeReady) {
-    configureEnv();
-    const uninstall = installHook(wasm);
-    const first = ort.InferenceSession.create(model, options);
-    runtimeReady = first.then(
-      () => undefined,
-      () => undefined,
-    );
-    try {
-      return await first;
-    } catch (error) {
-      runtimeReady = undefined; // let the next request retry the runtime initialization
-      throw error;
-    } finally {
-      uninstall();
-    }
-  }
-  await runtimeReady;
-  return ort.InferenceSession.create(model, options);
+/** Copies the model into a pinned heap block; ORT-web sees a heap view and uses it without another copy. */
+function placeInHeap(module: EmscriptenModule, model: Uint8Array): { view: Uint8Array; pointer: number } {
+  const pointer = module._malloc(model.byteLength);
+  if (pointer === 0) throw new Error(`cannot allocate ${model.byteLength} bytes in the WASM heap`);
+  pinned.add(pointer);
+  module.HEAPU8.set(model, pointer); // HEAPU8 read after malloc: growing the heap replaces the buffer
+  return { view: module.HEAPU8.subarray(pointer, pointer + model.byteLength), pointer };
 }
 
 /**
@@ -88,7 +140,7 @@ async function createSession(
 const yieldToEventLoop = (): Promise<void> =>
   new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
 
-function wrap(session: ort.InferenceSession): ModelSession {
+function wrap(session: ort.InferenceSession, onRelease: () => void): ModelSession {
   // The artifact contract names them x, t and out; fall back to position for other graphs.
   const named = (names: readonly string[], name: string, i: number) => (names.includes(name) ? name : names[i]);
   const xName = named(session.inputNames, 'x', 0);
@@ -113,18 +165,36 @@ function wrap(session: ort.InferenceSession): ModelSession {
       queue = next.catch(() => undefined);
       return next;
     },
-    release: () => session.release(),
+    async release() {
+      await queue;
+      await session.release();
+      onRelease();
+    },
   };
 }
 
 /** A SessionFactory over ORT-web; `loadWasm` supplies the compiled ORT module (imported in workerd, compiled in Node). */
 export function ortWebSessions(loadWasm: () => Promise<WebAssembly.Module>): SessionFactory {
   let wasm: Promise<WebAssembly.Module> | undefined;
+  let heap: EmscriptenModule | undefined;
   const factory: SessionFactory = async (model, options) => {
     wasm ??= loadWasm();
-    return wrap(await createSession(model, await wasm, sessionOptions(options?.optimized === true)));
+    const runtime = await initRuntime(await wasm);
+    heap = runtime.module;
+    if (options?.format !== 'ort') {
+      return wrap(await ort.InferenceSession.create(model, sessionOptions(options)), () => undefined);
+    }
+    const { view, pointer } = placeInHeap(runtime.module, model);
+    try {
+      const session = await ort.InferenceSession.create(view, sessionOptions(options));
+      return wrap(session, () => runtime.freePinned(pointer));
+    } catch (error) {
+      runtime.freePinned(pointer);
+      throw error;
+    }
   };
-  factory.memoryBytes = () => wasmMemory?.buffer.byteLength;
+  factory.memoryBytes = () => heap?.HEAPU8.buffer.byteLength;
   factory.runtime = `onnxruntime ${ort.env.versions.web ?? ort.env.versions.common}`;
+  factory.info = { runtime: 'wasm', ep: 'wasm', threads: 1 };
   return factory;
 }

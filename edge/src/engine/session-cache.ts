@@ -4,7 +4,7 @@ import { notFound } from '../errors.ts';
 import { type ArtifactSnapshot, type ArtifactSource, SourceError } from '../sources/source.ts';
 import { verifyBytes } from '../sources/verify.ts';
 import { asUnavailable } from './catalog.ts';
-import { type ModelSession, type SessionFactory, sameRelease } from './session.ts';
+import { type ModelSession, type SessionFactory, type SessionOptions, sameRelease } from './session.ts';
 
 export interface LoadPhases {
   readMs: number;
@@ -135,19 +135,22 @@ export class SessionCache {
   async #load(snapshot: ArtifactSnapshot, variant: string, phases: LoadPhases): Promise<ModelSession> {
     const entry = snapshot.manifest.variants[variant];
     const graph = entry.edgeGraph;
-    if (graph && sameRelease(graph.runtime, this.#factory.runtime)) {
+    if (graph && this.#factory.usesEdgeGraphs !== false && sameRelease(graph.runtime, this.#factory.runtime)) {
       try {
-        const session = await this.#create(snapshot, graph, phases, true);
+        const session = await this.#create(snapshot, graph, phases, {
+          optimized: true,
+          format: graph.format ?? 'onnx',
+        });
         phases.graph = 'edge';
         return session;
       } catch {
         // NOTE: the portable graph is verified on its own; the times below then include the failed attempt.
       }
     }
-    return this.#create(snapshot, entry, phases, false);
+    return this.#create(snapshot, entry, phases, {});
   }
 
-  async #create(snapshot: ArtifactSnapshot, file: GraphFile, phases: LoadPhases, optimized: boolean) {
+  async #create(snapshot: ArtifactSnapshot, file: GraphFile, phases: LoadPhases, options: SessionOptions) {
     let mark = this.#clock.now();
     const lap = () => {
       const now = this.#clock.now();
@@ -161,7 +164,7 @@ export class SessionCache {
     await verifyBytes(where, bytes, file);
     phases.verifyMs += lap();
     try {
-      const session = await this.#factory(bytes, { optimized });
+      const session = await this.#factory(bytes, options);
       phases.sessionMs += lap();
       return session;
     } catch (error) {

@@ -11,6 +11,18 @@ export interface ModelSession {
 export interface SessionOptions {
   /** The bytes are an edge graph (already optimized by this runtime's optimizer): skip optimization. */
   optimized?: boolean;
+  /** 'ort': onnxruntime's own format (an edge graph), which the runtime may read in place. Default 'onnx'. */
+  format?: 'onnx' | 'ort';
+}
+
+/** What runs the models, as `/healthz`, `/models` and `Server-Timing` name it. */
+export interface RuntimeInfo {
+  /** 'wasm' (onnxruntime-web, every runtime) or 'native' (onnxruntime-node). */
+  runtime: 'wasm' | 'native';
+  /** The execution provider: 'wasm', 'cpu', 'webgpu', 'cuda'. */
+  ep: string;
+  /** intra-op threads of each session. */
+  threads: number;
 }
 
 export type SessionFactory = ((model: Uint8Array, options?: SessionOptions) => Promise<ModelSession>) & {
@@ -18,6 +30,9 @@ export type SessionFactory = ((model: Uint8Array, options?: SessionOptions) => P
   memoryBytes?: () => number | undefined;
   /** Name and version ("onnxruntime 1.30.0"); a variant's edge graph is used only when made by the same release. */
   runtime?: string;
+  info?: RuntimeInfo;
+  /** Whether build-time edge graphs suit this runtime (native builds fuse better for the machine they run on). */
+  usesEdgeGraphs?: boolean;
 };
 
 /** "onnxruntime 1.30.0" -> "onnxruntime 1.30": contrib op schemas and fusions may change between releases. */

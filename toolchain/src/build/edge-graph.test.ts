@@ -67,16 +67,26 @@ describe('edge graph', () => {
     for (const w of weights) expect(w?.dtype).toBe('int8');
   });
 
-  it('is written beside the variant and described for the manifest', async () => {
+  it('is written beside the variant in ORT format, with the edge heap measured, and described for the manifest', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'qdm-edge-graph-test-'));
     dirs.push(dir);
-    const entry = await writeEdgeGraph(dir, 'model.int8.onnx', encodeModel(model));
+    const portable = await qdqModel();
+    const entry = await writeEdgeGraph(dir, 'model.int8.onnx', portable, { shape: [3, 16, 16] });
     const written = new Uint8Array(await readFile(join(dir, entry.file)));
-    expect(entry.file).toBe('model.int8.edge.onnx');
+    expect(entry.file).toBe('model.int8.edge.ort');
+    expect(entry.format).toBe('ort');
     expect(entry.bytes).toBe(written.length);
     expect(entry.sha256).toBe(sha256Bytes(written));
     expect(entry.runtime).toBe(`onnxruntime ${ort.env.versions.common}`);
     expect(entry.level).toBe('extended');
-    expect(edgeGraphFile('model')).toBe('model.edge.onnx');
+    expect(edgeGraphFile('model')).toBe('model.edge.ort');
+    // The ORT-format graph computes what the QDQ graph computes.
+    expect(await run(written, 'disabled')).toEqual(await run(portable, 'extended'));
+    // One heap reading per probed batch; the heap never shrinks and holds at least the weights.
+    const memory = entry.memory!;
+    expect(memory.heapBytes.map((m) => m.n)).toEqual([1, 2, 4]);
+    expect(memory.heapBytes[0].bytes).toBeGreaterThan(written.length);
+    for (let i = 1; i < 3; i++) expect(memory.heapBytes[i].bytes).toBeGreaterThanOrEqual(memory.heapBytes[i - 1].bytes);
+    expect(memory.runtime).toMatch(/^onnxruntime 1\.\d+\.\d+ wasm$/);
   });
 });
