@@ -1,64 +1,140 @@
 /**
- * fp32 forward latency of the CIFAR-10 improved-diffusion U-Net (52.5M parameters, random weights): our ONNX
- * graph in onnxruntime-node against improved-diffusion's PyTorch UNetModel on CPU, same thread count, same batch,
- * measured in alternating rounds in one run (the machine is shared and noisy: compare the ratio, not the ms).
- * `--winograd` lists the graph variants: 0 is the plain export (direct convs), 2 and 4 are buildUNet's
- * `winograd` option (3x3 convs as Winograd F(2x2,3x3) / F(4x4,3x3)).
+ * fp32 forward latency: the graph `toolchain import` writes, against PyTorch's own `torch.onnx.export` of the same
+ * weights, both in this onnxruntime-node, same threads and batch, in alternating rounds (the machine is shared:
+ * compare the ratios, not the ms). Also the `import --winograd` variant where import's timings kept it, and
+ * improved-diffusion's UNetModel eager on Debian's python3-torch (generic BLAS: a second column, not the target).
+ * Models: the CIFAR-10 configuration (52.5M parameters, random weights) and mnist32 ($QDM_SHARED/models/mnist32).
  *
- *   node bench/fp32-forward.ts [--threads 1] [--batch 1,4] [--rounds 3] [--iterations 5] [--winograd 0,4]
+ *   node bench/fp32-forward.ts [--model cifar10,mnist32] [--batch 1,16] [--threads 1] [--rounds 3]
+ *     [--iterations 2] [--winograd 4|2|0]
  *
- * PyTorch side: Debian's python3-torch and an improved-diffusion checkout (IMPROVED_DIFFUSION=path). Without
- * them the torch fields are null with the reason. Prints one JSON object; also writes bench/results/.
+ * Torch side: /usr/bin/python3 (QDM_PYTHON) with torch and IMPROVED_DIFFUSION=/path/to/improved-diffusion; the
+ * export is bench/torch_onnx_export.py, eager bench/torch_unet_forward.py. Without them those fields are null
+ * with the reason. Prints one JSON object; the default run also writes bench/results/fp32-forward.json.
  */
-import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import type { Tensor } from '@qdm/shared';
-import { parseFlags } from '../toolchain/src/models/flags.ts';
-import { buildUNet } from '../toolchain/src/models/unet.ts';
+import { encodeNpz, type Tensor } from '@qdm/shared';
+import { importCheckpoint } from '../toolchain/src/artifact/import.ts';
+import { readCheckpoint } from '../toolchain/src/checkpoint/index.ts';
+import { type ImprovedDiffusionFlags, parseFlags } from '../toolchain/src/models/flags.ts';
 import { unetLayout, unetWeightShapes } from '../toolchain/src/models/unet-layout.ts';
-import { encodeModel } from '../toolchain/src/onnx/model.ts';
+import { decodeModel } from '../toolchain/src/onnx/model.ts';
 import type { WinogradTile } from '../toolchain/src/onnx/winograd.ts';
 import { createSession, float32Tensor, type Session } from '../toolchain/src/runtime/ort.ts';
 import { median, randomWeights } from './lib.ts';
+import { machineInfo } from './machine.ts';
 
+const machine = machineInfo();
+const DEFAULTS = { model: 'cifar10,mnist32', batch: '1,16', threads: '1', rounds: '3', iterations: '2', winograd: '4' };
 const { values: args } = parseArgs({
-  options: {
-    threads: { type: 'string', default: '1' },
-    batch: { type: 'string', default: '1,4' },
-    rounds: { type: 'string', default: '3' },
-    iterations: { type: 'string', default: '5' },
-    winograd: { type: 'string', default: '0,4' },
+  options: Object.fromEntries(Object.entries(DEFAULTS).map(([k, v]) => [k, { type: 'string', default: v }])) as {
+    [K in keyof typeof DEFAULTS]: { type: 'string'; default: string };
   },
 });
 const threads = Number(args.threads);
 const batches = args.batch.split(',').map(Number);
 const rounds = Number(args.rounds);
 const iterations = Number(args.iterations);
-const tiles = args.winograd.split(',').map(Number);
-for (const tile of tiles) if (![0, 2, 4].includes(tile)) throw new Error(`--winograd: 0, 2 or 4, got ${tile}`);
-const variantName = (tile: number): string => (tile ? `winograd${tile}` : 'direct');
+const tile = Number(args.winograd);
+if (![0, 2, 4].includes(tile)) throw new Error(`--winograd: 0, 2 or 4, got ${args.winograd}`);
+const isDefaultRun = Object.entries(DEFAULTS).every(([k, v]) => args[k as keyof typeof DEFAULTS] === v);
+const python = process.env.QDM_PYTHON ?? '/usr/bin/python3';
+const shared = resolve(process.env.QDM_SHARED ?? resolve(import.meta.dirname, '../../shared'));
+const work = mkdtempSync(join(tmpdir(), 'qdm-fp32-forward-'));
+const log = (m: string) => process.stderr.write(`${m}\n`);
 
-const cifarFlags = parseFlags(
-  '--image_size 32 --num_channels 128 --num_res_blocks 3 --learn_sigma True --dropout 0.3 ' +
-    '--diffusion_steps 4000 --noise_schedule cosine',
-);
-const shapes = unetWeightShapes(unetLayout(cifarFlags.unet));
-const weights = new Map<string, Tensor>();
-for (const [name, shape] of shapes) weights.set(name, randomWeights(name, shape));
-const sessions = new Map<string, Session>();
-for (const tile of tiles) {
-  const winograd = tile ? (tile as WinogradTile) : undefined;
-  const bytes = encodeModel(buildUNet(cifarFlags.unet, weights, { winograd }));
-  sessions.set(variantName(tile), await createSession(bytes, { threads, optimization: 'all' }));
+interface ModelSpec {
+  name: string;
+  description: string;
+  flags: ImprovedDiffusionFlags;
+  weights: () => Promise<Map<string, Tensor>>;
 }
 
-async function ortRound(session: Session, batch: number): Promise<number[]> {
+const MODELS: Record<string, ModelSpec> = {
+  cifar10: {
+    name: 'cifar10',
+    description: 'improved-diffusion CIFAR-10 U-Net configuration (random weights)',
+    flags: parseFlags(
+      '--image_size 32 --num_channels 128 --num_res_blocks 3 --learn_sigma True --dropout 0.3 ' +
+        '--diffusion_steps 4000 --noise_schedule cosine',
+    ),
+    weights: async () => {
+      const shapes = unetWeightShapes(unetLayout(MODELS.cifar10.flags.unet));
+      return new Map([...shapes].map(([name, shape]) => [name, randomWeights(name, shape)]));
+    },
+  },
+  mnist32: {
+    name: 'mnist32',
+    description: 'mnist32, the trained model in $QDM_SHARED/models/mnist32',
+    flags: parseFlags(JSON.parse(readFileSync(join(shared, 'models/mnist32/flags.json'), 'utf8'))),
+    weights: async () => (await readCheckpoint(join(shared, 'models/mnist32/ema.pt'))).tensors,
+  },
+};
+
+/** create_model's keyword arguments from the improved-diffusion flags. */
+function createModelFlags(flags: ImprovedDiffusionFlags): Record<string, unknown> {
+  const f = flags.flags;
+  const keys = ['image_size', 'num_channels', 'num_res_blocks', 'learn_sigma', 'class_cond', 'attention_resolutions'];
+  const out: Record<string, unknown> = Object.fromEntries(keys.map((k) => [k, f[k]]));
+  for (const k of ['num_heads', 'num_heads_upsample', 'use_scale_shift_norm', 'dropout']) out[k] = f[k];
+  out.use_checkpoint = false;
+  return out;
+}
+
+/** The torch.onnx.export graph's op counts (its script's JSON line), or why there is no graph. */
+function torchExport(flagsPath: string, weightsPath: string, out: string): { ops: unknown } | string {
+  const script = resolve(import.meta.dirname, 'torch_onnx_export.py');
+  const r = spawnSync(python, [script, flagsPath, weightsPath, out], { encoding: 'utf8' });
+  if (r.status === 0) return JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { ops: unknown };
+  const last = `${r.stderr ?? ''}${r.error?.message ?? ''}`.trim().split('\n').pop();
+  return `torch.onnx.export unavailable: ${last || `exit ${r.status}`}`;
+}
+
+interface TorchWorker {
+  info: Record<string, unknown>;
+  run(batch: number): Promise<number[]>;
+  close(): void;
+}
+
+async function startEager(flagsPath: string, weightsPath: string): Promise<TorchWorker | string> {
+  const script = resolve(import.meta.dirname, 'torch_unet_forward.py');
+  const child: ChildProcess = spawn(python, [script, String(threads), flagsPath, weightsPath], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (d) => {
+    stderr += d;
+  });
+  child.on('error', (e) => {
+    stderr += e.message;
+  });
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const first = await Promise.race([
+    lines.next(),
+    new Promise<{ done: true; value: undefined }>((done) =>
+      child.on('exit', () => done({ done: true, value: undefined })),
+    ),
+  ]);
+  if (first.done) return `PyTorch eager unavailable: ${stderr.trim().split('\n').pop() ?? 'no output'}`;
+  return {
+    info: JSON.parse(first.value),
+    async run(batch) {
+      child.stdin!.write(`run ${batch} ${iterations}\n`);
+      return JSON.parse((await lines.next()).value).ms as number[];
+    },
+    close: () => child.stdin!.end(),
+  };
+}
+
+async function ortRound(session: Session, batch: number, size: number): Promise<number[]> {
   const x = float32Tensor(
-    new Float32Array(batch * 3 * 32 * 32).map(() => Math.random() * 2 - 1),
-    [batch, 3, 32, 32],
+    new Float32Array(batch * 3 * size * size).map(() => Math.random() * 2 - 1),
+    [batch, 3, size, size],
   );
   const t = float32Tensor(new Float32Array(batch).fill(500.25), [batch]);
   const times: number[] = [];
@@ -70,77 +146,120 @@ async function ortRound(session: Session, batch: number): Promise<number[]> {
   return times;
 }
 
-interface TorchWorker {
-  info: Record<string, unknown>;
-  run(batch: number): Promise<number[]>;
-  close(): void;
+/** Node count per op type (the graph's size before onnxruntime's own fusions). */
+function opCounts(bytes: Uint8Array): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const node of decodeModel(bytes).graph.nodes) counts[node.opType] = (counts[node.opType] ?? 0) + 1;
+  return Object.fromEntries(Object.entries(counts).sort((a, b) => b[1] - a[1]));
 }
 
-async function startTorch(): Promise<TorchWorker | string> {
-  const python = process.env.QDM_PYTHON ?? '/usr/bin/python3';
-  const child = spawn(python, [resolve(import.meta.dirname, 'torch_unet_forward.py'), String(threads)], {
-    stdio: ['pipe', 'pipe', 'pipe'],
+const round = (x: number | null) => (x === null ? null : Number(x.toFixed(3)));
+
+async function benchModel(spec: ModelSpec): Promise<Record<string, unknown>> {
+  const dir = join(work, spec.name);
+  mkdirSync(dir, { recursive: true });
+  const weights = await spec.weights();
+  const weightsPath = join(dir, 'weights.npz');
+  writeFileSync(weightsPath, encodeNpz(Object.fromEntries(weights)));
+  const flagsPath = join(dir, 'create_model.json');
+  writeFileSync(flagsPath, JSON.stringify(createModelFlags(spec.flags)));
+  log(`${spec.name}: toolchain import${tile ? ` --winograd ${tile} --threads ${threads}` : ''}`);
+  const imported = await importCheckpoint({
+    checkpoint: weightsPath,
+    flags: spec.flags,
+    outDir: join(dir, 'artifact'),
+    winograd: tile ? (tile as WinogradTile) : undefined,
+    threads,
+    log: (m) => log(`  ${m}`),
   });
-  let stderr = '';
-  child.stderr.on('data', (d) => {
-    stderr += d;
-  });
-  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  const first = await Promise.race([
-    lines.next(),
-    new Promise<{ done: true; value: undefined }>((done) =>
-      child.on('exit', () => done({ done: true, value: undefined })),
-    ),
-  ]);
-  if (first.done) return `PyTorch reference unavailable: ${stderr.trim().split('\n').pop() ?? 'no output'}`;
+  const graphs = new Map<string, Uint8Array>([['import', readFileSync(join(dir, 'artifact/model.fp32.onnx'))]]);
+  if (imported.winograd?.written) {
+    graphs.set('importWinograd', readFileSync(join(dir, 'artifact/model.fp32-winograd.onnx')));
+  }
+  log(`${spec.name}: torch.onnx.export`);
+  const exportPath = join(dir, 'torch-export.onnx');
+  const exported = torchExport(flagsPath, weightsPath, exportPath);
+  const exportMissing = typeof exported === 'string' ? exported : undefined;
+  if (!exportMissing) graphs.set('torchExport', readFileSync(exportPath));
+  const eager = await startEager(flagsPath, weightsPath);
+  const sessions = new Map<string, Session>();
+  for (const [name, bytes] of graphs) sessions.set(name, await createSession(bytes, { threads, optimization: 'all' }));
+  const size = spec.flags.unet.imageSize;
+  const results: Record<string, unknown>[] = [];
+  for (const batch of batches) {
+    for (const s of sessions.values()) await ortRound(s, batch, size); // warm-up
+    if (typeof eager !== 'string') await eager.run(batch);
+    const times = new Map<string, number[]>([...sessions.keys(), 'torchEager'].map((k) => [k, []]));
+    for (let r = 0; r < rounds; r++) {
+      for (const [name, s] of sessions) times.get(name)!.push(...(await ortRound(s, batch, size)));
+      if (typeof eager !== 'string') times.get('torchEager')!.push(...(await eager.run(batch)));
+    }
+    const ms = (name: string) => (times.get(name)?.length ? median(times.get(name)!) : null);
+    const [ours, exportMs, wino, torchEager] = ['import', 'torchExport', 'importWinograd', 'torchEager'].map(ms);
+    const row = {
+      batch,
+      importMs: round(ours),
+      torchExportMs: round(exportMs),
+      importVsTorchExport: ours && exportMs ? round(ours / exportMs) : null,
+      importWinogradMs: round(wino),
+      importWinogradVsTorchExport: wino && exportMs ? round(wino / exportMs) : null,
+      torchEagerMs: round(torchEager),
+      importVsTorchEager: ours && torchEager ? round(ours / torchEager) : null,
+    };
+    results.push(row);
+    log(`${spec.name} batch ${batch}: ${JSON.stringify(row)}`);
+  }
+  if (typeof eager !== 'string') eager.close();
+  for (const s of sessions.values()) await s.release();
   return {
-    info: JSON.parse(first.value),
-    async run(batch) {
-      child.stdin.write(`run ${batch} ${iterations}\n`);
-      const next = await lines.next();
-      return JSON.parse(next.value).ms as number[];
+    model: spec.description,
+    parameters: imported.parameters,
+    ops: {
+      import: opCounts(graphs.get('import')!),
+      torchExport: typeof exported === 'string' ? null : exported.ops,
     },
-    close: () => child.stdin.end(),
+    torchExport: exportMissing ? { unavailable: exportMissing } : { script: 'bench/torch_onnx_export.py', opset: 17 },
+    torchEager: typeof eager === 'string' ? { unavailable: eager } : eager.info,
+    winograd: imported.winograd
+      ? {
+          tile,
+          written: imported.winograd.written,
+          convs: imported.winograd.convs.length,
+          reason: imported.winograd.reason,
+        }
+      : null,
+    results,
   };
 }
 
-const torch = await startTorch();
-const results: Record<string, unknown>[] = [];
-for (const batch of batches) {
-  for (const session of sessions.values()) await ortRound(session, batch); // warm-up
-  if (typeof torch !== 'string') await torch.run(batch);
-  const ort = new Map<string, number[]>([...sessions.keys()].map((name) => [name, []]));
-  const pt: number[] = [];
-  for (let r = 0; r < rounds; r++) {
-    for (const [name, session] of sessions) ort.get(name)!.push(...(await ortRound(session, batch)));
-    if (typeof torch !== 'string') pt.push(...(await torch.run(batch)));
+const models: Record<string, unknown> = {};
+try {
+  for (const name of args.model.split(',')) {
+    const spec = MODELS[name];
+    if (!spec) throw new Error(`--model: cifar10 or mnist32, got ${name}`);
+    models[name] = await benchModel(spec);
   }
-  const torchMs = pt.length ? median(pt) : null;
-  const variants: Record<string, { onnxruntimeMs: number; speedup: number | null }> = {};
-  for (const [name, times] of ort) {
-    const ms = median(times);
-    variants[name] = { onnxruntimeMs: ms, speedup: torchMs ? torchMs / ms : null };
-  }
-  results.push({ batch, torchMs, ...variants });
-  const line = Object.entries(variants).map(([name, v]) => `${name} ${v.onnxruntimeMs.toFixed(1)} ms`);
-  process.stderr.write(`batch ${batch}: ${line.join(', ')}, torch ${torchMs?.toFixed(1) ?? '-'} ms\n`);
+} finally {
+  rmSync(work, { recursive: true, force: true });
 }
-if (typeof torch !== 'string') torch.close();
-for (const session of sessions.values()) await session.release();
 
 const report = {
   bench: 'fp32-forward',
-  model: 'improved-diffusion CIFAR-10 U-Net (random weights)',
-  parameters: [...weights.values()].reduce((n, w) => n + w.data.length, 0),
+  machine,
   threads,
   iterations: rounds * iterations,
-  torch: typeof torch === 'string' ? { unavailable: torch } : torch.info,
-  target: 'onnxruntime-node at least 1.5x faster than PyTorch CPU',
-  variants: Object.fromEntries(
-    tiles.map((tile) => [variantName(tile), tile ? `winograd F(${tile}x${tile},3x3)` : 'plain export']),
-  ),
-  results,
+  target:
+    'the graph toolchain import writes <= 0.8x the torch.onnx.export graph time, same onnxruntime, batch 1 and 16',
+  columns: {
+    import: 'model.fp32.onnx as toolchain import writes it',
+    importWinograd: `model.fp32-winograd.onnx from import --winograd ${tile} (null where import's timings kept none)`,
+    torchExport: 'torch.onnx.export of the same weights (opset 17), same onnxruntime session options',
+    torchEager: "improved-diffusion's UNetModel in Debian's python3-torch (generic BLAS)",
+  },
+  models,
 };
-mkdirSync(resolve(import.meta.dirname, 'results'), { recursive: true });
-writeFileSync(resolve(import.meta.dirname, 'results/fp32-forward.json'), `${JSON.stringify(report, null, 2)}\n`);
+if (isDefaultRun) {
+  mkdirSync(resolve(import.meta.dirname, 'results'), { recursive: true });
+  writeFileSync(resolve(import.meta.dirname, 'results/fp32-forward.json'), `${JSON.stringify(report, null, 1)}\n`);
+}
 console.log(JSON.stringify(report));

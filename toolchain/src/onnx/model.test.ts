@@ -168,3 +168,19 @@ describe('encodeModel input checks', () => {
     expect(() => encodeModel(b.model())).toThrow(/int4 value 8 out of range/);
   });
 });
+
+describe('decodeModel on a Node Buffer', () => {
+  it('reads raw_data from a Buffer that is a view into a larger one (readFileSync of a small file)', () => {
+    const b = new GraphBuilder('g');
+    const x = b.input('x', 'float32', [2]);
+    b.initializer({ name: 'w', dtype: 'float32', dims: [2], data: Float32Array.of(1.5, -2) });
+    b.op('add', 'Add', [x, 'w'], {}, 'y');
+    b.output('y', 'float32', [2]);
+    const bytes = encodeModel(b.model());
+    // NOTE: Buffer#slice is a view, unlike Uint8Array#slice; put the model mid-pool as Node's file reads do.
+    const pool = Buffer.alloc(bytes.length + 64, 7);
+    pool.set(bytes, 32);
+    const w = decodeModel(pool.subarray(32, 32 + bytes.length)).graph.initializers[0];
+    expect(Array.from(w.data as Float32Array)).toEqual([1.5, -2]);
+  });
+});

@@ -129,7 +129,8 @@ function arrayFromRaw(raw: Uint8Array, dtype: TensorDType, count: number, name: 
   if (raw.length !== count * size) {
     throw new Error(`onnx: tensor ${name} raw_data has ${raw.length} bytes, expected ${count * size}`);
   }
-  return new ARRAY_TYPES[dtype](raw.slice().buffer);
+  // NOTE: Uint8Array's slice copies; a Node Buffer's slice is a view of the whole file, so call it explicitly.
+  return new ARRAY_TYPES[dtype](Uint8Array.prototype.slice.call(raw).buffer);
 }
 
 function arrayFromValues(values: (number | bigint)[], dtype: TensorDType, name: string): TypedArray {
