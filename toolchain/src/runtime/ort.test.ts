@@ -3,11 +3,12 @@ import { join } from 'node:path';
 import { decodeNpy } from '@qdm/shared';
 import { describe, expect, it } from 'vitest';
 import { hashInput, hashWeights } from '../../test/fixtures/unet/hash-tensors.ts';
-import { repoRoot } from '../../test/paths.ts';
+import { repoRoot, sharedPath } from '../../test/paths.ts';
 import { parseFlags } from '../models/flags.ts';
 import { buildUNet } from '../models/unet.ts';
+import { unetConvMacs, unetLayout } from '../models/unet-layout.ts';
 import { encodeModel } from '../onnx/model.ts';
-import { createSession, sessionDenoiser, withSession } from './ort.ts';
+import { chooseThreads, createSession, sessionDenoiser, withSession } from './ort.ts';
 
 const fixtures = join(repoRoot, 'toolchain/test/fixtures/unet');
 const reference = JSON.parse(readFileSync(join(fixtures, 'reference.json'), 'utf8'));
@@ -82,5 +83,30 @@ describe('createSession', () => {
       }),
     ).rejects.toThrow('boom');
     await expect(denoise!(x, Float32Array.from(c.t), reference.batch)).rejects.toThrow();
+  });
+});
+
+describe('chooseThreads', () => {
+  const mnist32 = unetConvMacs(
+    unetLayout(parseFlags(JSON.parse(readFileSync(sharedPath('models/mnist32/flags.json'), 'utf8'))).unet),
+  );
+  const cifar10 = unetConvMacs(
+    unetLayout(parseFlags('--image_size 32 --num_channels 128 --num_res_blocks 3 --learn_sigma True').unet),
+  );
+
+  it('one thread for mnist32 at batch 1 (faster there than two, issue 12), more as the batch grows', () => {
+    expect(mnist32 / 1e9).toBeCloseTo(0.229, 3);
+    expect(chooseThreads(mnist32, 2)).toBe(1);
+    expect(chooseThreads(mnist32 * 4, 16)).toBe(1);
+    expect(chooseThreads(mnist32 * 16, 2)).toBe(2);
+    expect(chooseThreads(mnist32 * 16, 16)).toBe(3);
+  });
+
+  it('the CIFAR-10 U-Net keeps the cores; never 0 or more than the cores', () => {
+    expect(cifar10 / 1e9).toBeCloseTo(7.126, 2);
+    expect(chooseThreads(cifar10, 2)).toBe(2);
+    expect(chooseThreads(cifar10, 16)).toBe(7);
+    expect(chooseThreads(cifar10 * 16, 16)).toBe(16);
+    for (const bad of [0, -1, Number.NaN]) expect(chooseThreads(bad, 8)).toBe(1);
   });
 });

@@ -12,6 +12,8 @@ import {
   type SpacedDiffusion,
   toUint8NHWC,
 } from '@qdm/shared';
+import { parseFlags } from '../models/flags.ts';
+import { unetConvMacs, unetLayout } from '../models/unet-layout.ts';
 import type { Device } from '../runtime/devices.ts';
 import { createSession, type Session, sessionDenoiser } from '../runtime/ort.ts';
 
@@ -104,8 +106,12 @@ export async function openVariant(
   threads?: number,
   device: Device = 'cpu',
   label?: string,
+  batch?: number,
 ): Promise<VariantSession> {
-  const session = await createSession(modelBytes, { threads, optimization: 'all', device, label });
+  // The batch it will run at sizes the intra-op threads when `threads` is not given (chooseThreads).
+  const macs = batch === undefined ? undefined : variantMacs(manifest);
+  const work = macs === undefined ? undefined : { macsPerRun: macs * (batch ?? 1) };
+  const session = await createSession(modelBytes, { threads, work, optimization: 'all', device, label });
   const shape: [number, number, number] = [
     manifest.model.inChannels,
     manifest.model.imageSize,
@@ -116,6 +122,15 @@ export async function openVariant(
     denoiser: sessionDenoiser(session, { shape, learnSigma: manifest.diffusion.learnSigma }),
     release: () => session.release(),
   };
+}
+
+/** Multiply-accumulates per sample of the manifest's U-Net (its 3x3 convs); undefined if the flags do not parse. */
+function variantMacs(manifest: Manifest): number | undefined {
+  try {
+    return unetConvMacs(unetLayout(parseFlags(manifest.model.flags).unet));
+  } catch {
+    return undefined;
+  }
 }
 
 /** `--shard i/n` -> the sample index range of shard i: [floor(i*N/n), floor((i+1)*N/n)). */
