@@ -5,6 +5,7 @@ import { createEngine, type Engine } from './engine/engine.ts';
 import type { SessionFactory } from './engine/session.ts';
 import { HttpError, toHttpError } from './errors.ts';
 import { pageHtml } from './page-html.ts';
+import { type BrowserAssets, browserRoutes } from './routes/browser.ts';
 import { modelRoutes } from './routes/models.ts';
 import { sampleRoutes } from './routes/sample.ts';
 import { randomUint32 } from './sample-request.ts';
@@ -19,6 +20,8 @@ export interface AppDeps {
   randomSeed?: () => number;
   /** Where unexpected errors are reported (never the client). */
   log?: (message: string, error: unknown) => void;
+  /** The browser sampler bundle and onnxruntime-web files (Node serves them; a Worker without them says so). */
+  browserAssets?: BrowserAssets;
 }
 
 export type EdgeApp = Hono & { engine: Engine };
@@ -49,6 +52,7 @@ export function createApp(deps: AppDeps): EdgeApp {
     }),
   );
   app.route('/models', modelRoutes(engine, deps.source.location, config));
+  app.route('/browser', browserRoutes(engine, deps.source, deps.browserAssets));
   app.route('/sample', sampleRoutes(engine, config, deps.randomSeed ?? randomUint32, log));
   return Object.assign(app, { engine });
 }

@@ -2,6 +2,7 @@
 // A bad setting or a busy port ends the process with one line naming it, not a stack trace.
 import { serve } from '@hono/node-server';
 import { type AppDeps, createApp } from './app.ts';
+import { nodeBrowserAssets } from './browser/node-assets.ts';
 import { nodeDeps } from './node-runtime.ts';
 
 function fail(message: string): never {
@@ -24,9 +25,12 @@ try {
 } catch (error) {
   fail((error as Error).message);
 }
-const server = serve({ fetch: createApp(deps).fetch, hostname, port }, (info) => {
-  console.error(`qdm edge on http://${info.address}:${info.port} (artifacts: ${deps.source.location})`);
-});
+const server = serve(
+  { fetch: createApp({ ...deps, browserAssets: nodeBrowserAssets() }).fetch, hostname, port },
+  (info) => {
+    console.error(`qdm edge on http://${info.address}:${info.port} (artifacts: ${deps.source.location})`);
+  },
+);
 server.on('error', (error: NodeJS.ErrnoException) => {
   if (error.code === 'EADDRINUSE') fail(`${hostname}:${port} is already in use (set PORT to another port)`);
   fail(`cannot listen on ${hostname}:${port}: ${error.message}`);

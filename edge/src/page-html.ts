@@ -2,6 +2,8 @@
  * `GET /`: compare two variants (fp32 and int8 by default) of one artifact on the same seeds, side by side, with
  * their timings. Plain HTML and a small script; it only calls /models and /sample, so it runs in any browser.
  */
+import { browserSectionHtml } from './browser/page-section.ts';
+
 export const pageHtml = `<!doctype html>
 <html lang="en">
 <head>
@@ -119,6 +121,7 @@ fetch('/models').then((r) => r.json()).then((body) => {
   document.body.dataset.ready = 'true';
 }).catch((error) => status('cannot list models: ' + error.message, true));
 </script>
+${browserSectionHtml}
 </body>
 </html>
 `;

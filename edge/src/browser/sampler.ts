@@ -1,0 +1,194 @@
+/**
+ * Sampling in the browser (bundled by esbuild, served as /browser/sampler.js): the request is checked by the server's
+ * own parser and planner (so bad input reads as the server's 400 would), the model file is fetched from
+ * /browser/model/... and its sha256 checked with SubtleCrypto, onnxruntime-web runs it on WebGPU (falling back to
+ * WASM, saying why), and the DDIM loop and seeded noise are @qdm/shared's, as on the server. The server's samples
+ * of the same seed come back as npy for the side-by-side PSNR.
+ */
+import { ddimSample, decodeNpy, toUint8NHWC } from '@qdm/shared';
+import type { EdgeConfig } from '../config.ts';
+import { planSample } from '../engine/plan.ts';
+import { HttpError } from '../errors.ts';
+import { gridPng } from '../output.ts';
+import { parseSampleRequest, randomUint32 } from '../sample-request.ts';
+
+// NOTE: a runtime URL, not a bundled module: onnxruntime-web finds its wasm files beside it (wasmPaths).
+const ORT_URL = '/browser/ort/ort.webgpu.bundle.min.mjs';
+
+interface OrtTensor {
+  data: unknown;
+}
+interface OrtSession {
+  run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>>;
+  release(): Promise<void>;
+}
+interface Ort {
+  env: { wasm: { wasmPaths?: string; numThreads?: number } };
+  Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => OrtTensor;
+  InferenceSession: { create(bytes: Uint8Array, options: { executionProviders: string[] }): Promise<OrtSession> };
+}
+
+export interface BrowserParams {
+  model: string;
+  variant: string;
+  seed: string;
+  n: string;
+  steps: string;
+  eta?: string;
+}
+
+export interface BrowserResult {
+  backend: 'webgpu' | 'wasm';
+  /** Why WebGPU was not used, when it was not. */
+  fallback: string | null;
+  sha256: string;
+  seed: number;
+  steps: number;
+  respacing: string;
+  stepMs: number[];
+  psnrDb: number;
+  maxAbs: number;
+  browserPng: Uint8Array;
+  serverPng: Uint8Array;
+}
+
+/** The server's error body, as the page shows it: "400 bad_request (seed): seed must be ...". */
+export function describeError(status: number, body: { error?: string; message?: string; field?: string }): string {
+  return `${status} ${body.error ?? 'error'}${body.field ? ` (${body.field})` : ''}: ${body.message ?? ''}`;
+}
+
+async function json<T>(url: string): Promise<T> {
+  const res = await fetch(url);
+  const body = await res.json();
+  if (!res.ok) throw new Error(describeError(res.status, body));
+  return body as T;
+}
+
+async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+async function modelBytes(model: string, variant: string, expected: string): Promise<Uint8Array> {
+  const res = await fetch(`/browser/model/${encodeURIComponent(model)}/${encodeURIComponent(variant)}`);
+  if (!res.ok) throw new Error(describeError(res.status, await res.json().catch(() => ({}))));
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  const actual = await sha256Hex(bytes);
+  const header = res.headers.get('x-qdm-sha256');
+  if (actual !== expected || header !== expected) {
+    throw new Error(`${variant}: the model file's sha256 ${actual} does not match the manifest's ${expected}`);
+  }
+  return bytes;
+}
+
+/** WebGPU when the browser has an adapter and the EP takes the model; else WASM, with the reason. */
+async function openSession(
+  ort: Ort,
+  bytes: Uint8Array,
+): Promise<{ session: OrtSession; backend: 'webgpu' | 'wasm'; fallback: string | null }> {
+  const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+  let fallback: string;
+  if (!gpu) fallback = 'this browser has no WebGPU (navigator.gpu is undefined)';
+  else if (!(await gpu.requestAdapter().catch(() => null))) fallback = 'WebGPU gave no adapter';
+  else {
+    try {
+      return {
+        session: await ort.InferenceSession.create(bytes, { executionProviders: ['webgpu'] }),
+        backend: 'webgpu',
+        fallback: null,
+      };
+    } catch (error) {
+      fallback = `the WebGPU EP refused the model: ${(error as Error).message}`;
+    }
+  }
+  return {
+    session: await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] }),
+    backend: 'wasm',
+    fallback,
+  };
+}
+
+function compare(a: Float32Array, b: Float32Array, n: number, shape: [number, number, number]) {
+  let maxAbs = 0;
+  for (let i = 0; i < a.length; i++) maxAbs = Math.max(maxAbs, Math.abs(a[i] - b[i]));
+  const ua = toUint8NHWC(a, n, ...shape);
+  const ub = toUint8NHWC(b, n, ...shape);
+  let se = 0;
+  for (let i = 0; i < ua.length; i++) se += (ua[i] - ub[i]) ** 2;
+  const psnrDb = se === 0 ? Number.POSITIVE_INFINITY : 10 * Math.log10((255 * 255) / (se / ua.length));
+  return { maxAbs, psnrDb };
+}
+
+export async function runInBrowser(params: BrowserParams, onStatus: (text: string) => void): Promise<BrowserResult> {
+  const { limits } = await json<{ limits: Omit<EdgeConfig, 'defaultModel'> & { maxModelBytes: number | null } }>(
+    '/models',
+  );
+  const config = { ...limits, defaultModel: params.model, maxModelBytes: Infinity } as EdgeConfig;
+  const raw = { model: params.model, variant: params.variant, seed: params.seed, n: params.n, steps: params.steps };
+  const manifest = await json<Parameters<typeof planSample>[1]>(
+    `/browser/manifest/${encodeURIComponent(params.model)}`,
+  );
+  let request: ReturnType<typeof parseSampleRequest>;
+  let plan: ReturnType<typeof planSample>;
+  try {
+    request = parseSampleRequest({ ...raw, eta: params.eta ?? '0' }, config, randomUint32);
+    if (!manifest.variants[request.variant]) {
+      throw new HttpError(404, 'not_found', `model ${manifest.name} has no variant ${request.variant}`, 'variant');
+    }
+    plan = planSample(request, manifest, config);
+  } catch (error) {
+    if (error instanceof HttpError) throw new Error(describeError(error.status, error.toJSON()));
+    throw error;
+  }
+  const entry = manifest.variants[request.variant];
+  onStatus(`fetching ${entry.file} (${(entry.bytes / 1e6).toFixed(2)} MB) and checking its sha256`);
+  const bytes = await modelBytes(request.model ?? params.model, request.variant, entry.sha256);
+  const ort = (await import(/* @vite-ignore */ ORT_URL)) as Ort;
+  ort.env.wasm.wasmPaths = '/browser/ort/';
+  ort.env.wasm.numThreads = 1;
+  const { session, backend, fallback } = await openSession(ort, bytes);
+  const [c, h, w] = plan.shape;
+  const stepMs: number[] = [];
+  let x: Float32Array;
+  try {
+    const denoiser = async (xt: Float32Array, t: Float32Array, batch: number) => {
+      const started = performance.now();
+      const out = await session.run({
+        x: new ort.Tensor('float32', xt, [batch, c, h, w]),
+        t: new ort.Tensor('float32', t, [batch]),
+      });
+      stepMs.push(performance.now() - started);
+      onStatus(`${backend}: step ${stepMs.length} of ${plan.steps}`);
+      return out.out.data as Float32Array;
+    };
+    x = await ddimSample(denoiser, {
+      diffusion: plan.diffusion,
+      shape: plan.shape,
+      batch: request.n,
+      seed: request.seed,
+      eta: request.eta,
+    });
+  } finally {
+    await session.release();
+  }
+  onStatus('sampling the same seed on the server');
+  const query = new URLSearchParams({ ...raw, seed: String(request.seed), eta: String(request.eta), format: 'npy' });
+  const res = await fetch(`/sample?${query}`);
+  if (!res.ok) throw new Error(`server: ${describeError(res.status, await res.json().catch(() => ({})))}`);
+  const server = decodeNpy(new Uint8Array(await res.arrayBuffer())).data as Float32Array;
+  const { maxAbs, psnrDb } = compare(x, server, request.n, plan.shape);
+  const samples = (data: Float32Array) => ({ x: data, n: request.n, c, h, w });
+  return {
+    backend,
+    fallback,
+    sha256: entry.sha256,
+    seed: request.seed,
+    steps: plan.steps,
+    respacing: plan.respacing,
+    stepMs,
+    psnrDb,
+    maxAbs,
+    browserPng: gridPng(samples(x)),
+    serverPng: gridPng(samples(server)),
+  };
+}

@@ -1,0 +1,121 @@
+/**
+ * The page samples in the browser (headless Chromium via playwright-core): onnxruntime-web on WebGPU through
+ * SwiftShader, the same seed as the server, the images compared; a second browser without WebGPU falls back to
+ * wasm and says so; bad input is named as the server's 400 names it. Also the model-file route itself.
+ */
+import { existsSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { type ServerType, serve } from '@hono/node-server';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nodeBrowserAssets } from '../../src/browser/node-assets.ts';
+import { folderSource } from '../../src/sources/folder.ts';
+import { sha256Hex } from '../../src/sources/verify.ts';
+import { folderStore } from '../fixtures/folder.ts';
+import { unetArtifact } from '../fixtures/unet-artifact.ts';
+import { appOver } from './harness.ts';
+
+const CHROMIUM = process.env.QDM_CHROMIUM ?? '/usr/bin/chromium';
+const hasChromium = existsSync(CHROMIUM);
+const BASE_FLAGS = ['--headless', '--no-sandbox', '--disable-background-networking', '--no-first-run'];
+// SwiftShader (shipped with Debian's chromium) gives WebGPU an adapter on a machine without a GPU.
+const WEBGPU_FLAGS = [
+  '--enable-unsafe-webgpu',
+  '--enable-features=Vulkan',
+  '--use-vulkan=swiftshader',
+  '--use-webgpu-adapter=swiftshader',
+];
+
+let server: ServerType;
+let base: string;
+
+beforeAll(async () => {
+  const root = await folderStore(await unetArtifact());
+  const app = appOver(folderSource(root), undefined, { browserAssets: nodeBrowserAssets() });
+  await new Promise<void>((ready) => {
+    server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => ready());
+  });
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(() => new Promise((done) => server?.close(done)));
+
+describe('GET /browser/model/:model/:variant', () => {
+  it('serves the variant file with the sha256 the manifest records', async () => {
+    const res = await fetch(`${base}/browser/model/unet/fp32`);
+    expect(res.status).toBe(200);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    const manifest = await (await fetch(`${base}/browser/manifest/unet`)).json();
+    expect(res.headers.get('x-qdm-sha256')).toBe(manifest.variants.fp32.sha256);
+    expect(await sha256Hex(bytes)).toBe(manifest.variants.fp32.sha256);
+    const missing = await fetch(`${base}/browser/model/unet/int4`);
+    expect(missing.status).toBe(404);
+    expect((await missing.json()).field).toBe('variant');
+  });
+
+  it('serves only onnxruntime-web files by name', async () => {
+    expect((await fetch(`${base}/browser/ort/ort.webgpu.bundle.min.mjs`)).status).toBe(200);
+    expect((await fetch(`${base}/browser/ort/..%2Fpackage.json`)).status).toBe(404);
+  });
+});
+
+async function runInPage(browser: Browser, inputs: Record<string, string>): Promise<Page> {
+  const page = await browser.newPage();
+  await page.goto(`${base}/`);
+  await page.waitForSelector('body[data-ready="true"]');
+  for (const [id, value] of Object.entries(inputs)) await page.fill(`#${id}`, value);
+  await page.click('#run-browser');
+  await page.waitForSelector('#browser-status[data-done]', { timeout: 150_000 });
+  return page;
+}
+
+describe.skipIf(!hasChromium)('sampling in the browser', () => {
+  let webgpu: Browser;
+  let plain: Browser;
+  beforeAll(async () => {
+    webgpu = await chromium.launch({ executablePath: CHROMIUM, args: [...BASE_FLAGS, ...WEBGPU_FLAGS] });
+    plain = await chromium.launch({ executablePath: CHROMIUM, args: [...BASE_FLAGS, '--disable-gpu'] });
+  });
+  afterAll(async () => {
+    await webgpu?.close();
+    await plain?.close();
+  });
+
+  it('runs on webgpu and matches the server for the same seed', async () => {
+    const page = await runInPage(webgpu, { seed: '42', n: '2', steps: 'ddim4' });
+    const status = page.locator('#browser-status');
+    expect(await status.getAttribute('data-done'), (await status.textContent()) ?? '').toBe('true');
+    expect(await status.getAttribute('data-backend')).toBe('webgpu');
+    expect(Number(await status.getAttribute('data-max-abs'))).toBeLessThan(1e-3);
+    const psnr = Number(await status.getAttribute('data-psnr'));
+    expect(psnr === Number.POSITIVE_INFINITY || psnr >= 40).toBe(true);
+    expect(await page.textContent('#browser-caption')).toMatch(/browser, webgpu\nseed 42, steps 4 .* step [\d.]+ ms/);
+    expect(await page.textContent('#server-caption')).toContain('PSNR browser vs server');
+    console.info(`browser webgpu vs server: ${await page.textContent('#server-caption')}`);
+    await page.close();
+  }, 180_000);
+
+  it('without WebGPU falls back to wasm and says so', async () => {
+    const page = await runInPage(plain, { seed: '42', n: '1', steps: 'ddim4' });
+    const status = page.locator('#browser-status');
+    expect(await status.getAttribute('data-done'), (await status.textContent()) ?? '').toBe('true');
+    expect(await status.getAttribute('data-backend')).toBe('wasm');
+    expect(await status.textContent()).toMatch(/WebGPU unavailable \(.+\), fell back to wasm/);
+    console.info(`${await status.textContent()}; ${await page.textContent('#server-caption')}`);
+    expect(Number(await status.getAttribute('data-max-abs'))).toBeLessThan(1e-3);
+    await page.close();
+  }, 120_000);
+
+  it('names bad input as the server does', async () => {
+    for (const [field, inputs, query] of [
+      ['seed', { seed: '4294967296' }, 'seed=4294967296'],
+      ['steps', { seed: '1', steps: 'ddimx' }, 'steps=ddimx'],
+    ] as const) {
+      const server = await (await fetch(`${base}/sample?model=unet&variant=fp32&${query}`)).json();
+      expect(server.field).toBe(field);
+      const page = await runInPage(plain, inputs);
+      expect(await page.locator('#browser-status').getAttribute('data-done')).toBe('error');
+      expect(await page.textContent('#browser-status')).toBe(`400 bad_request (${field}): ${server.message}`);
+      await page.close();
+    }
+  }, 60_000);
+});
