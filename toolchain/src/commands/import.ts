@@ -47,7 +47,7 @@ export default defineCommand({
       type: 'string',
       description:
         'with --winograd: replay the timings an earlier import recorded (its --json winograd.timings, as a JSON ' +
-        'file) instead of measuring, for the same decision on another machine',
+        'file) instead of measuring, for the same decision on another machine (default: measure)',
       valueHint: 'FILE',
     },
     threads: {
