@@ -38,7 +38,7 @@ export function createApp(deps: AppDeps): EdgeApp {
     // A client that went away aborts its sampling loop: nothing to report.
     const aborted = (error as Error)?.name === 'AbortError' || c.req.raw.signal?.aborted;
     if (!(error instanceof HttpError) && !aborted) log(`${c.req.method} ${c.req.path} failed`, error);
-    return c.json(http.toJSON(), http.status);
+    return c.json(http.toJSON(), http.status, http.headers);
   });
   app.notFound((c) => c.json({ error: 'not_found', message: `no route ${c.req.method} ${c.req.path}` }, 404));
 
@@ -48,10 +48,11 @@ export function createApp(deps: AppDeps): EdgeApp {
       ok: true,
       source: deps.source.location,
       sessions: engine.sessions.loaded(),
+      runtime: deps.sessions.info ?? null,
       runtimeMemoryBytes: deps.sessions.memoryBytes?.() ?? null,
     }),
   );
-  app.route('/models', modelRoutes(engine, deps.source.location, config));
+  app.route('/models', modelRoutes(engine, deps.source.location, config, deps.sessions));
   app.route('/browser', browserRoutes(engine, deps.source, deps.browserAssets));
   app.route('/sample', sampleRoutes(engine, config, deps.randomSeed ?? randomUint32, log));
   return Object.assign(app, { engine });

@@ -15,6 +15,15 @@ export interface EdgeConfig {
   maxModelBytes: number;
   /** Loaded variants' bytes above which least recently used sessions are released. */
   maxLoadedBytes: number;
+  /**
+   * The WASM runtime heap a request may need (bytes), from the build-time measurement in each variant's edge graph:
+   * a larger n is refused with 422 before anything is loaded. A Worker isolate has 128 MB for heap and JS together.
+   */
+  memoryBudget: number;
+  /** Expected wait (queued denoiser steps x measured step time) above which a new request gets 503 `overloaded`. */
+  maxQueueMs: number;
+  /** Most samples one model call joins from concurrent requests of the same variant (1: one call at a time). */
+  stepBatch: number;
 }
 
 export const defaultConfig: EdgeConfig = {
@@ -25,6 +34,9 @@ export const defaultConfig: EdgeConfig = {
   manifestTtlMs: 30_000,
   maxModelBytes: Number.POSITIVE_INFINITY,
   maxLoadedBytes: Number.POSITIVE_INFINITY,
+  memoryBudget: Number.POSITIVE_INFINITY,
+  maxQueueMs: 30_000,
+  stepBatch: 1,
 };
 
 type Env = Record<string, unknown>;
@@ -52,5 +64,8 @@ export function configFromEnv(env: Env): EdgeConfig {
     manifestTtlMs: positiveInt(env, 'QDM_MANIFEST_TTL_MS', defaultConfig.manifestTtlMs),
     maxModelBytes: positiveInt(env, 'QDM_MAX_MODEL_BYTES', defaultConfig.maxModelBytes),
     maxLoadedBytes: positiveInt(env, 'QDM_MAX_LOADED_BYTES', defaultConfig.maxLoadedBytes),
+    memoryBudget: positiveInt(env, 'QDM_MEMORY_BUDGET', defaultConfig.memoryBudget),
+    maxQueueMs: positiveInt(env, 'QDM_MAX_QUEUE_MS', defaultConfig.maxQueueMs),
+    stepBatch: positiveInt(env, 'QDM_STEP_BATCH', defaultConfig.stepBatch),
   };
 }

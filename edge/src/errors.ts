@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'over_budget'
   | 'unsupported'
   | 'artifact_unavailable'
+  | 'overloaded'
   | 'internal';
 
 export class HttpError extends Error {
@@ -16,12 +17,21 @@ export class HttpError extends Error {
   readonly status: 400 | 404 | 422 | 500 | 503;
   readonly code: ErrorCode;
   readonly field?: string;
+  /** Response headers the error carries (Retry-After for `overloaded`). */
+  readonly headers: Record<string, string>;
 
-  constructor(status: HttpError['status'], code: ErrorCode, message: string, field?: string) {
+  constructor(
+    status: HttpError['status'],
+    code: ErrorCode,
+    message: string,
+    field?: string,
+    headers: Record<string, string> = {},
+  ) {
     super(message);
     this.status = status;
     this.code = code;
     this.field = field;
+    this.headers = headers;
   }
 
   toJSON(): { error: ErrorCode; message: string; field?: string } {

@@ -1,10 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AppDeps } from './app.ts';
 import { configFromEnv } from './config.ts';
+import { checkNativeEp, NATIVE_EPS, ortNodeSessions } from './engine/ort-node.ts';
 import { ortWebSessions } from './engine/ort-web.ts';
+import type { SessionFactory } from './engine/session.ts';
 import { folderSource } from './sources/folder.ts';
 import { versionedSource } from './sources/object-store.ts';
 import { parseS3Url, s3ClientFromEnv, s3Store } from './sources/s3.ts';
@@ -29,6 +32,42 @@ export function sourceFromEnv(env: Record<string, string | undefined>): Artifact
   return versionedSource(s3Store(s3ClientFromEnv(env), s3.bucket), s3.prefix);
 }
 
-export function nodeDeps(env: Record<string, string | undefined>): AppDeps {
-  return { source: sourceFromEnv(env), sessions: ortWebSessions(compileOrtWasm), config: configFromEnv(env) };
+const RUNTIMES = ['native', 'wasm'] as const;
+
+function choice<T extends string>(
+  env: Record<string, string | undefined>,
+  key: string,
+  choices: readonly T[],
+  fallback: T,
+): T {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return fallback;
+  if ((choices as readonly string[]).includes(raw)) return raw as T;
+  throw new Error(`${key} must be one of ${choices.join(', ')}, got "${raw}"`);
+}
+
+/**
+ * `QDM_RUNTIME`: `native` (default: onnxruntime-node with `QDM_THREADS` intra-op threads, default all cores, on
+ * `QDM_EP` cpu|webgpu|cuda) or `wasm` (onnxruntime-web, 1 thread: exactly what a Worker runs).
+ */
+export async function sessionsFromEnv(env: Record<string, string | undefined>): Promise<SessionFactory> {
+  const runtime = choice(env, 'QDM_RUNTIME', RUNTIMES, 'native');
+  if (runtime === 'wasm') {
+    for (const key of ['QDM_EP', 'QDM_THREADS']) {
+      if (env[key]) throw new Error(`${key} applies to QDM_RUNTIME=native only (wasm runs 1 thread on the CPU)`);
+    }
+    return ortWebSessions(compileOrtWasm);
+  }
+  const ep = choice(env, 'QDM_EP', NATIVE_EPS, 'cpu');
+  const threads = env.QDM_THREADS ? Number(env.QDM_THREADS) : availableParallelism();
+  if (!Number.isSafeInteger(threads) || threads < 1) {
+    throw new Error(`QDM_THREADS must be a positive integer, got "${env.QDM_THREADS}"`);
+  }
+  await checkNativeEp(ep);
+  return ortNodeSessions(ep, threads);
+}
+
+export async function nodeDeps(env: Record<string, string | undefined>): Promise<AppDeps> {
+  const sessions = await sessionsFromEnv(env);
+  return { source: sourceFromEnv(env), sessions, config: configFromEnv(env) };
 }

@@ -21,14 +21,16 @@ const hostname = process.env.HOST || '127.0.0.1';
 const port = portFrom(process.env.PORT);
 let deps: AppDeps;
 try {
-  deps = nodeDeps(process.env);
+  deps = await nodeDeps(process.env);
 } catch (error) {
   fail((error as Error).message);
 }
 const server = serve(
   { fetch: createApp({ ...deps, browserAssets: nodeBrowserAssets() }).fetch, hostname, port },
   (info) => {
-    console.error(`qdm edge on http://${info.address}:${info.port} (artifacts: ${deps.source.location})`);
+    const r = deps.sessions.info;
+    const runtime = r ? `, runtime: ${r.runtime} ${r.ep}, ${r.threads} thread${r.threads === 1 ? '' : 's'}` : '';
+    console.error(`qdm edge on http://${info.address}:${info.port} (artifacts: ${deps.source.location}${runtime})`);
   },
 );
 server.on('error', (error: NodeJS.ErrnoException) => {

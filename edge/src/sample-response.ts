@@ -1,4 +1,5 @@
 import type { PreparedSample, SampleResult, SampleTimings } from './engine/engine.ts';
+import type { RuntimeInfo } from './engine/session.ts';
 import { base64, gridPng, samplePngs, samplesNpy } from './output.ts';
 
 /** What every /sample answer says about itself (JSON body, SSE result, and the X-QDM-* headers). */
@@ -39,6 +40,11 @@ export function timingsJson(t: SampleTimings) {
   };
 }
 
+/** "native cpu, 2 threads", "wasm wasm, 1 thread" */
+export function runtimeLabel(r: RuntimeInfo): string {
+  return `${r.runtime} ${r.ep}, ${r.threads} thread${r.threads === 1 ? '' : 's'}`;
+}
+
 /** `Server-Timing`: session load (0 when cached), mean denoiser step, and the whole request. */
 export function serverTiming(t: SampleTimings): string {
   const steps = t.stepMs.length;
@@ -54,6 +60,7 @@ export function serverTiming(t: SampleTimings): string {
     `step;dur=${round(mean(t.stepMs))};desc="mean of ${steps} steps"`,
     `step-max;dur=${round(Math.max(0, ...t.stepMs))}`,
     `total;dur=${round(t.totalMs)}`,
+    ...(t.runtime ? [`runtime;desc="${runtimeLabel(t.runtime)}"`] : []),
   ].join(', ');
 }
 

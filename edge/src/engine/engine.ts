@@ -1,14 +1,15 @@
-import type { VariantEntry } from '@qdm/shared';
+import { type EdgeMemory, edgeHeapBytes, largestFittingBatch, type VariantEntry } from '@qdm/shared';
 import type { Clock } from '../clock.ts';
 import type { EdgeConfig } from '../config.ts';
 import { HttpError, notFound } from '../errors.ts';
 import type { Samples } from '../output.ts';
 import type { SampleRequest } from '../sample-request.ts';
 import type { ArtifactSnapshot, ArtifactSource } from '../sources/source.ts';
+import { type Ticket, WorkQueue } from './admission.ts';
 import { type Catalog, createCatalog } from './catalog.ts';
 import { planSample, type SamplePlan } from './plan.ts';
 import { runDdim, type StepProgress } from './sampler.ts';
-import type { SessionFactory } from './session.ts';
+import { type RuntimeInfo, type SessionFactory, sameRelease } from './session.ts';
 import { type LoadedSession, type LoadPhases, SessionCache } from './session-cache.ts';
 
 /** Everything about one sampling run that is known before the first step (and goes into response headers). */
@@ -18,10 +19,14 @@ export interface PreparedSample {
   entry: VariantEntry;
   plan: SamplePlan;
   loaded: LoadedSession;
+  /** This request's place in the runtime's work queue (admission control). */
+  ticket: Ticket;
   startedAt: number;
 }
 
 export interface SampleTimings {
+  /** What ran the steps (Server-Timing names it). */
+  runtime?: RuntimeInfo;
   loadMs: number;
   loadPhases?: LoadPhases;
   stepMs: number[];
@@ -37,6 +42,7 @@ export interface SampleResult {
 export interface Engine {
   catalog: Catalog;
   sessions: SessionCache;
+  queue: WorkQueue;
   /** Resolves the artifact, checks the request against it and loads (or reuses) the session: 400/404/422/503. */
   prepare(request: SampleRequest): Promise<PreparedSample>;
   run(
@@ -60,6 +66,40 @@ export function checkModelSize(model: string, variant: string, bytes: number, co
   );
 }
 
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+
+/**
+ * The edge graph's measured heap, when this runtime will load that graph and a budget applies (WASM runtimes):
+ * what `/models` states and what a request's n is checked against.
+ */
+export function variantMemory(entry: VariantEntry, factory: SessionFactory): EdgeMemory | undefined {
+  const graph = entry.edgeGraph;
+  if (!graph?.memory || factory.info?.runtime === 'native') return undefined;
+  return sameRelease(graph.runtime, factory.runtime) ? graph.memory : undefined;
+}
+
+/** A batch whose measured runtime memory would pass the deployment's budget is refused before anything loads. */
+export function checkMemory(
+  model: string,
+  variant: string,
+  n: number,
+  memory: EdgeMemory | undefined,
+  config: EdgeConfig,
+): void {
+  if (!memory || !Number.isFinite(config.memoryBudget)) return;
+  const needed = edgeHeapBytes(memory, n);
+  if (needed <= config.memoryBudget) return;
+  const fits = largestFittingBatch(memory, config.memoryBudget, config.maxBatch);
+  throw new HttpError(
+    422,
+    'over_budget',
+    `n: ${n} samples of ${model}/${variant} need ${mib(needed)} of runtime memory (measured at build time); ` +
+      `this deployment's budget is ${mib(config.memoryBudget)} (QDM_MEMORY_BUDGET): ` +
+      (fits > 0 ? `n up to ${fits} fits` : `no n fits: serve ${variant} from Node`),
+    'n',
+  );
+}
+
 export function createEngine(
   source: ArtifactSource,
   factory: SessionFactory,
@@ -67,7 +107,8 @@ export function createEngine(
   config: EdgeConfig,
 ): Engine {
   const catalog = createCatalog(source, clock, config.manifestTtlMs);
-  const sessions = new SessionCache(source, factory, clock, config.maxLoadedBytes);
+  const sessions = new SessionCache(source, factory, clock, config.maxLoadedBytes, config.stepBatch);
+  const queue = new WorkQueue();
 
   async function defaultModel(): Promise<string> {
     const [first] = await catalog.names();
@@ -78,22 +119,33 @@ export function createEngine(
   return {
     catalog,
     sessions,
+    queue,
     async prepare(request) {
       const startedAt = clock.now();
       const model = request.model ?? (await defaultModel());
       const snapshot = await catalog.open(model);
       const plan = planSample(request, snapshot.manifest, config);
       const entry = snapshot.manifest.variants[request.variant];
-      if (entry) checkModelSize(snapshot.name, request.variant, entry.bytes, config);
+      if (entry) {
+        checkModelSize(snapshot.name, request.variant, entry.bytes, config);
+        checkMemory(snapshot.name, request.variant, request.n, variantMemory(entry, factory), config);
+      }
+      queue.admit(config.maxQueueMs);
       const loaded = await sessions.get(snapshot, request.variant);
-      return { request: { ...request, model }, snapshot, entry, plan, loaded, startedAt };
+      const ticket = queue.begin(request.n * plan.steps, () => loaded.session.msPerSample());
+      return { request: { ...request, model }, snapshot, entry, plan, loaded, ticket, startedAt };
     },
     async run(prepared, onStep, signal) {
       const { plan, request } = prepared;
       let output: Awaited<ReturnType<typeof runDdim>>;
       try {
-        output = await runDdim(prepared.loaded.session, plan, request, clock, onStep, signal);
+        const step = (p: StepProgress) => {
+          prepared.ticket.step(request.n);
+          return onStep?.(p);
+        };
+        output = await runDdim(prepared.loaded.session, plan, request, clock, step, signal);
       } finally {
+        prepared.ticket.end();
         prepared.loaded.done();
       }
       const { x, stepMs } = output;
@@ -102,6 +154,7 @@ export function createEngine(
         prepared,
         samples: { x, n: request.n, c, h, w },
         timings: {
+          runtime: factory.info,
           loadMs: prepared.loaded.loadMs,
           loadPhases: prepared.loaded.phases,
           stepMs,

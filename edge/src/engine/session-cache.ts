@@ -5,6 +5,7 @@ import { type ArtifactSnapshot, type ArtifactSource, SourceError } from '../sour
 import { verifyBytes } from '../sources/verify.ts';
 import { asUnavailable } from './catalog.ts';
 import { type ModelSession, type SessionFactory, type SessionOptions, sameRelease } from './session.ts';
+import { batchSteps, type MeteredSession } from './step-batcher.ts';
 
 export interface LoadPhases {
   readMs: number;
@@ -16,7 +17,7 @@ export interface LoadPhases {
 }
 
 export interface LoadedSession {
-  session: ModelSession;
+  session: MeteredSession;
   /** Time this request waited for the session: reading, verifying and creating it (about 0 when cached). */
   loadMs: number;
   /** How the load split, for the request that did it: read from the store, sha256, session creation. */
@@ -29,7 +30,7 @@ interface Entry {
   key: string;
   sha256: string;
   bytes: number;
-  session: Promise<ModelSession>;
+  session: Promise<MeteredSession>;
   phases: LoadPhases;
   users: number;
   lastUsed: number;
@@ -49,12 +50,15 @@ export class SessionCache {
   readonly #factory: SessionFactory;
   readonly #clock: Clock;
   readonly #maxLoadedBytes: number;
+  readonly #stepBatch: number;
 
-  constructor(source: ArtifactSource, factory: SessionFactory, clock: Clock, maxLoadedBytes = Infinity) {
+  /** `stepBatch`: most samples one model call joins from concurrent requests (1: calls run one at a time). */
+  constructor(source: ArtifactSource, factory: SessionFactory, clock: Clock, maxLoadedBytes = Infinity, stepBatch = 1) {
     this.#source = source;
     this.#factory = factory;
     this.#clock = clock;
     this.#maxLoadedBytes = maxLoadedBytes;
+    this.#stepBatch = stepBatch;
   }
 
   async get(snapshot: ArtifactSnapshot, variant: string): Promise<LoadedSession> {
@@ -74,7 +78,7 @@ export class SessionCache {
         key,
         sha256: spec.sha256,
         bytes: spec.bytes,
-        session: this.#load(snapshot, variant, phases),
+        session: this.#load(snapshot, variant, phases).then((session) => batchSteps(session, this.#stepBatch)),
         phases,
         users: 0,
         lastUsed: 0,

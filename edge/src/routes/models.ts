@@ -1,15 +1,32 @@
+import { type EdgeMemory, edgeHeapBytes, largestFittingBatch } from '@qdm/shared';
 import { Hono } from 'hono';
 import type { EdgeConfig } from '../config.ts';
-import type { Engine } from '../engine/engine.ts';
+import { type Engine, variantMemory } from '../engine/engine.ts';
+import type { SessionFactory } from '../engine/session.ts';
 import { toHttpError } from '../errors.ts';
 
 const finite = (v: number) => (Number.isFinite(v) ? v : null);
+
+/** The build-time heap measurement and the largest n this deployment's budget admits (null: not measured). */
+function memoryInfo(memory: EdgeMemory | undefined, config: EdgeConfig) {
+  if (!memory) return null;
+  const maxN = Number.isFinite(config.memoryBudget)
+    ? largestFittingBatch(memory, config.memoryBudget, config.maxBatch)
+    : config.maxBatch;
+  return {
+    runtime: memory.runtime,
+    n1Bytes: edgeHeapBytes(memory, 1),
+    perSampleBytes: memory.perSampleBytes,
+    measured: memory.heapBytes,
+    maxN,
+  };
+}
 
 /**
  * `GET /models`: every artifact with its variants' sizes and quantization settings, whether this deployment can
  * load each (size limit), and the request limits; broken artifacts say why.
  */
-export function modelRoutes(engine: Engine, location: string, config: EdgeConfig): Hono {
+export function modelRoutes(engine: Engine, location: string, config: EdgeConfig, factory: SessionFactory): Hono {
   const app = new Hono();
   app.get('/', async (c) => {
     const names = await engine.catalog.names();
@@ -28,6 +45,7 @@ export function modelRoutes(engine: Engine, location: string, config: EdgeConfig
                 precision: v.precision,
                 quantization: v.quantization ?? null,
                 servable: v.bytes <= config.maxModelBytes,
+                memory: memoryInfo(variantMemory(v, factory), config),
                 loaded: loaded.has(`${name}/${key}`),
               },
             ]),
@@ -52,9 +70,11 @@ export function modelRoutes(engine: Engine, location: string, config: EdgeConfig
       maxSteps: config.maxSteps,
       workBudget: config.workBudget,
       maxModelBytes: finite(config.maxModelBytes),
+      memoryBudget: finite(config.memoryBudget),
+      maxQueueMs: config.maxQueueMs,
       defaultVariant: config.defaultVariant,
     };
-    return c.json({ source: location, limits, models });
+    return c.json({ source: location, runtime: factory.info ?? null, limits, models });
   });
   return app;
 }

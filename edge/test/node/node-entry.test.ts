@@ -38,6 +38,16 @@ describe('the Node entry refuses to start, in one line', () => {
     [{ PORT: 'abc' }, /^qdm edge: PORT must be an integer in 0\.\.65535, got "abc"$/],
     [{ PORT: '0', QDM_MAX_N: 'zero' }, /^qdm edge: QDM_MAX_N must be a positive integer, got zero$/],
     [{ PORT: '0', QDM_ARTIFACTS: 's3://' }, /^qdm edge: QDM_ARTIFACTS: .*s3:\/\//],
+    [{ PORT: '0', QDM_RUNTIME: 'gpu' }, /^qdm edge: QDM_RUNTIME must be one of native, wasm, got "gpu"$/],
+    [{ PORT: '0', QDM_EP: 'tpu' }, /^qdm edge: QDM_EP must be one of cpu, webgpu, cuda, got "tpu"$/],
+    [{ PORT: '0', QDM_THREADS: '0' }, /^qdm edge: QDM_THREADS must be a positive integer, got "0"$/],
+    [{ PORT: '0', QDM_RUNTIME: 'wasm', QDM_EP: 'cuda' }, /^qdm edge: QDM_EP applies to QDM_RUNTIME=native only/],
+    // This machine has no CUDA provider files (onnxruntime-node's install step is skipped by .npmrc).
+    [
+      { PORT: '0', QDM_EP: 'cuda' },
+      /^qdm edge: QDM_EP=cuda: onnxruntime-node's CUDA provider is not installed; install .*ONNXRUNTIME_NODE_INSTALL=cuda12/,
+    ],
+    [{ PORT: '0', QDM_MAX_QUEUE_MS: '-5' }, /^qdm edge: QDM_MAX_QUEUE_MS must be a positive integer, got -5$/],
   ])('%o', async (env, message) => {
     const { code, stderr } = await start(env);
     expect(code).toBe(1);

@@ -1,0 +1,103 @@
+// Deployment limits decided before any work: runtime memory per batch (422 naming n) and the expected queue wait
+// (503 overloaded with Retry-After).
+import type { EdgeMemory } from '@qdm/shared';
+import { describe, expect, it } from 'vitest';
+import type { ModelSession, SessionFactory } from '../../src/engine/session.ts';
+import { folderSource } from '../../src/sources/folder.ts';
+import { convArtifact } from '../fixtures/artifact.ts';
+import { folderStore } from '../fixtures/folder.ts';
+import { appOver, json, ortSessions } from './harness.ts';
+
+const MiB = 2 ** 20;
+const memory: EdgeMemory = {
+  runtime: 'onnxruntime-web wasm',
+  heapBytes: [
+    { n: 1, bytes: 30 * MiB },
+    { n: 2, bytes: 40 * MiB },
+    { n: 4, bytes: 60 * MiB },
+  ],
+  perSampleBytes: 10 * MiB,
+};
+
+/** The conv artifact whose `qdq` variant carries an edge graph entry with the measured memory above. */
+async function measuredArtifact(runtime: string | undefined) {
+  const artifact = await convArtifact();
+  const qdq = artifact.manifest.variants.qdq;
+  qdq.edgeGraph = {
+    file: qdq.file,
+    bytes: qdq.bytes,
+    sha256: qdq.sha256,
+    runtime: runtime ?? '',
+    level: 'none',
+    memory,
+  };
+  return folderSource(await folderStore(artifact));
+}
+
+describe('runtime memory budget (QDM_MEMORY_BUDGET)', () => {
+  it('refuses an n whose measured heap passes the budget with 422 naming n and the limit, before loading', async () => {
+    const app = appOver(await measuredArtifact(ortSessions.runtime), { memoryBudget: 45 * MiB });
+    const refused = await app.request('/sample?variant=qdq&n=3&steps=ddim5&format=json');
+    expect(refused.status).toBe(422);
+    const body = await json(refused);
+    expect(body.field).toBe('n');
+    expect(body.error).toBe('over_budget');
+    expect(body.message).toMatch(/60\.0 MiB .*budget is 45\.0 MiB \(QDM_MEMORY_BUDGET\): n up to 2 fits/);
+    expect(app.engine.sessions.loaded()).toEqual([]);
+    expect((await app.request('/sample?variant=qdq&n=2&steps=ddim5&format=json')).status).toBe(200);
+  });
+
+  it('states the measurement and the largest n that fits in /models', async () => {
+    const app = appOver(await measuredArtifact(ortSessions.runtime), { memoryBudget: 45 * MiB });
+    const body = await json(await app.request('/models'));
+    const [model] = body.models as { variants: Record<string, { memory: Record<string, unknown> | null }> }[];
+    expect(model.variants.qdq.memory).toMatchObject({ n1Bytes: 30 * MiB, perSampleBytes: 10 * MiB, maxN: 2 });
+    expect(model.variants.fp32.memory).toBeNull(); // no edge graph measured
+    expect((body.limits as Record<string, unknown>).memoryBudget).toBe(45 * MiB);
+    expect(body.runtime).toEqual({ runtime: 'wasm', ep: 'wasm', threads: 1 });
+  });
+
+  it('ignores a measurement made by another runtime release (its graph is not the one loaded)', async () => {
+    const app = appOver(await measuredArtifact('onnxruntime 1.29.0'), { memoryBudget: 45 * MiB });
+    expect((await app.request('/sample?variant=qdq&n=3&steps=ddim5&format=json')).status).toBe(200);
+  });
+});
+
+/** A denoiser that takes `ms` per call and returns zeros: admission control sees real, steady step times. */
+function slowSessions(ms: number, outPerIn: number): SessionFactory {
+  const factory: SessionFactory = async () => {
+    const session: ModelSession = {
+      run: (x) => new Promise((done) => setTimeout(() => done(new Float32Array(x.length * outPerIn)), ms)),
+      release: async () => undefined,
+    };
+    return session;
+  };
+  factory.info = { runtime: 'native', ep: 'cpu', threads: 1 };
+  return factory;
+}
+
+describe('admission control (QDM_MAX_QUEUE_MS)', () => {
+  it('answers 503 overloaded with Retry-After while the queued work passes the limit; /healthz stays answered', async () => {
+    const artifact = await convArtifact();
+    const { inChannels, outChannels } = artifact.manifest.model;
+    const app = appOver(
+      folderSource(await folderStore(artifact)),
+      { maxQueueMs: 200, defaultVariant: 'fp32' },
+      { sessions: slowSessions(20, outChannels / inChannels) },
+    );
+    expect((await app.request('/sample?n=1&steps=ddim5&format=json')).status).toBe(200); // measures the step time
+    const long = app.request('/sample?n=2&steps=ddim25&format=json'); // 50 evaluations x ~20 ms
+    while (app.engine.queue.expectedWaitMs() < 300) await new Promise((r) => setTimeout(r, 5));
+    const refused = await app.request('/sample?n=1&steps=ddim5&format=json');
+    expect(refused.status).toBe(503);
+    const retryAfter = Number(refused.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    const body = await json(refused);
+    expect(body.error).toBe('overloaded');
+    expect(body.message).toMatch(/expected wait is \d+\.\d s, above this deployment's 0\.2 s \(QDM_MAX_QUEUE_MS\)/);
+    expect((await app.request('/healthz')).status).toBe(200);
+    expect((await long).status).toBe(200);
+    expect(app.engine.queue.size).toBe(0);
+    expect((await app.request('/sample?n=1&steps=ddim5&format=json')).status).toBe(200); // drained: admitted again
+  });
+});
