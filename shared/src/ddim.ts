@@ -1,7 +1,7 @@
 /** DDIM (Song et al.), as improved-diffusion's `ddim_sample`: per-step coefficients in float64, tensors float32. */
 import type { Denoiser } from './denoiser.ts';
 import { runSampleLoop, type SampleOptions } from './sample-loop.ts';
-import { requireNoise, type StepInput, type StepResult, stepLayout } from './step.ts';
+import { calibratedStd, requireNoise, type StepInput, type StepResult, stepLayout } from './step.ts';
 
 export interface DdimStepInput extends StepInput {
   /** 0 = deterministic DDIM, 1 = DDPM-like noise level. Default 0. */
@@ -22,8 +22,10 @@ export function ddimStep(input: DdimStepInput): StepResult {
   const sqrtAbarPrev = Math.sqrt(abarPrev);
   // NOTE: 1 - abarPrev - sigma^2 is >= 0 in exact arithmetic (it is 0 at eta=1, i=0); keep rounding from a NaN.
   const direction = Math.sqrt(Math.max(0, 1 - abarPrev - sigma * sigma));
-  const noiseScale = index > 0 ? sigma : 0;
-  const z = noiseScale > 0 ? requireNoise(input) : null;
+  // NOTE: epsilon enters x_{i-1} as direction * eps - sqrt(abar_prev) * sqrt(1/abar - 1) * eps (through x_0).
+  const epsGain = direction - sqrtAbarPrev * recipM1;
+  const noiseScale = index > 0 ? calibratedStd(sigma, epsGain, input.epsilonNoiseVariance) : 0;
+  const z = index > 0 && sigma > 0 ? requireNoise(input) : null;
 
   const sample = new Float32Array(x.length);
   const predXStart = new Float32Array(x.length);

@@ -5,7 +5,7 @@
 import type { Denoiser } from './denoiser.ts';
 import type { SpacedDiffusion } from './diffusion.ts';
 import { runSampleLoop, type SampleOptions } from './sample-loop.ts';
-import { requireNoise, type StepInput, type StepResult, stepLayout } from './step.ts';
+import { calibratedStd, requireNoise, type StepInput, type StepResult, stepLayout } from './step.ts';
 
 /** x_{i-1} ~ N(mean(x_0, x_i), variance); no noise at i = 0. */
 export function ddpmStep(input: StepInput): StepResult {
@@ -25,6 +25,9 @@ export function ddpmStep(input: StepInput): StepResult {
   const maxLog = Math.log(beta);
   const fixedStd = Math.exp(0.5 * Math.log(fixedLargeVariance(diffusion, index)));
   const z = index > 0 ? requireNoise(input) : null;
+  // epsilon enters the posterior mean through x_0: -meanX0 * sqrt(1/abar - 1) * eps.
+  const epsGain = meanX0 * recipM1;
+  const noiseVar = input.epsilonNoiseVariance;
 
   const sample = new Float32Array(x.length);
   const predXStart = new Float32Array(x.length);
@@ -44,7 +47,7 @@ export function ddpmStep(input: StepInput): StepResult {
             const frac = (modelOutput[varRow + p] + 1) / 2;
             std = Math.exp(0.5 * (frac * maxLog + (1 - frac) * minLog));
           }
-          next += std * z[row + p];
+          next += calibratedStd(std, epsGain, noiseVar) * z[row + p];
         }
         sample[row + p] = next;
         predXStart[row + p] = x0;

@@ -5,6 +5,7 @@ export * from './diffusion.ts';
 export * from './image.ts';
 export * from './manifest.ts';
 export * from './noise.ts';
+export * from './noise-correction.ts';
 export * from './npy.ts';
 export * from './npz.ts';
 export * from './png.ts';

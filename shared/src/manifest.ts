@@ -4,6 +4,8 @@
  * The manifest is written last, so a reader that finds it may assume every file it names is complete.
  */
 
+import { type NoiseCorrection, noiseCorrectionProblem } from './noise-correction.ts';
+
 export const MANIFEST_SCHEMA = 'qdm.artifact/1';
 export const MANIFEST_FILE = 'manifest.json';
 
@@ -71,6 +73,8 @@ export interface VariantEntry {
   /** Inference-only fp32: the 3x3 convs run as Winograd F(tile x tile, 3 x 3); never a quantization source. */
   winograd?: { tile: number };
   edgeGraph?: EdgeGraph;
+  /** Quantized variants: PTQD's per-step epsilon correction, applied by the samplers (noise-correction.ts). */
+  noiseCorrection?: NoiseCorrection;
 }
 
 export interface Manifest {
@@ -166,6 +170,11 @@ export function parseManifest(value: unknown): Manifest {
       field(graph, at, 'runtime', isNonEmptyString, 'a non-empty string');
       field(graph, at, 'level', isNonEmptyString, 'a non-empty string');
     }
+  }
+  for (const [key, entry] of Object.entries(variants) as [string, Json][]) {
+    if (entry.noiseCorrection === undefined) continue;
+    const problem = noiseCorrectionProblem(entry.noiseCorrection, model.inChannels as number);
+    if (problem) throw new ManifestError(`manifest: variants.${key}.noiseCorrection: ${problem}`);
   }
   if (value.report !== undefined) field(value, '', 'report', isPlainFileName, 'a plain file name');
   return value as unknown as Manifest;

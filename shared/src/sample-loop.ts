@@ -6,6 +6,7 @@
 import type { Denoiser } from './denoiser.ts';
 import type { SpacedDiffusion } from './diffusion.ts';
 import { batchNoise, gaussianNoise, INIT_NOISE_STREAM } from './noise.ts';
+import { correctEpsilon, correctedNoiseVariance, correctionAt, type NoiseCorrection } from './noise-correction.ts';
 import type { SamplerRule } from './step.ts';
 
 /** index: respaced i (T'-1..0); step: 0..total-1 in loop order; t: the value the denoiser saw. */
@@ -40,6 +41,11 @@ export interface SampleOptions {
    * other implementations (feed their random draws); leave unset in production.
    */
   noise?: NoiseSource;
+  /**
+   * PTQD coefficients of a quantized variant (manifest `noiseCorrection`): each step's epsilon is corrected, and a
+   * stochastic step adds less noise by the residual's variance. Unset: the model output is used as is.
+   */
+  correction?: NoiseCorrection;
   onStep?: (info: StepInfo) => void | Promise<void>;
   signal?: AbortSignal;
 }
@@ -66,8 +72,15 @@ export async function runSampleLoop(
     signal?.throwIfAborted();
     const time = diffusion.modelTime(index);
     t.fill(time);
-    const modelOutput = await denoiser(x, t, batch);
+    let modelOutput = await denoiser(x, t, batch);
     signal?.throwIfAborted();
+    let epsilonNoiseVariance: number | undefined;
+    if (options.correction) {
+      const at = correctionAt(options.correction, time);
+      const outChannels = diffusion.config.learnSigma ? 2 * channels : channels;
+      modelOutput = correctEpsilon(modelOutput, at, batch, channels, outChannels);
+      epsilonNoiseVariance = correctedNoiseVariance(at);
+    }
     const noise = rule.needsNoise(index) ? drawBatch(index) : null;
     x = rule.step({
       diffusion,
@@ -78,6 +91,7 @@ export async function runSampleLoop(
       channels,
       clipDenoised: options.clipDenoised,
       noise,
+      epsilonNoiseVariance,
     }).sample;
     await options.onStep?.({ index, step: total - 1 - index, total, t: time });
   }

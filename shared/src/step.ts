@@ -14,6 +14,20 @@ export interface StepInput {
   clipDenoised?: boolean;
   /** z [batch, C, H, W]; required only when the step adds noise. */
   noise?: Float32Array | null;
+  /**
+   * Variance of the noise already in the model's epsilon (PTQD's quantization residual): a stochastic step adds
+   * that much less variance to x_{i-1} (never below zero). Default 0.
+   */
+  epsilonNoiseVariance?: number;
+}
+
+/**
+ * The std of the noise a step adds when epsilon already carries noise of `epsilonVariance`, entering x_{i-1}
+ * with coefficient `epsilonGain`: sqrt(max(0, std^2 - gain^2 var)) (PTQD's variance-schedule calibration).
+ */
+export function calibratedStd(std: number, epsilonGain: number, epsilonVariance: number | undefined): number {
+  if (!epsilonVariance || std === 0) return std;
+  return Math.sqrt(Math.max(0, std * std - epsilonGain * epsilonGain * epsilonVariance));
 }
 
 export interface StepResult {

@@ -1,4 +1,4 @@
-import { createDiffusion, type Manifest, parseSteps, type SpacedDiffusion } from '@qdm/shared';
+import { createDiffusion, type Manifest, type NoiseCorrection, parseSteps, type SpacedDiffusion } from '@qdm/shared';
 import type { EdgeConfig } from '../config.ts';
 import { badField, HttpError } from '../errors.ts';
 import type { SampleRequest } from '../sample-request.ts';
@@ -11,6 +11,8 @@ export interface SamplePlan {
   steps: number;
   shape: [channels: number, height: number, width: number];
   outChannels: number;
+  /** The variant's PTQD coefficients (manifest `noiseCorrection`), applied by the DDIM loop; absent: none. */
+  correction?: NoiseCorrection;
 }
 
 export function planSample(request: SampleRequest, manifest: Manifest, config: EdgeConfig): SamplePlan {
@@ -59,5 +61,6 @@ export function planSample(request: SampleRequest, manifest: Manifest, config: E
     steps,
     shape: [manifest.model.inChannels, size, size],
     outChannels: manifest.model.outChannels,
+    correction: manifest.variants[request.variant]?.noiseCorrection,
   };
 }

@@ -39,6 +39,7 @@ export async function runDdim(
     batch: request.n,
     seed: request.seed,
     eta: request.eta,
+    correction: plan.correction,
     signal,
     onStep: onStep && ((info) => onStep({ ...info, ms: stepMs[info.step] ?? 0 })),
   });

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { type Manifest, manifestFiles, numel, type VariantEntry } from '@qdm/shared';
+import { type Manifest, manifestFiles, type NoiseCorrection, numel, type VariantEntry } from '@qdm/shared';
 import {
   ArtifactError,
   readArtifactManifest,
@@ -21,6 +21,7 @@ import type { TimestepPolicy } from '../calibrate/timesteps.ts';
 import { type CalibrationNoise, type CalibrationSet, collectCalibration } from '../calibrate/trajectory.ts';
 import type { ImprovedDiffusionFlags } from '../models/flags.ts';
 import { decodeModel } from '../onnx/model.ts';
+import { fitNoiseCorrection } from '../quantize/noise-correction.ts';
 import type { ObserverSpec } from '../quantize/observers.ts';
 import { type QuantizeReport, quantizeModel } from '../quantize/pipeline.ts';
 import type { Scheme } from '../quantize/plan.ts';
@@ -69,6 +70,8 @@ export interface BuildOptions {
   imageEnds?: 'float' | 'quantized';
   observer: ObserverSpec;
   recon: ReconMethod;
+  /** PTQD noise correction fit per calibration step and stored in the manifest ('none' = off). */
+  noiseCorrection?: 'ptqd' | 'none';
   calibration: CalibrationOptions;
   /** Same-seed sample grids for the report and the PSNR in the manifest (0 = skip). */
   reportSamples: number;
@@ -211,6 +214,32 @@ async function calibrate(options: BuildOptions, manifest: Manifest, fp32: Uint8A
   }
 }
 
+/** PTQD: the quantized variant's epsilon against fp32 on every calibration pair, fit per step. */
+async function fitCorrection(
+  fp32: Uint8Array,
+  quantized: Uint8Array,
+  manifest: Manifest,
+  calibration: CalibrationSet,
+  options: BuildOptions,
+): Promise<NoiseCorrection> {
+  const reference = await openVariant(fp32, manifest, options.threads);
+  try {
+    const model = await openVariant(quantized, manifest, options.threads);
+    try {
+      return await fitNoiseCorrection(reference.denoiser, model.denoiser, calibration, {
+        steps: options.calibration.steps,
+        outChannels: manifest.model.outChannels,
+        batch: options.calibration.batch,
+        signal: options.signal,
+      });
+    } finally {
+      await model.release();
+    }
+  } finally {
+    await reference.release();
+  }
+}
+
 function requireData(c: CalibrationOptions): string {
   if (!c.data) throw new Error('--calib-noise data needs --calib-data (an .npz or a folder of PNGs)');
   return c.data;
@@ -221,12 +250,14 @@ async function sampleGrid(
   manifest: Manifest,
   options: BuildOptions,
   label: string,
+  correction?: NoiseCorrection,
 ): Promise<SampleResult> {
   // Only fp32 grids go to the device: a quantized variant's grid is the CPU integer kernels' (CPU_ONLY_WORK).
   const device = label === 'fp32' ? options.device : 'cpu';
   const variant = await openVariant(bytes, manifest, options.threads, device, `samples ${label}`);
   try {
     return await sampleWith(variant.denoiser, manifest, {
+      correction,
       firstSample: 0,
       count: options.reportSamples,
       seed: 0,
@@ -304,9 +335,17 @@ export async function buildArtifact(options: BuildOptions): Promise<BuildResult>
       });
       const file = VARIANT_FILE(spec.name);
       await writeFileAtomic(staging.dir, file, result.bytes);
+      const correction =
+        (options.noiseCorrection ?? 'ptqd') === 'ptqd'
+          ? await clock.run(`noise correction ${spec.name}`, () =>
+              fitCorrection(fp32, result.bytes, manifest, calibration, options),
+            )
+          : undefined;
       const samples =
         options.reportSamples > 0
-          ? await clock.run(`samples ${spec.name}`, () => sampleGrid(result.bytes, manifest, options, spec.name))
+          ? await clock.run(`samples ${spec.name}`, () =>
+              sampleGrid(result.bytes, manifest, options, spec.name, correction),
+            )
           : undefined;
       const psnr =
         samples && fp32Samples ? samePsnr(fp32Samples.images, samples.images, options.reportSamples) : undefined;
@@ -322,6 +361,7 @@ export async function buildArtifact(options: BuildOptions): Promise<BuildResult>
         ...variantEntry(spec, file, result.bytes, result.report, options, psnr),
         report: reportFile,
         edgeGraph: await clock.run(`edge graph ${spec.name}`, () => writeEdgeGraph(staging.dir, file, result.bytes)),
+        ...(correction ? { noiseCorrection: correction } : {}),
       };
       options.log(
         `${spec.name}: ${(result.bytes.length / 1e6).toFixed(2)} MB (${(result.report.bytes.ratio * 100).toFixed(0)}% of fp32), ` +
@@ -412,6 +452,7 @@ function variantEntry(
       softmaxBits: report.softmaxBits,
       imageEnds: report.imageEnds,
       recon: options.recon,
+      noiseCorrection: options.noiseCorrection ?? 'ptqd',
       observer: report.observer.kind,
       weightScales: report.weightScales,
       calibration: {

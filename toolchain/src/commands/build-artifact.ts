@@ -64,6 +64,13 @@ export default defineCommand({
       description: 'weight rounding: none (nearest), gptq, adaround (layer-wise, sequential)',
       default: 'none',
     },
+    'noise-correction': {
+      type: 'string',
+      description:
+        'ptqd: fit eps_q = (1 + k_t) eps + r per calibration step and store it, so every sampler corrects epsilon ' +
+        '(and, with eta > 0, adds less noise by the residual variance); none: off (ablation)',
+      default: 'ptqd',
+    },
     'calib-timesteps': {
       type: 'string',
       description: 'uniform (DI2N), normal (PTQ4DM) or every-k (Q-Diffusion)',
@@ -155,6 +162,7 @@ export default defineCommand({
       imageEnds: args['image-ends'] ? enumArg('image-ends', args['image-ends'], IMAGE_ENDS) : undefined,
       observer,
       recon: enumArg<ReconMethod>('recon', args.recon, RECON_METHODS),
+      noiseCorrection: enumArg('noise-correction', args['noise-correction'], ['ptqd', 'none'] as const),
       calibration: {
         policy,
         samples: intArg('calib-samples', args['calib-samples'], { min: 1, max: 1_000_000 }),

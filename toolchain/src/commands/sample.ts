@@ -113,6 +113,7 @@ export default defineCommand({
         batch,
         sampler,
         initNoise,
+        correction: manifest.variants[args.variant].noiseCorrection,
         onProgress: (done, all) => {
           bar ??= new Progress(`sample ${args.variant}`, all, { enabled: !args.quiet && !args.json, unit: ' steps' });
           bar.update(done);

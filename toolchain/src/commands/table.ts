@@ -212,6 +212,7 @@ async function sampleVariant(dir: string, manifest: Manifest, variant: string, o
       eta: o.eta,
       batch: o.batch,
       sampler: 'ddim',
+      correction: manifest.variants[variant]?.noiseCorrection,
       onProgress: (done, total) => {
         bar ??= new Progress(`sample ${variant}`, total, { enabled: o.progress, unit: ' steps' });
         bar.update(done);

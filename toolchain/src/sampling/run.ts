@@ -8,6 +8,7 @@ import {
   ddimSample,
   ddpmSample,
   type Manifest,
+  type NoiseCorrection,
   parseSteps,
   type SpacedDiffusion,
   toUint8NHWC,
@@ -31,6 +32,8 @@ export interface SampleRequest {
   clipDenoised?: boolean;
   /** Replaces the seeded x_T: [count, C, H, W]. */
   initNoise?: Float32Array;
+  /** The variant's PTQD coefficients (manifest `noiseCorrection`); absent: the model output as is. */
+  correction?: NoiseCorrection;
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
 }
@@ -85,6 +88,7 @@ export async function sampleWith(
       eta: request.eta,
       clipDenoised: request.clipDenoised ?? true,
       initNoise: request.initNoise?.subarray(offset * size, (offset + batch) * size),
+      correction: request.correction,
       signal: request.signal,
       onStep: () => request.onProgress?.(++stepsDone, totalSteps),
     });
