@@ -3,12 +3,11 @@
 //   node bench/edge-workerd.ts [--model mnist32] [--variants int8,fp32] [--steps 20] [--requests 5] [--allow-fixture]
 // Prints JSON: cold start (first request: wasm instantiate, R2 read+verify, session), per-step latency per variant,
 // workerd memory with all variants loaded (process RSS, and the isolate's V8 heap + array buffers by inspector).
-import { execFileSync } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startWranglerDev } from '../edge/test/fixtures/wrangler-dev.ts';
 import { benchArtifact, log, measureVariants, mib, round } from './edge-lib.ts';
+import { isolateHeap, workerdRss } from './workerd-probe.ts';
 
 const { values } = parseArgs({
   options: {
@@ -19,59 +18,6 @@ const { values } = parseArgs({
     'allow-fixture': { type: 'boolean', default: false },
   },
 });
-
-/** Resident memory of the workerd processes under the wrangler process (Linux /proc). */
-async function workerdRss(rootPid: number): Promise<number> {
-  const pids = execFileSync('ps', ['-e', '-o', 'pid=,ppid=,comm='], { encoding: 'utf8' })
-    .trim()
-    .split('\n')
-    .map((line) => line.trim().split(/\s+/));
-  const tree = new Set([String(rootPid)]);
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const [pid, ppid] of pids) {
-      if (tree.has(ppid) && !tree.has(pid)) {
-        tree.add(pid);
-        grew = true;
-      }
-    }
-  }
-  let rss = 0;
-  for (const [pid, , comm] of pids) {
-    if (!tree.has(pid) || !comm.includes('workerd')) continue;
-    const status = await readFile(`/proc/${pid}/status`, 'utf8');
-    rss += Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
-  }
-  return rss;
-}
-
-/** The isolate's V8 heap and ArrayBuffer backing stores (wasm memory included), via the inspector protocol. */
-async function isolateHeap(inspectorPort: number): Promise<Record<string, number> | null> {
-  try {
-    const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json()) as {
-      webSocketDebuggerUrl: string;
-    }[];
-    // NOTE: the inspector proxy refuses upgrades without an allowed Origin (undici takes extra headers).
-    const ws = new WebSocket(targets[0].webSocketDebuggerUrl, { headers: { origin: 'http://127.0.0.1' } } as never);
-    const usage = await new Promise<Record<string, number>>((done, fail) => {
-      ws.onopen = () => {
-        ws.send(JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' }));
-        ws.send(JSON.stringify({ id: 2, method: 'Runtime.getHeapUsage' }));
-      };
-      ws.onmessage = (event) => {
-        const message = JSON.parse(String(event.data));
-        if (message.id === 2) done(message.result);
-      };
-      ws.onerror = () => fail(new Error('inspector connection failed'));
-      setTimeout(() => fail(new Error('inspector timeout')), 10_000);
-    });
-    ws.close();
-    return usage;
-  } catch (error) {
-    log(`edge-workerd: no isolate heap figures (${(error as Error).message})`);
-    return null;
-  }
-}
 
 const artifact = await benchArtifact(values.model, values['allow-fixture']);
 log(`edge-workerd: seeding local R2 with ${artifact.name}, starting wrangler dev`);

@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const here = import.meta.dirname;
-const HELPERS = new Set(['run', 'lib', 'machine', 'edge-lib', 'edge-load-server']);
+const HELPERS = new Set(['run', 'lib', 'machine', 'edge-lib', 'edge-load-server', 'workerd-probe', 'cifar10-artifact']);
 
 function benchmarks(): { name: string; summary: string }[] {
   return readdirSync(here)

@@ -59,6 +59,37 @@ export interface EdgeGraph {
   runtime: string;
   /** The graphOptimizationLevel it was optimized at; sessions load it with optimization disabled. */
   level: string;
+  /** 'ort': onnxruntime's own format, which the WASM runtime reads in place (weights not copied). Absent: ONNX. */
+  format?: 'onnx' | 'ort';
+  /** The WASM runtime's memory with this graph loaded, measured at build time (absent in older artifacts). */
+  memory?: EdgeMemory;
+}
+
+/**
+ * The onnxruntime-web WASM heap (which never shrinks) after a fresh runtime loaded the graph and ran one step at
+ * batch n, for the batches measured: what a Workers isolate pays for the model besides its own JS heap.
+ */
+export interface EdgeMemory {
+  runtime: string;
+  /** Heap bytes after one step at each measured batch, ascending n. */
+  heapBytes: { n: number; bytes: number }[];
+  /** Growth per extra sample, from the two largest batches measured. */
+  perSampleBytes: number;
+}
+
+/** The heap a batch of n needs: the measured value of the smallest measured batch >= n, else extrapolated. */
+export function edgeHeapBytes(memory: EdgeMemory, n: number): number {
+  const measured = memory.heapBytes.find((m) => m.n >= n);
+  if (measured) return measured.bytes;
+  const last = memory.heapBytes[memory.heapBytes.length - 1];
+  return last.bytes + (n - last.n) * memory.perSampleBytes;
+}
+
+/** The largest batch whose heap fits `budget` bytes (0: not even n = 1), up to `limit`. */
+export function largestFittingBatch(memory: EdgeMemory, budget: number, limit: number): number {
+  let n = 0;
+  while (n < limit && edgeHeapBytes(memory, n + 1) <= budget) n++;
+  return n;
 }
 
 export interface VariantEntry {
@@ -169,6 +200,10 @@ export function parseManifest(value: unknown): Manifest {
       field(graph, at, 'sha256', isSha256, 'a lowercase hex sha256');
       field(graph, at, 'runtime', isNonEmptyString, 'a non-empty string');
       field(graph, at, 'level', isNonEmptyString, 'a non-empty string');
+      if (graph.format !== undefined)
+        field(graph, at, 'format', (v): v is string => v === 'onnx' || v === 'ort', "'onnx' or 'ort'");
+      if (graph.memory !== undefined)
+        checkEdgeMemory(field(graph, at, 'memory', isObject, 'an object'), `${at}memory.`);
     }
   }
   for (const [key, entry] of Object.entries(variants) as [string, Json][]) {
@@ -178,6 +213,19 @@ export function parseManifest(value: unknown): Manifest {
   }
   if (value.report !== undefined) field(value, '', 'report', isPlainFileName, 'a plain file name');
   return value as unknown as Manifest;
+}
+
+function checkEdgeMemory(memory: Json, at: string): void {
+  field(memory, at, 'runtime', isNonEmptyString, 'a non-empty string');
+  field(memory, at, 'perSampleBytes', isNonNegativeInt, 'a byte count');
+  const points = field(memory, at, 'heapBytes', (v): v is unknown[] => Array.isArray(v), 'a list of {n, bytes}');
+  let previous = 0;
+  for (const point of points) {
+    const ok = isObject(point) && isNonNegativeInt(point.n) && point.n > previous && isNonNegativeInt(point.bytes);
+    if (!ok) throw new ManifestError(`manifest: ${at}heapBytes must list {n, bytes} with n ascending from 1`);
+    previous = point.n as number;
+  }
+  if (points.length === 0) throw new ManifestError(`manifest: ${at}heapBytes must list at least one batch`);
 }
 
 /**

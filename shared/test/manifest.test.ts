@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { MANIFEST_SCHEMA, type Manifest, ManifestError, manifestFiles, parseManifest } from '../src/manifest.ts';
+import {
+  type EdgeMemory,
+  edgeHeapBytes,
+  largestFittingBatch,
+  MANIFEST_SCHEMA,
+  type Manifest,
+  ManifestError,
+  manifestFiles,
+  parseManifest,
+} from '../src/manifest.ts';
 
 const SHA = 'a'.repeat(64);
 
@@ -32,6 +41,36 @@ function manifest(overrides: Partial<Manifest> = {}): Manifest {
 const w8a8 = (file: string, report?: string) => ({ file, bytes: 2, sha256: SHA, precision: 'w8a8', report });
 const edgeGraph = (file: string) => ({ file, bytes: 3, sha256: SHA, runtime: 'onnxruntime 1.30.0', level: 'extended' });
 
+const MiB = 2 ** 20;
+const memory: EdgeMemory = {
+  runtime: 'onnxruntime 1.30.0 wasm',
+  heapBytes: [
+    { n: 1, bytes: 88 * MiB },
+    { n: 2, bytes: 88 * MiB },
+    { n: 4, bytes: 110 * MiB },
+  ],
+  perSampleBytes: 11 * MiB,
+};
+
+describe('edge memory', () => {
+  it('reads the smallest measured batch at or above n, and extrapolates past the last', () => {
+    expect([1, 2, 3, 4].map((n) => edgeHeapBytes(memory, n) / MiB)).toEqual([88, 88, 110, 110]);
+    expect(edgeHeapBytes(memory, 6) / MiB).toBe(132);
+  });
+
+  it('finds the largest batch under a budget, 0 when none fits, capped at the limit', () => {
+    expect(largestFittingBatch(memory, 100 * MiB, 16)).toBe(2);
+    expect(largestFittingBatch(memory, 80 * MiB, 16)).toBe(0);
+    expect(largestFittingBatch(memory, 10_000 * MiB, 8)).toBe(8);
+  });
+
+  it('is kept by parseManifest', () => {
+    const int8 = { ...w8a8('m.onnx'), edgeGraph: { ...edgeGraph('e.ort'), format: 'ort', memory } };
+    const parsed = parseManifest({ ...manifest(), variants: { ...manifest().variants, int8 } });
+    expect(parsed.variants.int8.edgeGraph?.memory).toEqual(memory);
+  });
+});
+
 describe('parseManifest', () => {
   it('accepts a complete manifest', () => {
     expect(parseManifest(manifest()).name).toBe('mnist32');
@@ -54,6 +93,23 @@ describe('parseManifest', () => {
       'an edge graph without its runtime',
       { variants: { int8: { ...w8a8('m.onnx'), edgeGraph: { ...edgeGraph('e.onnx'), runtime: '' } } } },
       /edgeGraph\.runtime/,
+    ],
+    [
+      'an edge graph of an unknown format',
+      { variants: { int8: { ...w8a8('m.onnx'), edgeGraph: { ...edgeGraph('e.ort'), format: 'tflite' } } } },
+      /edgeGraph\.format/,
+    ],
+    [
+      'edge memory with batches out of order',
+      {
+        variants: {
+          int8: {
+            ...w8a8('m.onnx'),
+            edgeGraph: { ...edgeGraph('e.ort'), memory: { ...memory, heapBytes: [...memory.heapBytes].reverse() } },
+          },
+        },
+      },
+      /edgeGraph\.memory\.heapBytes/,
     ],
   ])('refuses %s, naming the field', (_what, overrides, message) => {
     const bad = { ...manifest(), ...overrides } as unknown;
