@@ -138,6 +138,9 @@ describe('toolchain build-artifact', () => {
     await usage(['--report-steps', 'ddim0'], /--report-steps/);
     await usage(['--calib-noise', 'data'], /--calib-noise data needs --calib-data/);
     await usage(['--calib-timesteps', 'normal', '--normal-std', '0'], /--normal-std must be >= /);
+    await usage(['--wbits', '4', '--w8-budget', '1.5'], /--w8-budget must be <= 1/);
+    await usage(['--w8-budget', '0.1'], /--w8-budget applies to 4-bit weights/);
+    await usage(['--wbits', '4', '--w8-budget', '1e-9'], /--w8-budget 1e-9 cannot be met/);
     const s3 = await buildInto('s3://', ...quick);
     expect(s3.code).toBe(1);
     expect(s3.stderr).not.toMatch(/calibration:/); // refused before the trajectories ran

@@ -28,6 +28,8 @@ export interface PlanOptions {
    * perturbs every DDIM step; the two convs hold ~1% of the MACs and run as fast in float as in int8.
    */
   imageEnds?: 'float' | 'quantized';
+  /** Weight layers (node names) kept at 8 bits when weightBits is 4: mixed precision (mixed-precision.ts). */
+  w8Layers?: string[];
 }
 
 export interface WeightSite {

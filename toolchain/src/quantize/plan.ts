@@ -57,7 +57,7 @@ export function planQuantization(graph: OnnxGraph, options: PlanOptions): QuantP
   const imageEnds = options.imageEnds ?? (options.scheme === 'full' ? 'float' : 'quantized');
   const ends = imageEnds === 'float' ? imageEndLayers(index) : [];
   const keep = checkKeepFloat(graph, prepared, [...(options.keepFloat ?? []), ...ends]);
-  const weights = weightSites(index, splits, options.weightBits, keep);
+  const weights = weightSites(index, splits, options.weightBits, keep, new Set(options.w8Layers ?? []));
   const sites = new SiteSet(index, options, keep);
   const weighted = new Set(weights.map((w) => w.node));
   if (options.scheme === 'ptq4dm') ptq4dmSites(sites, weights);
@@ -107,7 +107,13 @@ function ints(node: OnnxNode, name: string, fallback: number[]): number[] {
   return a?.type === 'ints' ? a.value : fallback;
 }
 
-function weightSites(index: GraphIndex, splits: ShortcutSplit[], bits: 4 | 8, keep: Set<string>): WeightSite[] {
+function weightSites(
+  index: GraphIndex,
+  splits: ShortcutSplit[],
+  bits: 4 | 8,
+  keep: Set<string>,
+  w8: Set<string>,
+): WeightSite[] {
   const parts = new Map(splits.flatMap((s) => s.parts.map((p) => [p.node, { conv: s.conv, channels: p.channels }])));
   const sites: WeightSite[] = [];
   for (const node of index.graph.nodes) {
@@ -121,7 +127,7 @@ function weightSites(index: GraphIndex, splits: ShortcutSplit[], bits: 4 | 8, ke
       weight: w.name,
       bias,
       shape: w.dims,
-      bits,
+      bits: w8.has(node.name) ? 8 : bits,
       inputValue: node.inputs[0],
       outputValue: node.outputs[0],
       input: node.opType === 'Conv' ? convInput(node, w.dims) : gemmInput(node, w.dims),
