@@ -26,6 +26,16 @@ describe('table rows', () => {
     const q = { scheme: 'ptq4dm', weightBits: 8, activationBits: 8, recon: 'none' };
     expect(methodLabel(entry('fp32'))).toBe('fp32');
     expect(methodLabel(entry('w8a8', q))).toBe('ptq4dm W8A8');
+    const w4 = {
+      scheme: 'full',
+      weightBits: 4,
+      activationBits: 8,
+      recon: 'gptq',
+      w8Share: 0.149,
+      noiseCorrection: 'ptqd',
+    };
+    expect(methodLabel(entry('w4a8', w4))).toBe('full W4A8 gptq 15% w8 ptqd');
+    expect(methodLabel(entry('w4a8', { ...w4, w8Share: undefined, noiseCorrection: 'none' }))).toBe('full W4A8 gptq');
     expect(calibrationLabel(manifest({}), entry('fp32'))).toBe('—');
     expect(calibrationLabel(manifest({}), entry('w8a8', { ...q, calibration: 'normal' }))).toBe('normal');
     expect(calibrationLabel(manifest({}), entry('w8a8', { ...q, calibration: { kind: 'uniform', samples: 64 } }))).toBe(

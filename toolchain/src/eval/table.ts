@@ -51,7 +51,13 @@ export function methodLabel(entry: VariantEntry): string {
   if (!q) return entry.precision;
   const bits =
     Number.isInteger(q.weightBits) && Number.isInteger(q.activationBits) ? ` W${q.weightBits}A${q.activationBits}` : '';
-  return `${q.scheme}${bits}`;
+  // The techniques on top of the scheme: reconstruction, mixed-precision share, PTQD noise correction.
+  const extras = [
+    typeof q.recon === 'string' && q.recon !== 'none' ? q.recon : '',
+    typeof q.w8Share === 'number' ? `${(q.w8Share * 100).toFixed(0)}% w8` : '',
+    q.noiseCorrection === 'ptqd' || entry.noiseCorrection ? 'ptqd' : '',
+  ].filter(Boolean);
+  return `${q.scheme}${bits}${extras.length ? ` ${extras.join(' ')}` : ''}`;
 }
 
 /** A time-step policy, written as a string or as {kind | policy | timesteps: ...}. */
