@@ -130,9 +130,17 @@ export function createEngine(
         checkModelSize(snapshot.name, request.variant, entry.bytes, config);
         checkMemory(snapshot.name, request.variant, request.n, variantMemory(entry, factory), config);
       }
+      // NOTE: admit and enqueue in one synchronous step: with an await between them, requests resumed together
+      // (e.g. all waiting on one manifest re-read) each saw the queue without the others and all passed.
       queue.admit(config.maxQueueMs);
-      const loaded = await sessions.get(snapshot, request.variant);
-      const ticket = queue.begin(request.n * plan.steps, () => loaded.session.msPerSample());
+      const ticket = queue.begin(request.n * plan.steps, () => sessions.msPerSample(snapshot.name, request.variant));
+      let loaded: LoadedSession;
+      try {
+        loaded = await sessions.get(snapshot, request.variant);
+      } catch (error) {
+        ticket.end();
+        throw error;
+      }
       return { request: { ...request, model }, snapshot, entry, plan, loaded, ticket, startedAt };
     },
     async run(prepared, onStep, signal) {

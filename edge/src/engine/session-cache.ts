@@ -31,6 +31,8 @@ interface Entry {
   sha256: string;
   bytes: number;
   session: Promise<MeteredSession>;
+  /** The session once created: read synchronously by admission control. */
+  ready?: MeteredSession;
   phases: LoadPhases;
   users: number;
   lastUsed: number;
@@ -92,6 +94,7 @@ export class SessionCache {
     const current = entry;
     try {
       const session = await current.session;
+      current.ready = session;
       if (loading) this.#evictOver(current);
       const loadMs = this.#clock.now() - started;
       return { session, loadMs, phases: loading ? current.phases : undefined, done: () => this.#done(current) };
@@ -100,6 +103,14 @@ export class SessionCache {
       if (this.#entries.get(key) === current) this.#entries.delete(key);
       throw asUnavailable(error);
     }
+  }
+
+  /**
+   * The measured time per sample of the held session of (artifact, variant), synchronously: admission control
+   * prices a request before awaiting anything, so requests woken together cannot all pass it unpriced.
+   */
+  msPerSample(name: string, variant: string): number | undefined {
+    return this.#entries.get(`${name}/${variant}`)?.ready?.msPerSample();
   }
 
   /** Names of the sessions currently held ("artifact/variant"). */

@@ -100,4 +100,25 @@ describe('admission control (QDM_MAX_QUEUE_MS)', () => {
     expect(app.engine.queue.size).toBe(0);
     expect((await app.request('/sample?n=1&steps=ddim5&format=json')).status).toBe(200); // drained: admitted again
   });
+
+  it('prices each request of a burst woken together (a manifest re-read after its TTL) against the ones before it', async () => {
+    const artifact = await convArtifact();
+    const { inChannels, outChannels } = artifact.manifest.model;
+    const app = appOver(
+      folderSource(await folderStore(artifact)),
+      { maxQueueMs: 200, defaultVariant: 'fp32', manifestTtlMs: 1 },
+      { sessions: slowSessions(20, outChannels / inChannels) },
+    );
+    expect((await app.request('/sample?n=1&steps=ddim5&format=json')).status).toBe(200); // measures the step time
+    await new Promise((r) => setTimeout(r, 5)); // the manifest is stale: the burst below waits on one re-read
+    // 10 requests of 5 evaluations x ~20 ms against a 200 ms limit: the first few fit, the rest must be refused.
+    const statuses = await Promise.all(
+      Array.from({ length: 10 }, async () => (await app.request('/sample?n=1&steps=ddim5&format=json')).status),
+    );
+    const served = statuses.filter((s) => s === 200).length;
+    expect(served).toBeGreaterThanOrEqual(1);
+    expect(served).toBeLessThanOrEqual(4);
+    expect(statuses.filter((s) => s === 503).length).toBe(10 - served);
+    expect(app.engine.queue.size).toBe(0);
+  });
 });
