@@ -5,7 +5,7 @@ import type { SessionOptions } from '../engine/session.ts';
 export interface MeasureMemoryOptions {
   /** [C, H, W] of the model input x. */
   shape: [number, number, number];
-  /** Batches to run, ascending (default 1, 2, 4). */
+  /** Batches to run, ascending (default 1, 2, 4, 8: up to the largest n a Worker serves). */
   batches?: number[];
   /** How the edge will load the graph (an ORT-format edge graph: `{optimized: true, format: 'ort'}`). */
   session: SessionOptions;
@@ -17,7 +17,7 @@ export interface MeasureMemoryOptions {
  * the manifest so a deployment can refuse a batch that would not fit before loading anything.
  */
 export function measureEdgeMemory(model: Uint8Array, options: MeasureMemoryOptions): Promise<EdgeMemory> {
-  const batches = options.batches ?? [1, 2, 4];
+  const batches = options.batches ?? [1, 2, 4, 8];
   const worker = new Worker(new URL('./heap-probe.ts', import.meta.url), {
     workerData: { model, options: options.session, shape: options.shape, batches },
   });

@@ -9,11 +9,15 @@ import { folderStore } from '../fixtures/folder.ts';
 import { appOver, bytes, ortSessions } from './harness.ts';
 
 /** The conv artifact with an edge graph for `qdq` (the toolchain's optimizer output, or `graph` as given). */
-async function withEdgeGraph(runtime: string, graph?: Uint8Array): Promise<FixtureArtifact> {
+async function withEdgeGraph(
+  runtime: string,
+  graph?: Uint8Array,
+  format: 'onnx' | 'ort' = 'onnx',
+): Promise<FixtureArtifact> {
   const artifact = await convArtifact();
   const portable = artifact.files[artifact.manifest.variants.qdq.file];
-  const optimized = await optimizeForEdge(portable);
-  const file = 'model.qdq.edge.onnx';
+  const optimized = await optimizeForEdge(portable, format);
+  const file = `model.qdq.edge.${format}`;
   const stored = graph ?? optimized;
   const edgeGraph: EdgeGraph = {
     file,
@@ -21,6 +25,7 @@ async function withEdgeGraph(runtime: string, graph?: Uint8Array): Promise<Fixtu
     sha256: await sha256Hex(optimized),
     runtime,
     level: 'extended',
+    format,
   };
   artifact.files[file] = stored;
   artifact.manifest.variants.qdq.edgeGraph = edgeGraph;
@@ -42,6 +47,16 @@ describe('edge graphs (pre-optimized at build time)', () => {
     expect(portable.graph).toBe('portable');
     expect(edge.graph).toBe('edge');
     expect(edge.data).toEqual(portable.data);
+  });
+
+  it('reads an ORT-format edge graph in place (weights pinned in the heap), with the same samples, twice', async () => {
+    const portable = await sampleFrom(await convArtifact());
+    for (let i = 0; i < 2; i++) {
+      // A second app: a new session while the first one's pinned block is still held.
+      const edge = await sampleFrom(await withEdgeGraph(ortSessions.runtime ?? 'unknown', undefined, 'ort'));
+      expect(edge.graph).toBe('edge');
+      expect(edge.data).toEqual(portable.data);
+    }
   });
 
   it('ignores an edge graph made by another onnxruntime release', async () => {

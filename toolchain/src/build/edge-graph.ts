@@ -64,7 +64,7 @@ export function edgeGraphFile(variantFile: string, format: EdgeGraphFormat = 'or
 }
 
 export interface EdgeGraphOptions {
-  /** [C, H, W] of the model input: the edge memory probe runs one step at n = 1, 2 and 4. */
+  /** [C, H, W] of the model input: the edge memory probe runs one step at n = 1, 2, 4 and 8. */
   shape: [number, number, number];
 }
 
