@@ -3,8 +3,10 @@ import { encodePng, imageGrid, type Manifest } from '@qdm/shared';
 import type { CalibrationSet } from '../calibrate/trajectory.ts';
 import type { QuantizeReport } from '../quantize/pipeline.ts';
 import type { BuildReport, SampleGrid } from '../report/types.ts';
+import type { Device } from '../runtime/devices.ts';
+import { placementSummary } from '../runtime/placement.ts';
 import type { SampleResult } from '../sampling/run.ts';
-import type { BuildOptions, VariantSpec } from './build.ts';
+import { type BuildOptions, CPU_ONLY_WORK, phaseDevice, type VariantSpec } from './build.ts';
 import type { PhaseRecord } from './phases.ts';
 
 export interface VariantBuild {
@@ -115,10 +117,27 @@ export function buildReportData(input: {
     keptFloat: builds.flatMap((b) =>
       b.report.keptFloat.map((k) => ({ variant: b.spec.name, name: k.name, reason: k.reason })),
     ),
-    phases: input.phases.map((p) => ({ name: p.name, seconds: p.seconds, peakRssMb: p.peakRssMb })),
+    phases: input.phases.map((p) => ({
+      name: `${p.name} (${phaseDevice(p.name, options.device ?? 'cpu')})`,
+      seconds: p.seconds,
+      peakRssMb: p.peakRssMb,
+    })),
+    metrics: deviceMetrics(options.device ?? 'cpu'),
   };
 }
 
 function finite(v: number): number | undefined {
   return Number.isFinite(v) ? v : undefined;
+}
+
+/** The report's device lines: where the build ran, the nodes its EP left to the CPU, and what stays on the CPU. */
+function deviceMetrics(device: Device): Record<string, string | number> {
+  if (device === 'cpu') return { device: 'cpu' };
+  const p = placementSummary(device);
+  const ops = Object.entries(p.cpuOps).map(([op, n]) => `${op} ${n}`);
+  return {
+    device,
+    'nodes left to the CPU provider': `${p.nodesNotOnDevice} of ${p.nodes} (${p.sessions} sessions)${ops.length ? `: ${ops.join(', ')}` : ''}`,
+    'on the CPU whatever --device says': CPU_ONLY_WORK.join('; '),
+  };
 }
