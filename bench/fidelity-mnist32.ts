@@ -1,0 +1,434 @@
+/**
+ * Fidelity beyond the published methods on the trained mnist32 model (issue 11): W8A8 and W4A8 of the `full`
+ * scheme with each technique on and off: PTQD noise correction (`ptqd`), mixed-precision W4A8 (`w8` = share of
+ * the weights kept at 8 bits, layers chosen by output sensitivity), GPTQ reconstruction (`gptq`) and
+ * time-step-grouped activation scales (`groups` = one graph per group of respaced steps, simulated here by
+ * switching graphs by step; not shipped by build-artifact).
+ *
+ * Per variant: same-seed PSNR vs fp32 (uint8, DDIM 50, eta 0, seed 0), epsilon SQNR per step (quantized vs fp32
+ * on the same x_t of the fp32 trajectories of those seeds, after the correction), class-FID between N quantized
+ * and N fp32 samples on the MNIST classifier's pool features, file size, onnxruntime-node per-step time (batch 1,
+ * 1 thread, interleaved with fp32, denoiser + correction), integer node count after onnxruntime's fusion.
+ *
+ *   node bench/fidelity-mnist32.ts [--seeds 64] [--fid-samples 1000] [--calib 256] [--trajectories 32]
+ *     [--variants w8,w8+ptqd,...] [--threads 2] [--latency-runs 60] [--out bench/results/fidelity-mnist32.json]
+ *
+ * A variant name is its bits then "+"-joined techniques: `w8`, `w8+ptqd`, `w4+gptq+mp0.15+ptqd`, `w8+g4`.
+ * Prints one JSON object; writes --out only for the default arguments unless --out is given.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  correctEpsilon,
+  correctionAt,
+  createDiffusion,
+  type Denoiser,
+  ddimSample,
+  type NoiseCorrection,
+  toUint8NHWC,
+} from '@qdm/shared';
+import * as ort from 'onnxruntime-node';
+import { type CalibrationSet, collectCalibration } from '../toolchain/src/calibrate/trajectory.ts';
+import { readCheckpoint } from '../toolchain/src/checkpoint/index.ts';
+import { openFeatureNetwork } from '../toolchain/src/eval/feature-network.ts';
+import { frechetDistance } from '../toolchain/src/eval/fid.ts';
+import { featuresOf } from '../toolchain/src/eval/set-features.ts';
+import { parseFlags } from '../toolchain/src/models/flags.ts';
+import { buildUNet } from '../toolchain/src/models/unet.ts';
+import type { OnnxModel } from '../toolchain/src/onnx/ir.ts';
+import { encodeModel } from '../toolchain/src/onnx/model.ts';
+import { exportQdq, prepareModel, type QuantizedWeight } from '../toolchain/src/quantize/export.ts';
+import { inspectFusion } from '../toolchain/src/quantize/fusion.ts';
+import { indexGraph } from '../toolchain/src/quantize/graph-index.ts';
+import {
+  chooseW8Layers,
+  type LayerSensitivity,
+  measureSensitivity,
+  withW8Layers,
+} from '../toolchain/src/quantize/mixed-precision.ts';
+import { fitNoiseCorrection } from '../toolchain/src/quantize/noise-correction.ts';
+import { observeActivations } from '../toolchain/src/quantize/observe.ts';
+import { planQuantization, type QuantPlan } from '../toolchain/src/quantize/plan.ts';
+import { reconstructWeights } from '../toolchain/src/quantize/reconstruct.ts';
+import { SqnrAccumulator } from '../toolchain/src/quantize/sqnr.ts';
+import { roundWeightsNearest, weightMatrix } from '../toolchain/src/quantize/weights.ts';
+import { createSession, sessionDenoiser } from '../toolchain/src/runtime/ort.ts';
+import { median } from './lib.ts';
+import { machineInfo } from './machine.ts';
+
+const DEFAULT_VARIANTS = 'w8,w8+ptqd,w4+gptq,w4+gptq+ptqd,w4+gptq+mp0.15,w4+gptq+mp0.15+ptqd';
+const { values: args } = parseArgs({
+  options: {
+    seeds: { type: 'string', default: '64' },
+    'fid-samples': { type: 'string', default: '1000' },
+    calib: { type: 'string', default: '256' },
+    trajectories: { type: 'string', default: '32' },
+    variants: { type: 'string', default: DEFAULT_VARIANTS },
+    threads: { type: 'string', default: '2' },
+    'latency-runs': { type: 'string', default: '60' },
+    out: { type: 'string' },
+  },
+});
+const defaults =
+  args.seeds === '64' &&
+  args['fid-samples'] === '1000' &&
+  args.calib === '256' &&
+  args.trajectories === '32' &&
+  args.variants === DEFAULT_VARIANTS;
+const machine = machineInfo();
+const shared = process.env.QDM_SHARED ?? resolve(import.meta.dirname, '../../shared');
+const seeds = Number(args.seeds);
+const fidSamples = Number(args['fid-samples']);
+const threads = Number(args.threads);
+const SHAPE: [number, number, number] = [3, 32, 32];
+const SIZE = 3 * 32 * 32;
+const BATCH = 16;
+const log = (msg: string) => process.stderr.write(`${msg}\n`);
+const round = (v: number, d = 2) => Math.round(v * 10 ** d) / 10 ** d;
+
+const { unet, diffusion: d } = parseFlags(JSON.parse(readFileSync(`${shared}/models/mnist32/flags.json`, 'utf8')));
+const fp32 = buildUNet(unet, (await readCheckpoint(`${shared}/models/mnist32/ema.pt`)).tensors);
+const fp32Bytes = encodeModel(fp32);
+const config = {
+  diffusionSteps: d.diffusionSteps,
+  noiseSchedule: d.noiseSchedule,
+  learnSigma: d.learnSigma,
+  rescaleTimesteps: d.rescaleTimesteps,
+};
+const diffusion = createDiffusion(config, 'ddim50');
+const outChannels = d.learnSigma ? 6 : 3;
+
+// --- variant specs ---------------------------------------------------------------------------------------------
+interface Spec {
+  name: string;
+  bits: 4 | 8;
+  gptq: boolean;
+  ptqd: boolean;
+  budget: number;
+  groups: number;
+}
+function parseSpec(name: string): Spec {
+  const [bits, ...techniques] = name.split('+');
+  if (bits !== 'w8' && bits !== 'w4') throw new Error(`variant ${name}: starts with w8 or w4`);
+  const spec: Spec = { name, bits: bits === 'w8' ? 8 : 4, gptq: false, ptqd: false, budget: 0, groups: 1 };
+  for (const t of techniques) {
+    if (t === 'gptq') spec.gptq = true;
+    else if (t === 'ptqd') spec.ptqd = true;
+    else if (/^mp[0-9.]+$/.test(t)) spec.budget = Number(t.slice(2));
+    else if (/^g[0-9]+$/.test(t)) spec.groups = Number(t.slice(1));
+    else throw new Error(`variant ${name}: unknown technique ${t}`);
+  }
+  return spec;
+}
+const specs = args.variants.split(',').filter(Boolean).map(parseSpec);
+
+// --- calibration, fp32 reference ---------------------------------------------------------------------------------
+let clock = performance.now();
+const fpSession = await createSession(fp32Bytes, { threads, optimization: 'all' });
+const fpDenoiser = sessionDenoiser(fpSession, { shape: SHAPE, learnSigma: d.learnSigma });
+const calibration = await collectCalibration(fpDenoiser, {
+  diffusion,
+  shape: SHAPE,
+  policy: { kind: 'uniform' },
+  samples: Number(args.calib),
+  trajectories: Number(args.trajectories),
+  batch: BATCH,
+  seed: 1,
+  noise: 'gaussian',
+});
+log(`calibration ${((performance.now() - clock) / 1000).toFixed(1)} s`);
+
+/** The fp32 trajectory inputs of the PSNR seeds, per step (loop order), and fp32's epsilon on them. */
+const trajectory: { x: Float32Array; t: number; index: number; eps: Float32Array }[] = [];
+const recording: Denoiser = async (x, t, batch) => {
+  const out = await fpDenoiser(x, t, batch);
+  const eps = new Float32Array(batch * SIZE);
+  for (let b = 0; b < batch; b++)
+    eps.set(out.subarray(b * outChannels * 1024, b * outChannels * 1024 + SIZE), b * SIZE);
+  trajectory.push({ x: x.slice(), t: t[0], index: trajectory.length, eps });
+  return out;
+};
+clock = performance.now();
+const fpRef = toUint8NHWC(
+  await ddimSample(recording, { diffusion, shape: SHAPE, batch: seeds, seed: 0 }),
+  seeds,
+  ...SHAPE,
+);
+const fpFid = fidSamples > 0 ? await sampleImages(fpDenoiser, undefined, fidSamples) : undefined;
+await fpSession.release();
+log(`fp32 reference ${((performance.now() - clock) / 1000).toFixed(1)} s`);
+
+async function sampleImages(denoiser: Denoiser, correction: NoiseCorrection | undefined, n: number) {
+  const out = new Uint8Array(n * SIZE);
+  for (let first = 0; first < n; first += BATCH) {
+    const batch = Math.min(BATCH, n - first);
+    const x0 = await ddimSample(denoiser, { diffusion, shape: SHAPE, batch, seed: 0, firstSample: first, correction });
+    out.set(toUint8NHWC(x0, batch, ...SHAPE), first * SIZE);
+  }
+  return out;
+}
+
+// --- shared quantization state -----------------------------------------------------------------------------------
+const plans = new Map<number, QuantPlan>();
+const planFor = (bits: 4 | 8) => {
+  if (!plans.has(bits))
+    plans.set(bits, planQuantization(fp32.graph, { scheme: 'full', weightBits: bits, activationBits: 8 }));
+  return plans.get(bits)!;
+};
+const stats = await observeActivations(fp32, planFor(8), calibration, { observer: { kind: 'lp' }, threads });
+let sensitivity: LayerSensitivity[] | undefined;
+
+function subset(set: CalibrationSet, keep: (step: number) => boolean): CalibrationSet {
+  const picks = Array.from({ length: set.count }, (_, i) => i).filter((i) => keep(set.stepIndex[i]));
+  const x = new Float32Array(picks.length * SIZE);
+  picks.forEach((i, k) => {
+    x.set(set.x.subarray(i * SIZE, (i + 1) * SIZE), k * SIZE);
+  });
+  return {
+    x,
+    t: Float32Array.from(picks.map((i) => set.t[i])),
+    stepIndex: Int32Array.from(picks.map((i) => set.stepIndex[i])),
+    count: picks.length,
+    shape: set.shape,
+  };
+}
+
+/** Respaced-step groups of equal length, noisiest last: group g covers steps [lo, hi]. */
+function groupsOf(count: number): { lo: number; hi: number }[] {
+  const n = diffusion.numSteps;
+  return Array.from({ length: count }, (_, g) => ({
+    lo: Math.floor((g * n) / count),
+    hi: Math.floor(((g + 1) * n) / count) - 1,
+  }));
+}
+
+interface Built {
+  spec: Spec;
+  models: OnnxModel[];
+  bytes: Uint8Array[];
+  groups: { lo: number; hi: number }[];
+  correction?: NoiseCorrection;
+  w8?: ReturnType<typeof chooseW8Layers>;
+  buildSeconds: number;
+}
+
+async function build(spec: Spec): Promise<Built> {
+  const started = performance.now();
+  let plan = planFor(spec.bits);
+  let w8: Built['w8'];
+  if (spec.budget > 0) {
+    sensitivity ??= await measureSensitivity(fp32, planFor(4), calibration, spread(calibration.count, 32), { threads });
+    w8 = chooseW8Layers(
+      sensitivity,
+      spec.budget,
+      plan.weights.reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1), 0),
+    );
+    plan = withW8Layers(plan, new Set(w8.w8.map((l) => l.node)));
+  }
+  let weights: Map<string, QuantizedWeight>;
+  if (spec.gptq) {
+    weights = (await reconstructWeights(fp32, plan, stats.ranges, calibration, { method: 'gptq', threads })).weights;
+  } else {
+    const index = indexGraph(prepareModel(fp32, plan).graph);
+    weights = new Map(
+      plan.weights.map((s) => [s.node, roundWeightsNearest(s, weightMatrix(index.initializer(s.weight)!), 'lp')]),
+    );
+  }
+  const groups = groupsOf(spec.groups);
+  const models: OnnxModel[] = [];
+  for (const g of groups) {
+    const ranges =
+      spec.groups === 1
+        ? stats.ranges
+        : (
+            await observeActivations(
+              fp32,
+              plan,
+              subset(calibration, (s) => s >= g.lo && s <= g.hi),
+              {
+                observer: { kind: 'lp' },
+                threads,
+              },
+            )
+          ).ranges;
+    models.push(exportQdq(fp32, plan, ranges, weights));
+  }
+  const bytes = models.map(encodeModel);
+  let correction: NoiseCorrection | undefined;
+  const sessions = await Promise.all(bytes.map((b) => createSession(b, { threads, optimization: 'all' })));
+  const denoiser = groupDenoiser(sessions, groups);
+  if (spec.ptqd) {
+    const ref = await createSession(fp32Bytes, { threads, optimization: 'all' });
+    correction = await fitNoiseCorrection(
+      sessionDenoiser(ref, { shape: SHAPE, learnSigma: d.learnSigma }),
+      denoiser,
+      calibration,
+      {
+        steps: 'ddim50',
+        outChannels,
+        batch: BATCH,
+      },
+    );
+    await ref.release();
+  }
+  await Promise.all(sessions.map((s) => s.release()));
+  return { spec, models, bytes, groups, correction, w8, buildSeconds: (performance.now() - started) / 1000 };
+}
+
+function spread(total: number, n: number): number[] {
+  return Array.from({ length: Math.min(n, total) }, (_, k) => Math.floor(((k + 0.5) * total) / Math.min(n, total)));
+}
+
+/** Picks the group graph by the step's model time (t -> respaced index via the diffusion's times). */
+function groupDenoiser(sessions: ort.InferenceSession[], groups: { lo: number; hi: number }[]): Denoiser {
+  const denoisers = sessions.map((s) => sessionDenoiser(s, { shape: SHAPE, learnSigma: d.learnSigma }));
+  const times = Array.from({ length: diffusion.numSteps }, (_, i) => Math.fround(diffusion.modelTime(i)));
+  return (x, t, batch) => {
+    const index = times.indexOf(Math.fround(t[0]));
+    const g = groups.findIndex((r) => index >= r.lo && index <= r.hi);
+    return denoisers[Math.max(0, g)](x, t, batch);
+  };
+}
+
+// --- evaluation ----------------------------------------------------------------------------------------------------
+function psnr(a: Uint8Array, b: Uint8Array, n: number) {
+  const values: number[] = [];
+  for (let s = 0; s < n; s++) {
+    let e = 0;
+    for (let j = s * SIZE; j < (s + 1) * SIZE; j++) e += (a[j] - b[j]) ** 2;
+    values.push(e === 0 ? 100 : 10 * Math.log10((255 * 255 * SIZE) / e)); // NOTE: identical counts 100 dB
+  }
+  return { meanDb: round(values.reduce((x, y) => x + y, 0) / n), minDb: round(Math.min(...values)) };
+}
+
+const network =
+  fidSamples > 0
+    ? await openFeatureNetwork({ features: `${shared}/models/mnist-classifier/mnist_classifier.onnx`, threads })
+    : undefined;
+const poolOf = async (images: Uint8Array, n: number) =>
+  (await featuresOf(network!, { images, n, h: 32, w: 32, c: 3 }, { batchSize: 100 })).pool!;
+const fpPool = fpFid ? await poolOf(fpFid, fidSamples) : undefined;
+
+const results: Record<string, unknown>[] = [];
+const built: Built[] = [];
+for (const spec of specs) {
+  const b = await build(spec);
+  built.push(b);
+  clock = performance.now();
+  const sessions = await Promise.all(b.bytes.map((m) => createSession(m, { threads, optimization: 'all' })));
+  const denoiser = groupDenoiser(sessions, b.groups);
+  // Epsilon SQNR per step on the fp32 trajectory inputs (loop order; respaced index = 49 - step).
+  const sqnr: number[] = [];
+  for (const step of trajectory) {
+    let out = await denoiser(step.x, new Float32Array(seeds).fill(step.t), seeds);
+    if (b.correction) out = correctEpsilon(out, correctionAt(b.correction, step.t), seeds, 3, outChannels);
+    const acc = new SqnrAccumulator();
+    for (let s = 0; s < seeds; s++) {
+      acc.add(
+        step.eps.subarray(s * SIZE, (s + 1) * SIZE),
+        out.subarray(s * outChannels * 1024, s * outChannels * 1024 + SIZE),
+      );
+    }
+    sqnr.push(acc.db());
+  }
+  const n = Math.max(seeds, fidSamples);
+  const images = await sampleImages(denoiser, b.correction, n);
+  const fid = fpPool ? frechetDistance(await poolOf(images, fidSamples), fpPool) : null;
+  await Promise.all(sessions.map((s) => s.release()));
+  const fusion = await inspectFusion(b.models[0]);
+  const result = {
+    variant: spec.name,
+    bits: `w${spec.bits}a8`,
+    techniques: { gptq: spec.gptq, ptqd: spec.ptqd, w8Budget: spec.budget, groups: spec.groups },
+    psnr: psnr(fpRef, images, seeds),
+    epsilonSqnr: {
+      meanDb: round(sqnr.reduce((x, y) => x + y, 0) / sqnr.length),
+      minDb: round(Math.min(...sqnr)),
+      byStep: sqnr.map((v) => round(v)),
+    },
+    classFid: fid === null ? null : round(fid, 3),
+    bytes: b.bytes.reduce((a, x) => a + x.length, 0) - (b.bytes.length - 1) * weightBytes(b.bytes[0], b.models[0]),
+    sizeRatio: 0,
+    integerNodes: fusion.integerTotal,
+    integerByOp: fusion.integerNodes,
+    w8Layers: b.w8?.w8.map((l) => ({ node: l.node, share: round(l.share, 4), reason: l.reason })),
+    w8Used: b.w8 ? round(b.w8.used, 4) : undefined,
+    noiseCorrection: b.correction
+      ? {
+          k: b.correction.k.map((v) => round(v, 4)),
+          residualVariance: b.correction.residualVariance.map((v) => Number(v.toExponential(2))),
+        }
+      : undefined,
+    buildSeconds: round(b.buildSeconds, 1),
+    evalSeconds: round((performance.now() - clock) / 1000, 1),
+  };
+  result.sizeRatio = round(result.bytes / fp32Bytes.length, 4);
+  results.push(result);
+  log(
+    `${spec.name}: PSNR ${result.psnr.meanDb} dB, eps SQNR mean ${result.epsilonSqnr.meanDb} min ${result.epsilonSqnr.minDb} dB, ` +
+      `FID ${result.classFid}, ${result.sizeRatio}x, ${result.integerNodes} integer nodes (${result.evalSeconds} s)`,
+  );
+}
+
+/**
+ * Bytes a grouped artifact shares between its group graphs (the quantized weights, stored once as external data):
+ * the encoded size minus the graph without its initializers.
+ */
+function weightBytes(bytes: Uint8Array, model: OnnxModel): number {
+  const bare = encodeModel({ ...model, graph: { ...model.graph, initializers: [] } });
+  return bytes.length - bare.length;
+}
+
+// --- latency: batch 1, 1 thread, interleaved, denoiser + correction ------------------------------------------------
+const runs = Number(args['latency-runs']);
+const sessions = await Promise.all(
+  [fp32Bytes, ...built.map((b) => b.bytes[0])].map((m) =>
+    ort.InferenceSession.create(m, { graphOptimizationLevel: 'all', intraOpNumThreads: 1, interOpNumThreads: 1 }),
+  ),
+);
+const corrections = [undefined, ...built.map((b) => b.correction)];
+const x = new ort.Tensor('float32', calibration.x.slice(0, SIZE), [1, ...SHAPE]);
+const tIn = new ort.Tensor('float32', calibration.t.slice(0, 1), [1]);
+const wall = sessions.map(() => [] as number[]);
+for (let r = 0; r < runs + 5; r++) {
+  for (const [k, s] of sessions.entries()) {
+    const w0 = performance.now();
+    const out = await s.run({ x, t: tIn });
+    const c = corrections[k];
+    if (c) correctEpsilon(out.out.data as Float32Array, correctionAt(c, calibration.t[0]), 1, 3, outChannels);
+    if (r >= 5) wall[k].push(performance.now() - w0);
+  }
+}
+await Promise.all(sessions.map((s) => s.release()));
+const fpMs = median(wall[0]);
+results.forEach((r, k) => {
+  r.stepMs = round(median(wall[k + 1]), 3);
+  r.stepRatioVsFp32 = round(median(wall[k + 1]) / fpMs, 3);
+});
+
+const report = {
+  bench: 'fidelity-mnist32',
+  machine,
+  model: 'mnist32',
+  scheme: 'full (image ends float), activations uint8 per tensor, lp observer',
+  sampler: 'ddim50, eta 0, seed 0',
+  seeds,
+  fidSamples,
+  fidFeatures: 'mnist-classifier pool features, quantized vs fp32 samples of the same seeds',
+  calibration: { pairs: calibration.count, trajectories: Number(args.trajectories), policy: 'uniform', seed: 1 },
+  latency: {
+    runtime: 'onnxruntime-node, level all, 1 thread, batch 1, median, interleaved',
+    runs,
+    fp32Ms: round(fpMs, 3),
+  },
+  fp32Bytes: fp32Bytes.length,
+  sensitivity: sensitivity?.map((s) => ({ node: s.node, params: s.params, aloneW4SqnrDb: round(s.aloneW4SqnrDb) })),
+  variants: results,
+};
+const out = args.out ?? (defaults ? resolve(import.meta.dirname, 'results/fidelity-mnist32.json') : undefined);
+if (out) {
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, `${JSON.stringify(report, null, 1)}\n`);
+}
+console.log(JSON.stringify(report));
