@@ -52,6 +52,16 @@ describe('GET /browser/model/:model/:variant', () => {
     expect((await missing.json()).field).toBe('variant');
   });
 
+  it('without browser assets (a Worker deployment) answers the asset paths with a 404 that says why', async () => {
+    const app = appOver(folderSource(await folderStore(await unetArtifact())));
+    const res = await app.request('/browser/sampler.js');
+    expect(res.status).toBe(404);
+    expect((await res.json()).message).toMatch(
+      /served by the Node server; a Worker deployment serves them as static assets/,
+    );
+    expect((await app.request('/browser/model/unet/fp32')).status).toBe(200); // the model route works everywhere
+  });
+
   it('serves only onnxruntime-web files by name', async () => {
     expect((await fetch(`${base}/browser/ort/ort.webgpu.bundle.min.mjs`)).status).toBe(200);
     expect((await fetch(`${base}/browser/ort/..%2Fpackage.json`)).status).toBe(404);
