@@ -10,8 +10,8 @@
  *   (here and on artifacts/mnist32 when `npm run demo` has built it: a trained model's images).
  * Prints one JSON object; the default run also writes bench/results/edge-cifar10.json.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { existsSync, linkSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { largestFittingBatch, type Manifest } from '@qdm/shared';
@@ -49,9 +49,26 @@ const query = (variant: string, n: number, seed = 1, model = CIFAR10_ARTIFACT) =
   `/sample?model=${model}&variant=${variant}&seed=${seed}&n=${n}&steps=ddim${args.steps}&format=npy`;
 
 // ---- workerd ----
+const PORTABLE = `${CIFAR10_ARTIFACT}-portable`;
+
+/** The int8 variant alone, without its edge graph, as another artifact (a temporary folder). */
+async function portableCopy(): Promise<string> {
+  const out = join(mkdtempSync(join(tmpdir(), 'qdm-portable-')), PORTABLE);
+  mkdirSync(out);
+  const int8 = { ...manifest.variants.int8 };
+  delete int8.edgeGraph;
+  const copy = { ...manifest, name: PORTABLE, variants: { fp32: manifest.variants.fp32, int8 } };
+  linkSync(join(dir, int8.file), join(out, int8.file));
+  linkSync(join(dir, manifest.variants.fp32.file), join(out, manifest.variants.fp32.file));
+  writeFileSync(join(out, 'manifest.json'), JSON.stringify(copy, null, 2));
+  return out;
+}
 async function workerd() {
   log('edge-cifar10: workerd: seeding local R2, starting wrangler dev');
-  const worker = await startWranglerDev([dir], { QDM_WORK_BUDGET: '100000' });
+  const worker = await startWranglerDev([dir, await portableCopy()], {
+    QDM_WORK_BUDGET: '100000',
+    QDM_MAX_LOADED_BYTES: '200000000', // both int8 sessions side by side (one isolate here has no 128 MB cap)
+  });
   const pid = worker.process.pid as number;
   const get = (q: string) => fetch(worker.base + q);
   try {
@@ -74,11 +91,18 @@ async function workerd() {
         ortWasmHeapMiB: wasm === null ? null : mib(wasm),
         v8HeapUsedMiB: heap ? mib(heap.usedSize) : null,
         arrayBufferBackingMiB: heap?.backingStorageSize === undefined ? null : mib(heap.backingStorageSize),
-        // NOTE: the backing stores include the wasm memory (it is an ArrayBuffer), so heap + backing stores is the
-        // isolate's total; the wasm heap is also shown alone.
-        isolateMiB: heap ? mib(heap.usedSize + (heap.backingStorageSize ?? 0)) : null,
+        // NOTE: the inspector's backing stores do not include the wasm memory (measured: 0.4 MiB beside an 88.6 MiB
+        // heap), so the isolate is the three together.
+        isolateMiB: heap && wasm !== null ? mib(wasm + heap.usedSize + (heap.backingStorageSize ?? 0)) : null,
         workerdRssMiB: mib(await workerdRss(pid)),
-        coldStartMs: n === 1 ? round(firstTiming.load) : undefined,
+        loadPhasesMs:
+          n === 1
+            ? {
+                read: round(firstTiming['load-read']),
+                verify: round(firstTiming['load-verify']),
+                session: round(firstTiming['load-session']),
+              }
+            : undefined,
       };
     };
     const n1 = await atBatch(1);
@@ -90,6 +114,14 @@ async function workerd() {
     const maxN = models.models.find((m) => m.name === CIFAR10_ARTIFACT)?.variants.int8.memory?.maxN ?? null;
     const over = maxN === null ? null : await get(query('int8', maxN + 1));
     const refusal = over ? { n: maxN! + 1, status: over.status, body: await over.json() } : null;
+    // The same int8 graph the old way (portable QDQ file, optimized at load, weights copied and prepacked), taking
+    // turns with the ORT-format edge graph: what reading the model in place costs per step.
+    log('edge-cifar10: workerd: ORT-format edge graph vs portable graph, taking turns');
+    const trade = await measureSteps(
+      get,
+      { edgeGraph: query('int8', 1, 3), portable: query('int8', 1, 3, PORTABLE) },
+      requests,
+    );
     const fp32 = await get(query('fp32', 1));
     return {
       runtime: 'workerd via wrangler dev (local), onnxruntime-web wasm, 1 thread',
@@ -100,6 +132,12 @@ async function workerd() {
       coldStartMs: n1.firstRequestLoadMs,
       workerdPeakRssMiB: mib(await workerdRss(pid, 'VmHWM')),
       refusedAboveMaxN: refusal,
+      stepEdgeGraphVsPortable: {
+        edgeGraphMs: trade.edgeGraph.stepMs,
+        portableMs: trade.portable.stepMs,
+        ratio: round(trade.edgeGraph.stepMs / trade.portable.stepMs, 3),
+        heapAfterBothMiB: mib((await health()) ?? 0),
+      },
       fp32: { status: fp32.status, body: await fp32.json() },
     };
   } finally {
@@ -223,6 +261,8 @@ const out = {
   targets: {
     workerdIsolateN1AtMost112MiB: n1.isolateMiB === null ? null : n1.isolateMiB <= 112,
     workerdStepWithin125xOf440ms: n1.stepMs <= 1.25 * 440,
+    // The same bar as a ratio measured side by side (the machine is shared): in-place reading vs the old loading.
+    workerdStepAtMost125xPortable: workerdResult.stepEdgeGraphVsPortable.ratio <= 1.25,
     workerdColdStartAtMost1500ms: workerdResult.coldStartMs <= 1500,
     nativeInt8AtMost02xWasmInt8: nodeResult.ratios.n1.nativeInt8OverWasmInt8 <= 0.2,
     nativeInt8OverFp32AtMost05: nodeResult.ratios.n1.nativeInt8OverFp32 <= 0.5,
