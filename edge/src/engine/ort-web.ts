@@ -1,6 +1,6 @@
 import * as ort from 'onnxruntime-web/wasm';
 import { identityModel } from './identity-model.ts';
-import type { ModelSession, SessionFactory, SessionOptions } from './session.ts';
+import type { ModelBuffer, ModelSession, SessionFactory, SessionOptions } from './session.ts';
 
 /**
  * onnxruntime-web on its single-threaded WASM backend, fed a precompiled `WebAssembly.Module`.
@@ -123,13 +123,36 @@ function sessionOptions(options: SessionOptions | undefined): ort.InferenceSessi
   };
 }
 
-/** Copies the model into a pinned heap block; ORT-web sees a heap view and uses it without another copy. */
-function placeInHeap(module: EmscriptenModule, model: Uint8Array): { view: Uint8Array; pointer: number } {
-  const pointer = module._malloc(model.byteLength);
-  if (pointer === 0) throw new Error(`cannot allocate ${model.byteLength} bytes in the WASM heap`);
+/**
+ * A pinned heap block for an ORT-format model: ORT-web is handed a view of its own heap, which it uses without
+ * another copy, and the block outlives session creation until the session is released.
+ */
+function heapBuffer(runtime: Runtime, byteLength: number): ModelBuffer {
+  const { module } = runtime;
+  const pointer = module._malloc(byteLength);
+  if (pointer === 0) throw new Error(`cannot allocate ${byteLength} bytes in the WASM heap`);
   pinned.add(pointer);
-  module.HEAPU8.set(model, pointer); // HEAPU8 read after malloc: growing the heap replaces the buffer
-  return { view: module.HEAPU8.subarray(pointer, pointer + model.byteLength), pointer };
+  let owned = true;
+  // NOTE: HEAPU8 is read at each use: growing the heap replaces the buffer under it.
+  const bytes = () => module.HEAPU8.subarray(pointer, pointer + byteLength);
+  const free = () => {
+    if (owned) runtime.freePinned(pointer);
+    owned = false;
+  };
+  return {
+    byteLength,
+    write: (chunk, offset) => module.HEAPU8.set(chunk, pointer + offset),
+    bytes,
+    async open(options) {
+      try {
+        return wrap(await ort.InferenceSession.create(bytes(), sessionOptions({ ...options, format: 'ort' })), free);
+      } catch (error) {
+        free();
+        throw error;
+      }
+    },
+    discard: free,
+  };
 }
 
 /**
@@ -184,14 +207,15 @@ export function ortWebSessions(loadWasm: () => Promise<WebAssembly.Module>): Ses
     if (options?.format !== 'ort') {
       return wrap(await ort.InferenceSession.create(model, sessionOptions(options)), () => undefined);
     }
-    const { view, pointer } = placeInHeap(runtime.module, model);
-    try {
-      const session = await ort.InferenceSession.create(view, sessionOptions(options));
-      return wrap(session, () => runtime.freePinned(pointer));
-    } catch (error) {
-      runtime.freePinned(pointer);
-      throw error;
-    }
+    const buffer = heapBuffer(runtime, model.byteLength);
+    buffer.write(model, 0);
+    return buffer.open(options);
+  };
+  factory.allocate = async (byteLength) => {
+    wasm ??= loadWasm();
+    const runtime = await initRuntime(await wasm);
+    heap = runtime.module;
+    return heapBuffer(runtime, byteLength);
   };
   factory.memoryBytes = () => heap?.HEAPU8.buffer.byteLength;
   factory.runtime = `onnxruntime ${ort.env.versions.web ?? ort.env.versions.common}`;

@@ -1,8 +1,9 @@
 import type { VariantEntry } from '@qdm/shared';
 import type { Clock } from '../clock.ts';
 import { notFound } from '../errors.ts';
-import { type ArtifactSnapshot, type ArtifactSource, SourceError } from '../sources/source.ts';
-import { verifyBytes } from '../sources/verify.ts';
+import { Sha256 } from '../sources/sha256.ts';
+import { type ArtifactSnapshot, type ArtifactSource, IntegrityError, SourceError } from '../sources/source.ts';
+import { verifyBytes, verifyDigest } from '../sources/verify.ts';
 import { asUnavailable } from './catalog.ts';
 import { type ModelSession, type SessionFactory, type SessionOptions, sameRelease } from './session.ts';
 import { batchSteps, type MeteredSession } from './step-batcher.ts';
@@ -173,13 +174,60 @@ export class SessionCache {
       mark = now;
       return ms;
     };
+    const where = `${this.#source.location}: ${snapshot.name}/${file.file}`;
+    if (options.format === 'ort' && this.#factory.allocate && this.#source.readChunks) {
+      return this.#createInPlace(snapshot, file, phases, options, where, lap);
+    }
     const bytes = await this.#source.readFile(snapshot, file.file);
     phases.readMs += lap();
-    const where = `${this.#source.location}: ${snapshot.name}/${file.file}`;
     await verifyBytes(where, bytes, file);
     phases.verifyMs += lap();
     try {
       const session = await this.#factory(bytes, options);
+      phases.sessionMs += lap();
+      return session;
+    } catch (error) {
+      phases.sessionMs += lap();
+      throw new SourceError(`${where}: the runtime cannot load it (${(error as Error).message})`);
+    }
+  }
+
+  /**
+   * Streams the file into a buffer of the runtime's own memory, verifies it there and opens the session over it:
+   * the model never exists as a JS copy beside the runtime's (a CIFAR-10 int8 is 54 MB of a Worker's 128 MB).
+   */
+  async #createInPlace(
+    snapshot: ArtifactSnapshot,
+    file: GraphFile,
+    phases: LoadPhases,
+    options: SessionOptions,
+    where: string,
+    lap: () => number,
+  ): Promise<ModelSession> {
+    const buffer = await (this.#factory.allocate as NonNullable<SessionFactory['allocate']>)(file.bytes);
+    try {
+      let offset = 0;
+      const hash = new Sha256();
+      for await (const chunk of (this.#source.readChunks as NonNullable<ArtifactSource['readChunks']>)(
+        snapshot,
+        file.file,
+      )) {
+        if (offset + chunk.length > file.bytes) {
+          throw new IntegrityError(`${where}: more than the ${file.bytes} bytes the manifest says`);
+        }
+        buffer.write(chunk, offset);
+        hash.update(chunk); // NOTE: the heap is a SharedArrayBuffer, which WebCrypto cannot hash afterwards
+        offset += chunk.length;
+      }
+      phases.readMs += lap();
+      verifyDigest(where, offset, hash.hex(), file);
+      phases.verifyMs += lap();
+    } catch (error) {
+      buffer.discard();
+      throw error;
+    }
+    try {
+      const session = await buffer.open(options);
       phases.sessionMs += lap();
       return session;
     } catch (error) {

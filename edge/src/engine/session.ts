@@ -25,7 +25,24 @@ export interface RuntimeInfo {
   threads: number;
 }
 
+/**
+ * Model bytes written straight into the runtime's own memory as they arrive from the store, so no JS copy of a
+ * large model exists beside the runtime's (a Worker has 128 MB for both).
+ */
+export interface ModelBuffer {
+  readonly byteLength: number;
+  write(chunk: Uint8Array, offset: number): void;
+  /** A view of the bytes written (a fresh one each call: the runtime's memory may grow and move). */
+  bytes(): Uint8Array;
+  /** A session over these bytes; it owns the buffer from then on and frees it on release. */
+  open(options?: SessionOptions): Promise<ModelSession>;
+  /** Frees the buffer when no session was opened (a failed read or verification). */
+  discard(): void;
+}
+
 export type SessionFactory = ((model: Uint8Array, options?: SessionOptions) => Promise<ModelSession>) & {
+  /** A buffer in the runtime's memory for an ORT-format model that sessions read in place (WASM runtimes). */
+  allocate?: (byteLength: number) => Promise<ModelBuffer>;
   /** Bytes of the runtime's own memory (the WASM heap holding every session's weights), when known. */
   memoryBytes?: () => number | undefined;
   /** Name and version ("onnxruntime 1.30.0"); a variant's edge graph is used only when made by the same release. */

@@ -1,3 +1,4 @@
+import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { MANIFEST_FILE, ManifestError, parseManifest } from '@qdm/shared';
@@ -56,6 +57,13 @@ export function folderSource(root: string): ArtifactSource {
       } catch (error) {
         if (error instanceof ManifestError) throw new SourceError(`${location}: ${name}: ${error.message}`);
         throw error;
+      }
+    },
+    async *readChunks(snapshot, file) {
+      try {
+        yield* createReadStream(join(dir, snapshot.name, file));
+      } catch (error) {
+        throw new SourceError(`${location}: cannot read ${snapshot.name}/${file} (${(error as Error).message})`);
       }
     },
     async readFile(snapshot, file) {

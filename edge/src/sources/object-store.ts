@@ -7,7 +7,14 @@ import {
   parseManifest,
   versionFileKey,
 } from '@qdm/shared';
-import { ARTIFACT_NAME, type ArtifactSnapshot, type ArtifactSource, IntegrityError, SourceError } from './source.ts';
+import {
+  ARTIFACT_NAME,
+  type ArtifactSnapshot,
+  type ArtifactSource,
+  IntegrityError,
+  SourceError,
+  streamChunks,
+} from './source.ts';
 import { verifyBytes } from './verify.ts';
 
 /** The little an artifact reader needs from S3 or R2. */
@@ -17,6 +24,8 @@ export interface ObjectStore {
   get(key: string): Promise<Uint8Array | undefined>;
   /** The names of the "folders" directly under `prefix` (which ends in "/" or is empty). */
   childPrefixes(prefix: string): Promise<string[]>;
+  /** The object's bytes as a stream, or undefined when there is no such key. */
+  getStream?(key: string): Promise<ReadableStream<Uint8Array> | undefined>;
 }
 
 function joinKey(...parts: string[]): string {
@@ -84,5 +93,14 @@ export function versionedSource(store: ObjectStore, rootPrefix: string): Artifac
       if (snapshot.version === undefined) throw new IntegrityError(`${snapshot.name}: snapshot has no version`);
       return required(versionFileKey(joinKey(root, snapshot.name), snapshot.version, file));
     },
+    ...(store.getStream && {
+      async *readChunks(snapshot: ArtifactSnapshot, file: string) {
+        if (snapshot.version === undefined) throw new IntegrityError(`${snapshot.name}: snapshot has no version`);
+        const key = versionFileKey(joinKey(root, snapshot.name), snapshot.version, file);
+        const stream = await store.getStream?.(key);
+        if (!stream) throw new SourceError(`${store.location}: ${key} is missing`);
+        yield* streamChunks(stream);
+      },
+    }),
   };
 }

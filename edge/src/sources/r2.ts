@@ -3,7 +3,7 @@ import { SourceError } from './source.ts';
 
 /** The part of Cloudflare's R2Bucket binding that the reader uses (typed here to avoid a workers-types dependency). */
 export interface R2BucketLike {
-  get(key: string): Promise<{ arrayBuffer(): Promise<ArrayBuffer> } | null>;
+  get(key: string): Promise<{ arrayBuffer(): Promise<ArrayBuffer>; body: ReadableStream<Uint8Array> } | null>;
   list(options: { prefix?: string; delimiter?: string; cursor?: string }): Promise<{
     delimitedPrefixes: string[];
     truncated: boolean;
@@ -21,6 +21,13 @@ export function r2Store(bucket: R2BucketLike, bindingName: string): ObjectStore 
       try {
         const object = await bucket.get(key);
         return object ? new Uint8Array(await object.arrayBuffer()) : undefined;
+      } catch (error) {
+        throw fail(`read ${key}`, error);
+      }
+    },
+    async getStream(key) {
+      try {
+        return (await bucket.get(key))?.body;
       } catch (error) {
         throw fail(`read ${key}`, error);
       }

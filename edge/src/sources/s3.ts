@@ -46,6 +46,15 @@ export function s3Store(client: S3Client, bucket: string): ObjectStore {
     new SourceError(`${location}: cannot ${what} (${(error as Error).name ?? 'error'}: ${(error as Error).message})`);
   return {
     location,
+    async getStream(key) {
+      try {
+        const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        return out.Body ? (out.Body.transformToWebStream() as ReadableStream<Uint8Array>) : undefined;
+      } catch (error) {
+        if (isMissing(error)) return undefined;
+        throw fail(`read ${key}`, error);
+      }
+    },
     async get(key) {
       try {
         const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));

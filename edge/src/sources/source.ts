@@ -13,6 +13,22 @@ export interface ArtifactSource {
   open(name: string): Promise<ArtifactSnapshot | undefined>;
   /** The bytes of one file of that snapshot (unverified). */
   readFile(snapshot: ArtifactSnapshot, file: string): Promise<Uint8Array>;
+  /** The same bytes as they arrive, for readers that place them elsewhere (a runtime's heap) without a JS copy. */
+  readChunks?(snapshot: ArtifactSnapshot, file: string): AsyncIterable<Uint8Array>;
+}
+
+/** A Web ReadableStream as an async iterable (workerd and Node both have streams; iteration support varies). */
+export async function* streamChunks(stream: ReadableStream<Uint8Array>): AsyncIterable<Uint8Array> {
+  const reader = stream.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      yield value;
+    }
+  } finally {
+    reader.releaseLock();
+  }
 }
 
 export interface ArtifactSnapshot {

@@ -11,8 +11,18 @@ export async function verifyBytes(what: string, bytes: Uint8Array, expected: Pic
   if (bytes.length !== expected.bytes) {
     throw new IntegrityError(`${what}: ${bytes.length} bytes, manifest says ${expected.bytes}`);
   }
-  const actual = await sha256Hex(bytes);
-  if (actual !== expected.sha256) {
-    throw new IntegrityError(`${what}: sha256 ${actual} does not match the manifest's ${expected.sha256}`);
+  verifyDigest(what, bytes.length, await sha256Hex(bytes), expected);
+}
+
+/** The same check for bytes hashed as they streamed: their count and hex sha256 against the manifest's. */
+export function verifyDigest(
+  what: string,
+  length: number,
+  sha256: string,
+  expected: Pick<VariantEntry, 'bytes' | 'sha256'>,
+): void {
+  if (length !== expected.bytes) throw new IntegrityError(`${what}: ${length} bytes, manifest says ${expected.bytes}`);
+  if (sha256 !== expected.sha256) {
+    throw new IntegrityError(`${what}: sha256 ${sha256} does not match the manifest's ${expected.sha256}`);
   }
 }

@@ -59,6 +59,13 @@ describe('edge graphs (pre-optimized at build time)', () => {
     }
   });
 
+  it('streams an ORT-format edge graph into the heap, and falls back when its bytes do not match the sha256', async () => {
+    const same = new Uint8Array(await optimizeForEdge((await convArtifact()).files['model.qdq.onnx'], 'ort'));
+    same[same.length - 1] ^= 1; // one flipped bit, same length
+    const corrupt = await sampleFrom(await withEdgeGraph(ortSessions.runtime ?? 'unknown', same, 'ort'));
+    expect(corrupt.graph).toBe('portable');
+  });
+
   it('ignores an edge graph made by another onnxruntime release', async () => {
     const other = await sampleFrom(await withEdgeGraph('onnxruntime 1.29.0'));
     expect(other.graph).toBe('portable');
