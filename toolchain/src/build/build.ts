@@ -82,7 +82,8 @@ export interface BuildOptions {
   recon: ReconMethod;
   /**
    * Mixed-precision W4A8: the share of the weights kept at 8 bits in 4-bit variants, the layers chosen by output
-   * sensitivity (mixed-precision.ts); 0 = every layer at 4 bits. Default DEFAULT_W8_BUDGET.
+   * sensitivity (mixed-precision.ts); 0 or unset = every layer at 4 bits. The CLI's default is DEFAULT_W8_BUDGET;
+   * library callers (benches) opt in, so a build they time does not gain a sensitivity phase silently.
    */
   w8Budget?: number;
   /**
@@ -152,7 +153,7 @@ export const DEFAULT_W8_BUDGET = 0.15;
 
 /** The --w8-budget every 4-bit variant gets; checked against the plan before any calibration work. */
 function checkW8Budget(options: BuildOptions, fp32: Uint8Array): void {
-  const budget = options.w8Budget ?? DEFAULT_W8_BUDGET;
+  const budget = options.w8Budget ?? 0;
   const four = options.variants.filter((v) => v.weightBits === 4);
   if (options.w8Budget !== undefined && options.w8Budget > 0 && four.length === 0) {
     throw new BudgetError('--w8-budget applies to 4-bit weights: add --wbits 4');
@@ -180,7 +181,7 @@ async function choosePrecision(
   fp32: OnnxModel,
   calibration: CalibrationSet,
 ): Promise<PrecisionChoice | undefined> {
-  const budget = options.w8Budget ?? DEFAULT_W8_BUDGET;
+  const budget = options.w8Budget ?? 0;
   if (spec.weightBits !== 4 || budget === 0) return undefined;
   const plan = planQuantization(fp32.graph, planOptions(options, spec));
   const picks = Array.from({ length: Math.min(32, calibration.count) }, (_, k) =>

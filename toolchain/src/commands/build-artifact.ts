@@ -1,6 +1,6 @@
 import { defineCommand } from 'citty';
 import { loadFlags } from '../artifact/import.ts';
-import { type BuildOptions, buildArtifact, type VariantSpec, variantName } from '../build/build.ts';
+import { type BuildOptions, buildArtifact, DEFAULT_W8_BUDGET, type VariantSpec, variantName } from '../build/build.ts';
 import type { TimestepPolicy } from '../calibrate/timesteps.ts';
 import type { CalibrationNoise } from '../calibrate/trajectory.ts';
 import { enumArg, floatArg, intArg, listArg, stepsArg } from '../cli/args.ts';
@@ -176,7 +176,11 @@ export default defineCommand({
       observer,
       recon: variants[0].recon ?? 'none',
       w8Budget:
-        args['w8-budget'] === undefined ? undefined : floatArg('w8-budget', args['w8-budget'], { min: 0, max: 1 }),
+        args['w8-budget'] !== undefined
+          ? floatArg('w8-budget', args['w8-budget'], { min: 0, max: 1 })
+          : weightBits.includes(4)
+            ? DEFAULT_W8_BUDGET
+            : undefined,
       noiseCorrection: enumArg('noise-correction', args['noise-correction'], ['ptqd', 'none'] as const),
       calibration: {
         policy,
