@@ -1,8 +1,8 @@
 import type { VariantEntry } from '@qdm/shared';
 import type { Clock } from '../clock.ts';
 import { notFound } from '../errors.ts';
-import { Sha256 } from '../sources/sha256.ts';
 import { type ArtifactSnapshot, type ArtifactSource, IntegrityError, SourceError } from '../sources/source.ts';
+import { streamHash } from '../sources/stream-hash.ts';
 import { verifyBytes, verifyDigest } from '../sources/verify.ts';
 import { asUnavailable } from './catalog.ts';
 import { type ModelSession, type SessionFactory, type SessionOptions, sameRelease } from './session.ts';
@@ -207,7 +207,7 @@ export class SessionCache {
     const buffer = await (this.#factory.allocate as NonNullable<SessionFactory['allocate']>)(file.bytes);
     try {
       let offset = 0;
-      const hash = new Sha256();
+      const hash = streamHash();
       for await (const chunk of (this.#source.readChunks as NonNullable<ArtifactSource['readChunks']>)(
         snapshot,
         file.file,
@@ -220,7 +220,7 @@ export class SessionCache {
         offset += chunk.length;
       }
       phases.readMs += lap();
-      verifyDigest(where, offset, hash.hex(), file);
+      verifyDigest(where, offset, await hash.digest(), file);
       phases.verifyMs += lap();
     } catch (error) {
       buffer.discard();

@@ -27,3 +27,13 @@ describe('Sha256 (incremental)', () => {
     expect(new Sha256().update(shared).hex()).toBe(reference(shared.slice()));
   });
 });
+
+describe('streamHash', () => {
+  it('gives the sha256 of the chunks with the runtime hash (node:crypto here)', async () => {
+    const { streamHash } = await import('./stream-hash.ts');
+    const data = new Uint8Array(randomBytes(100_003));
+    const hash = streamHash();
+    for (let i = 0; i < data.length; i += 4096) hash.update(data.subarray(i, i + 4096));
+    expect(await hash.digest()).toBe(reference(data));
+  });
+});
