@@ -55,9 +55,12 @@ const PORTABLE = `${CIFAR10_ARTIFACT}-portable`;
 async function portableCopy(): Promise<string> {
   const out = join(mkdtempSync(join(tmpdir(), 'qdm-portable-')), PORTABLE);
   mkdirSync(out);
-  const int8 = { ...manifest.variants.int8 };
-  delete int8.edgeGraph;
-  const copy = { ...manifest, name: PORTABLE, variants: { fp32: manifest.variants.fp32, int8 } };
+  const [fp32, int8] = [{ ...manifest.variants.fp32 }, { ...manifest.variants.int8 }];
+  for (const v of [fp32, int8]) {
+    delete v.edgeGraph;
+    delete v.report;
+  }
+  const copy = { ...manifest, name: PORTABLE, variants: { fp32, int8 }, report: undefined };
   linkSync(join(dir, int8.file), join(out, int8.file));
   linkSync(join(dir, manifest.variants.fp32.file), join(out, manifest.variants.fp32.file));
   writeFileSync(join(out, 'manifest.json'), JSON.stringify(copy, null, 2));

@@ -381,6 +381,8 @@ export async function buildArtifact(options: BuildOptions): Promise<BuildResult>
         : undefined;
 
     const reportFile = reportFileOf(options);
+    const { inChannels, imageSize } = manifest.model;
+    const edgeOptions = { shape: [inChannels, imageSize, imageSize] as [number, number, number] };
     const builds: VariantBuild[] = [];
     const entries: Record<string, VariantEntry> = {};
     for (const spec of options.variants) {
@@ -442,7 +444,9 @@ export async function buildArtifact(options: BuildOptions): Promise<BuildResult>
       entries[spec.name] = {
         ...variantEntry(spec, file, result.bytes, result.report, options, psnr, precision),
         report: reportFile,
-        edgeGraph: await clock.run(`edge graph ${spec.name}`, () => writeEdgeGraph(staging.dir, file, result.bytes)),
+        edgeGraph: await clock.run(`edge graph ${spec.name}`, () =>
+          writeEdgeGraph(staging.dir, file, result.bytes, edgeOptions),
+        ),
         ...(correction ? { noiseCorrection: correction } : {}),
       };
       options.log(
@@ -454,7 +458,7 @@ export async function buildArtifact(options: BuildOptions): Promise<BuildResult>
 
     const fp32Entry = manifest.variants.fp32;
     if (!fp32Entry.edgeGraph) {
-      entries.fp32 = { ...fp32Entry, edgeGraph: await writeEdgeGraph(staging.dir, fp32Entry.file, fp32) };
+      entries.fp32 = { ...fp32Entry, edgeGraph: await writeEdgeGraph(staging.dir, fp32Entry.file, fp32, edgeOptions) };
     }
     const updated: Manifest = {
       ...manifest,
