@@ -67,7 +67,7 @@ beforeAll(async () => {
 describe('toolchain table', () => {
   it('has one row per variant, fp32 first, labelled from the manifest', () => {
     expect(table.rows.map((r) => r.variant)).toEqual(['fp32', 'alt', COPY]);
-    expect(table.rows.map((r) => r.method)).toEqual(['fp32', 'ptq4dm W8A8', 'full W8A8']);
+    expect(table.rows.map((r) => r.method)).toEqual(['fp32', 'ptq4dm W8A8', 'full W8A8 gptq']);
     expect(table.rows.map((r) => r.calibration)).toEqual(['—', 'normal', 'uniform']);
     for (const row of table.rows) {
       for (const key of ['is', 'fid', 'sfid', 'precision', 'recall', 'psnr_vs_fp32']) expect(row).toHaveProperty(key);
@@ -108,7 +108,7 @@ describe('toolchain table', () => {
     expect(lines[0]).toMatch(
       /^\| variant \| method \| calibration \| IS \| FID \| sFID \| precision \| recall \| PSNR/,
     );
-    expect(lines[4]).toMatch(/^\| copy&lt;b&gt;"&amp;\\\| \| full W8A8 \| uniform \|.* ∞ \|$/);
+    expect(lines[4]).toMatch(/^\| copy&lt;b&gt;"&amp;\\\| \| full W8A8 gptq \| uniform \|.* ∞ \|$/);
     expect(JSON.parse(readFileSync(join(out, 'table.json'), 'utf8')).rows).toEqual(table.rows);
     const html = readFileSync(join(out, 'table.html'), 'utf8');
     expect(html).toContain('copy&lt;b&gt;&quot;&amp;|');
