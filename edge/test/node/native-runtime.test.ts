@@ -53,8 +53,10 @@ describe('native runtime (onnxruntime-node)', () => {
       async (model: Uint8Array) => {
         const session = await native(model);
         return {
-          run: (x: Float32Array, shape: readonly number[], t: Float32Array) => {
+          // NOTE: 30 ms per call, so the other requests' steps are waiting whenever a call ends (join by design).
+          run: async (x: Float32Array, shape: readonly number[], t: Float32Array) => {
             calls++;
+            await new Promise((done) => setTimeout(done, 30));
             return session.run(x, shape, t);
           },
           release: () => session.release(),
