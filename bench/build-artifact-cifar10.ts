@@ -17,7 +17,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { encodeNpz, spaceTimesteps, type Tensor } from '@qdm/shared';
-import { buildArtifact } from '../toolchain/src/build/build.ts';
+import { buildArtifact } from '../toolchain/src/build-artifact/build.ts';
 import { parseFlags } from '../toolchain/src/models/flags.ts';
 import { unetLayout, unetWeightShapes } from '../toolchain/src/models/unet-layout.ts';
 import type { ReconMethod } from '../toolchain/src/quantize/reconstruct.ts';

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { encodeNpz, MANIFEST_FILE, type Tensor } from '@qdm/shared';
-import { buildArtifact } from '../toolchain/src/build/build.ts';
+import { buildArtifact } from '../toolchain/src/build-artifact/build.ts';
 import { parseFlags } from '../toolchain/src/models/flags.ts';
 import { unetLayout, unetWeightShapes } from '../toolchain/src/models/unet-layout.ts';
 import { randomWeights } from './lib.ts';

@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { encodeNpz, type Tensor } from '@qdm/shared';
 import { readArtifactManifest, readVariant } from '../toolchain/src/artifact/folder.ts';
 import { importCheckpoint } from '../toolchain/src/artifact/import.ts';
-import { buildArtifact } from '../toolchain/src/build/build.ts';
+import { buildArtifact } from '../toolchain/src/build-artifact/build.ts';
 import { parseFlags } from '../toolchain/src/models/flags.ts';
 import { unetLayout, unetWeightShapes } from '../toolchain/src/models/unet-layout.ts';
 import { AUTO_ORDER, type Device, deviceProblem } from '../toolchain/src/runtime/devices.ts';

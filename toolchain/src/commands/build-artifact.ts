@@ -1,6 +1,12 @@
 import { defineCommand } from 'citty';
 import { loadFlags } from '../artifact/import.ts';
-import { type BuildOptions, buildArtifact, DEFAULT_W8_BUDGET, type VariantSpec, variantName } from '../build/build.ts';
+import {
+  type BuildOptions,
+  buildArtifact,
+  DEFAULT_W8_BUDGET,
+  type VariantSpec,
+  variantName,
+} from '../build-artifact/build.ts';
 import type { TimestepPolicy } from '../calibrate/timesteps.ts';
 import type { CalibrationNoise } from '../calibrate/trajectory.ts';
 import { enumArg, floatArg, intArg, listArg, stepsArg } from '../cli/args.ts';

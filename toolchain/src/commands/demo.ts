@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { defineCommand } from 'citty';
 import { loadFlags } from '../artifact/import.ts';
-import { buildArtifact } from '../build/build.ts';
+import { buildArtifact } from '../build-artifact/build.ts';
 import { UserError } from '../cli/errors.ts';
 import { commonArgs, emit } from '../cli/output.ts';
 import { logger, progressBars } from '../cli/progress.ts';
