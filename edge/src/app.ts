@@ -50,6 +50,11 @@ export function createApp(deps: AppDeps): EdgeApp {
       sessions: engine.sessions.loaded(),
       runtime: deps.sessions.info ?? null,
       runtimeMemoryBytes: deps.sessions.memoryBytes?.() ?? null,
+      queue: {
+        requests: engine.queue.size,
+        expectedWaitMs: Math.round(engine.queue.expectedWaitMs()),
+        pace: Math.round(engine.queue.pace * 100) / 100,
+      },
     }),
   );
   app.route('/models', modelRoutes(engine, deps.source.location, config, deps.sessions));

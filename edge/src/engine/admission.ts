@@ -7,46 +7,94 @@ export interface Ticket {
   end(): void;
 }
 
+interface Admitted {
+  remaining: number;
+  msPerSample: () => number | undefined;
+}
+
+/** Wall time per priced millisecond is learned over windows of at least this much queued wall time. */
+const PACE_WINDOW_MS = 500;
+/**
+ * The pace never prices work below the model calls themselves (in deployed Workers the clock stands still during
+ * compute, so the wall time reads about 0 there), nor above 4x them (a stalled window must not lock the queue).
+ */
+const PACE_RANGE: [number, number] = [1, 4];
+
 /**
  * The work admitted and not yet done, across every session of this runtime (a WASM isolate has one thread, and
  * native sessions share the cores): each request's remaining evaluations (samples x steps left) priced at its
- * session's measured time per sample.
+ * session's measured time per sample, times the pace: how much wall time the queue has really taken per priced
+ * millisecond while it was busy (the sampler's own work, encoding responses, reading requests, event-loop turns).
+ * Pricing the model calls alone ran about 15% low under load (bench/edge-load.ts: p99 past the bound).
  */
 export class WorkQueue {
-  readonly #admitted = new Set<{ remaining: number; msPerSample: () => number | undefined }>();
+  readonly #admitted = new Set<Admitted>();
+  readonly #now: () => number;
+  /** Requests admitted before their session had a measured time per sample, at most `unpricedLimit` at once. */
+  readonly #unpricedLimit: number;
+  #pace = 1;
+  #window = { wallMs: 0, pricedMs: 0 };
+  /** Time of the last step while the queue was busy; undefined while idle (idle time is not work). */
+  #lastStepAt: number | undefined;
+
+  /**
+   * `unpricedLimit`: how many requests of a session not yet measured (cold, or still loading) are admitted at once;
+   * the rest are told to retry, since their wait cannot be priced (one joined model call's worth: QDM_STEP_BATCH).
+   */
+  constructor(now: () => number = () => performance.now(), unpricedLimit = 8) {
+    this.#now = now;
+    this.#unpricedLimit = Math.max(1, unpricedLimit);
+  }
 
   /** How long work admitted now would wait: the time to finish what is already admitted. */
   expectedWaitMs(): number {
     let ms = 0;
-    // NOTE: a session not yet measured prices at 0: a cold burst is admitted; the next requests see real prices.
     for (const r of this.#admitted) ms += r.remaining * (r.msPerSample() ?? 0);
-    return ms;
+    return ms * this.#pace;
   }
 
-  /** 503 `overloaded` with the seconds until the queue should be back under the limit, before any work. */
-  admit(maxQueueMs: number): void {
+  /** Wall milliseconds the queue has taken per priced millisecond of model calls (1 until measured). */
+  get pace(): number {
+    return this.#pace;
+  }
+
+  /**
+   * 503 `overloaded` with the seconds until the queue should be back under the limit, before any work.
+   * `priced`: whether the request's session has a measured time per sample.
+   */
+  admit(maxQueueMs: number, priced = true): void {
+    if (!priced) {
+      let unpriced = 0;
+      for (const r of this.#admitted) if (r.msPerSample() === undefined) unpriced++;
+      if (unpriced >= this.#unpricedLimit) {
+        throw overloaded(
+          `${unpriced} requests already wait on a model that is loading or not yet measured, so the wait cannot ` +
+            'be priced: retry in 1 s',
+          1,
+        );
+      }
+    }
     const wait = this.expectedWaitMs();
     if (wait <= maxQueueMs) return;
     const retryAfter = Math.max(1, Math.ceil((wait - maxQueueMs) / 1000));
-    throw new HttpError(
-      503,
-      'overloaded',
+    throw overloaded(
       `the expected wait is ${(wait / 1000).toFixed(1)} s, above this deployment's ${(maxQueueMs / 1000).toFixed(1)} s ` +
         `(QDM_MAX_QUEUE_MS): retry in ${retryAfter} s`,
-      undefined,
-      { 'Retry-After': String(retryAfter) },
+      retryAfter,
     );
   }
 
   begin(evaluations: number, msPerSample: () => number | undefined): Ticket {
-    const entry = { remaining: evaluations, msPerSample };
+    const entry: Admitted = { remaining: evaluations, msPerSample };
     this.#admitted.add(entry);
     return {
       step: (samples) => {
         entry.remaining = Math.max(0, entry.remaining - samples);
+        this.#observe(samples * (entry.msPerSample() ?? 0));
       },
       end: () => {
         this.#admitted.delete(entry);
+        if (this.#admitted.size === 0) this.#lastStepAt = undefined;
       },
     };
   }
@@ -55,4 +103,24 @@ export class WorkQueue {
   get size(): number {
     return this.#admitted.size;
   }
+
+  /** A step of `pricedMs` finished: learn the pace from the wall time since the previous step of this busy spell. */
+  #observe(pricedMs: number): void {
+    const now = this.#now();
+    const last = this.#lastStepAt;
+    this.#lastStepAt = now;
+    // NOTE: the first step of a busy spell has no start to measure from (it may include a session's load).
+    if (last === undefined || pricedMs <= 0) return;
+    this.#window.wallMs += now - last;
+    this.#window.pricedMs += pricedMs;
+    if (this.#window.wallMs < PACE_WINDOW_MS) return;
+    const measured = this.#window.wallMs / this.#window.pricedMs;
+    const [low, high] = PACE_RANGE;
+    this.#pace = Math.min(high, Math.max(low, 0.5 * this.#pace + 0.5 * measured));
+    this.#window = { wallMs: 0, pricedMs: 0 };
+  }
+}
+
+function overloaded(message: string, retryAfterS: number): HttpError {
+  return new HttpError(503, 'overloaded', message, undefined, { 'Retry-After': String(retryAfterS) });
 }

@@ -108,7 +108,7 @@ export function createEngine(
 ): Engine {
   const catalog = createCatalog(source, clock, config.manifestTtlMs);
   const sessions = new SessionCache(source, factory, clock, config.maxLoadedBytes, config.stepBatch);
-  const queue = new WorkQueue();
+  const queue = new WorkQueue(() => clock.now(), config.stepBatch);
 
   async function defaultModel(): Promise<string> {
     const [first] = await catalog.names();
@@ -132,8 +132,9 @@ export function createEngine(
       }
       // NOTE: admit and enqueue in one synchronous step: with an await between them, requests resumed together
       // (e.g. all waiting on one manifest re-read) each saw the queue without the others and all passed.
-      queue.admit(config.maxQueueMs);
-      const ticket = queue.begin(request.n * plan.steps, () => sessions.msPerSample(snapshot.name, request.variant));
+      const msPerSample = () => sessions.msPerSample(snapshot.name, request.variant);
+      queue.admit(config.maxQueueMs, msPerSample() !== undefined);
+      const ticket = queue.begin(request.n * plan.steps, msPerSample);
       let loaded: LoadedSession;
       try {
         loaded = await sessions.get(snapshot, request.variant);

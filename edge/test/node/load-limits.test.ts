@@ -121,4 +121,34 @@ describe('admission control (QDM_MAX_QUEUE_MS)', () => {
     expect(statuses.filter((s) => s === 503).length).toBe(10 - served);
     expect(app.engine.queue.size).toBe(0);
   });
+
+  it('admits one joined call of requests while a session is cold (unpriced), telling the rest to retry in 1 s', async () => {
+    const artifact = await convArtifact();
+    const { inChannels, outChannels } = artifact.manifest.model;
+    const app = appOver(
+      folderSource(await folderStore(artifact)),
+      { maxQueueMs: 60_000, defaultVariant: 'fp32', stepBatch: 4 },
+      { sessions: slowSessions(20, outChannels / inChannels) },
+    );
+    // A cold burst: nothing is measured yet, so no wait can be priced.
+    const responses = await Promise.all(
+      Array.from({ length: 12 }, () => app.request('/sample?n=1&steps=ddim5&format=json')),
+    );
+    const served = responses.filter((r) => r.status === 200).length;
+    const refused = responses.filter((r) => r.status === 503);
+    expect(served).toBe(4);
+    expect(refused).toHaveLength(8);
+    for (const r of refused) {
+      expect(r.headers.get('retry-after')).toBe('1');
+      expect((await json(r)).message).toMatch(/loading or not yet measured/);
+    }
+    // Measured now: a second burst is priced, and 12 x 5 evaluations x ~20 ms fit the 60 s limit.
+    const again = await Promise.all(
+      Array.from({ length: 12 }, () => app.request('/sample?n=1&steps=ddim5&format=json')),
+    );
+    expect(again.map((r) => r.status)).toEqual(Array(12).fill(200));
+    const health = await json(await app.request('/healthz'));
+    expect(health.queue).toMatchObject({ requests: 0, expectedWaitMs: 0 });
+    expect((health.queue as { pace: number }).pace).toBeGreaterThanOrEqual(1);
+  });
 });
