@@ -138,9 +138,18 @@ function load(opts: { url: string; connections: number; amount: number; timeout:
   );
 }
 
-/** /healthz polled every 250 ms until stopped: its latencies (it must stay answered while /sample is loaded). */
-function pollHealth(url: string): () => Promise<{ answered: number; failed: number; maxMs: number }> {
+/**
+ * /healthz polled every 250 ms until stopped: its latencies (it must stay answered while /sample is loaded) and the
+ * admission queue's learned pace (wall time per priced model-call ms) at the first and last answer.
+ */
+function pollHealth(url: string): () => Promise<{
+  answered: number;
+  failed: number;
+  maxMs: number;
+  pace: { first: number; last: number } | null;
+}> {
   const times: number[] = [];
+  const paces: number[] = [];
   let failed = 0;
   let stopped = false;
   const loop = (async () => {
@@ -148,9 +157,10 @@ function pollHealth(url: string): () => Promise<{ answered: number; failed: numb
       const started = performance.now();
       try {
         const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
-        await res.arrayBuffer();
+        const body = (await res.json()) as { queue?: { pace?: number } };
         if (res.status === 200) times.push(performance.now() - started);
         else failed++;
+        if (typeof body.queue?.pace === 'number') paces.push(body.queue.pace);
       } catch {
         failed++;
       }
@@ -160,7 +170,8 @@ function pollHealth(url: string): () => Promise<{ answered: number; failed: numb
   return async () => {
     stopped = true;
     await loop;
-    return { answered: times.length, failed, maxMs: round(Math.max(0, ...times), 1) };
+    const pace = paces.length > 0 ? { first: paces[0], last: paces[paces.length - 1] } : null;
+    return { answered: times.length, failed, maxMs: round(Math.max(0, ...times), 1), pace };
   };
 }
 

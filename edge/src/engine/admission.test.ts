@@ -51,22 +51,26 @@ describe('WorkQueue pace (wall time per priced model time)', () => {
     waiting.end();
   });
 
-  it('never prices below the model calls (a clock that stands still during compute, as in deployed Workers)', () => {
+  it('learns a faster pace, but not below 0.5 (a clock that stands still during compute, as in deployed Workers)', () => {
     const clock = manualClock();
     const queue = new WorkQueue(clock.now);
-    drain(queue, clock, 200, 10, 0);
-    expect(queue.pace).toBe(1);
-    drain(queue, clock, 200, 10, 5); // two sessions' calls overlapping would read faster than one: still 1
-    expect(queue.pace).toBe(1);
+    drain(queue, clock, 400, 10, 7); // joined calls cheaper per sample than the price
+    expect(queue.pace).toBeCloseTo(0.7, 1);
+    drain(queue, clock, 400, 10, 0); // a clock standing still fills no window: the pace stays
+    expect(queue.pace).toBeCloseTo(0.7, 1);
+    drain(queue, clock, 2000, 10, 1);
+    expect(queue.pace).toBe(0.5);
   });
 
-  it('does not count idle time between busy spells, nor the first step of a spell (it may include a load)', () => {
+  it("does not count idle time between busy spells, nor a cold session's load", () => {
     const clock = manualClock();
     const queue = new WorkQueue(clock.now);
     drain(queue, clock, 100, 10, 10);
     clock.advance(60_000); // idle for a minute
-    const ticket = queue.begin(100, () => 10);
-    clock.advance(5_000); // the first step waited on a cold session
+    let measured: number | undefined;
+    const ticket = queue.begin(100, () => measured);
+    clock.advance(5_000); // a cold session loads, then its first call is measured
+    measured = 10;
     ticket.step(1);
     for (let i = 0; i < 99; i++) {
       clock.advance(10);
@@ -74,6 +78,24 @@ describe('WorkQueue pace (wall time per priced model time)', () => {
     }
     ticket.end();
     expect(queue.pace).toBeCloseTo(1, 5);
+  });
+
+  it('counts the work around the steps: admission to first step, last step to the end', () => {
+    const clock = manualClock();
+    const queue = new WorkQueue(clock.now);
+    for (let r = 0; r < 20; r++) {
+      const ticket = queue.begin(10, () => 10);
+      for (let i = 0; i < 10; i++) {
+        clock.advance(10);
+        ticket.step(1);
+      }
+      clock.advance(50); // the sampler's work after its last step
+      ticket.end();
+      clock.advance(1_000); // idle until the next request
+    }
+    // 150 ms of wall time per 100 ms of model calls (windows end mid-request, so within a window's jitter)
+    expect(queue.pace).toBeGreaterThan(1.4);
+    expect(queue.pace).toBeLessThan(1.7);
   });
 
   it('caps at 4x so one stalled window cannot lock the queue', () => {

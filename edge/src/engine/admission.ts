@@ -15,15 +15,16 @@ interface Admitted {
 /** Wall time per priced millisecond is learned over windows of at least this much queued wall time. */
 const PACE_WINDOW_MS = 500;
 /**
- * The pace never prices work below the model calls themselves (in deployed Workers the clock stands still during
- * compute, so the wall time reads about 0 there), nor above 4x them (a stalled window must not lock the queue).
+ * The pace may read below 1 (sessions price at their slowest measured batch size, and joined calls can be cheaper
+ * per sample) but not below 0.5 (in deployed Workers the clock stands still during compute, so the wall time reads
+ * about 0 there), nor above 4 (a stalled window must not lock the queue).
  */
-const PACE_RANGE: [number, number] = [1, 4];
+const PACE_RANGE: [number, number] = [0.5, 4];
 
 /**
  * The work admitted and not yet done, across every session of this runtime (a WASM isolate has one thread, and
  * native sessions share the cores): each request's remaining evaluations (samples x steps left) priced at its
- * session's measured time per sample, times the pace: how much wall time the queue has really taken per priced
+ * session's measured time per sample (at its slowest batch size), times the pace: how much wall time the queue has really taken per priced
  * millisecond while it was busy (the sampler's own work, encoding responses, reading requests, event-loop turns).
  * Pricing the model calls alone ran about 15% low under load (bench/edge-load.ts: p99 past the bound).
  */
@@ -34,8 +35,11 @@ export class WorkQueue {
   readonly #unpricedLimit: number;
   #pace = 1;
   #window = { wallMs: 0, pricedMs: 0 };
-  /** Time of the last step while the queue was busy; undefined while idle (idle time is not work). */
-  #lastStepAt: number | undefined;
+  /**
+   * Time of the last admission, step or end while priced work was queued; undefined while idle or while only cold
+   * sessions' work waits (idle time and model loads are not the pace of the queue).
+   */
+  #lastEventAt: number | undefined;
 
   /**
    * `unpricedLimit`: how many requests of a session not yet measured (cold, or still loading) are admitted at once;
@@ -86,15 +90,21 @@ export class WorkQueue {
 
   begin(evaluations: number, msPerSample: () => number | undefined): Ticket {
     const entry: Admitted = { remaining: evaluations, msPerSample };
+    this.#observe(0);
     this.#admitted.add(entry);
+    this.#observe(0);
+    let ended = false;
     return {
       step: (samples) => {
         entry.remaining = Math.max(0, entry.remaining - samples);
         this.#observe(samples * (entry.msPerSample() ?? 0));
       },
       end: () => {
+        if (ended) return;
+        ended = true;
+        this.#observe(0);
         this.#admitted.delete(entry);
-        if (this.#admitted.size === 0) this.#lastStepAt = undefined;
+        this.#observe(0);
       },
     };
   }
@@ -104,20 +114,28 @@ export class WorkQueue {
     return this.#admitted.size;
   }
 
-  /** A step of `pricedMs` finished: learn the pace from the wall time since the previous step of this busy spell. */
+  /**
+   * Something happened in the queue (an admission, a step of `pricedMs` done, an end): the wall time since the
+   * previous event counts towards the pace if priced work was queued all along, so the sampler's work around the
+   * steps, encoding answers and reading requests all count, and time with nothing measurable queued does not.
+   */
   #observe(pricedMs: number): void {
     const now = this.#now();
-    const last = this.#lastStepAt;
-    this.#lastStepAt = now;
-    // NOTE: the first step of a busy spell has no start to measure from (it may include a session's load).
-    if (last === undefined || pricedMs <= 0) return;
-    this.#window.wallMs += now - last;
-    this.#window.pricedMs += pricedMs;
-    if (this.#window.wallMs < PACE_WINDOW_MS) return;
+    if (this.#lastEventAt !== undefined) {
+      this.#window.wallMs += now - this.#lastEventAt;
+      this.#window.pricedMs += pricedMs;
+    }
+    this.#lastEventAt = this.#hasPricedWork() ? now : undefined;
+    if (this.#window.wallMs < PACE_WINDOW_MS || this.#window.pricedMs <= 0) return;
     const measured = this.#window.wallMs / this.#window.pricedMs;
     const [low, high] = PACE_RANGE;
     this.#pace = Math.min(high, Math.max(low, 0.5 * this.#pace + 0.5 * measured));
     this.#window = { wallMs: 0, pricedMs: 0 };
+  }
+
+  #hasPricedWork(): boolean {
+    for (const r of this.#admitted) if (r.msPerSample() !== undefined) return true;
+    return false;
   }
 }
 

@@ -2,7 +2,11 @@ import type { ModelSession } from './session.ts';
 
 /** A session that also says how fast it has been: what admission control prices queued work with. */
 export interface MeteredSession extends ModelSession {
-  /** Recent wall time per sample of one denoiser call (undefined before the first call). */
+  /**
+   * Recent wall time per sample of one denoiser call, at the batch size where it was highest (undefined before the
+   * first call): queued work may run at any batch size, and one sample of a joined call can cost more than one alone
+   * (larger activations fall out of cache) or less.
+   */
   msPerSample(): number | undefined;
 }
 
@@ -23,7 +27,8 @@ interface Pending {
 export function batchSteps(session: ModelSession, maxBatch: number): MeteredSession {
   const waiting: Pending[] = [];
   let running = false;
-  let msPerSample: number | undefined;
+  /** Per batch size: an average of recent ms per sample. */
+  const perSample = new Map<number, number>();
 
   async function drain(sampleShape: readonly number[]): Promise<void> {
     running = true;
@@ -39,12 +44,13 @@ export function batchSteps(session: ModelSession, maxBatch: number): MeteredSess
       try {
         const out = await runGroup(group, batch, sampleShape);
         const ms = (performance.now() - started) / batch;
-        msPerSample = msPerSample === undefined ? ms : 0.7 * msPerSample + 0.3 * ms;
+        const before = perSample.get(batch);
+        perSample.set(batch, before === undefined ? ms : 0.7 * before + 0.3 * ms);
         let offset = 0;
-        const perSample = out.length / batch;
+        const outPerSample = out.length / batch;
         for (const p of group) {
-          p.resolve(out.slice(offset, offset + p.batch * perSample));
-          offset += p.batch * perSample;
+          p.resolve(out.slice(offset, offset + p.batch * outPerSample));
+          offset += p.batch * outPerSample;
         }
       } catch (error) {
         for (const p of group) p.reject(error);
@@ -76,6 +82,6 @@ export function batchSteps(session: ModelSession, maxBatch: number): MeteredSess
       });
     },
     release: () => session.release(),
-    msPerSample: () => msPerSample,
+    msPerSample: () => (perSample.size === 0 ? undefined : Math.max(...perSample.values())),
   };
 }
