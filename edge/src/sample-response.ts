@@ -29,6 +29,7 @@ function mean(values: number[]): number {
 export function timingsJson(t: SampleTimings) {
   return {
     loadMs: round(t.loadMs),
+    readyMs: round(t.readyMs),
     ...(t.loadPhases && {
       loadReadMs: round(t.loadPhases.readMs),
       loadVerifyMs: round(t.loadPhases.verifyMs),
@@ -57,6 +58,7 @@ export function serverTiming(t: SampleTimings): string {
           `load-session;dur=${round(t.loadPhases.sessionMs)};desc="${t.loadPhases.graph} graph"`,
         ]
       : []),
+    `ready;dur=${round(t.readyMs)};desc="request to session ready"`,
     `step;dur=${round(mean(t.stepMs))};desc="mean of ${steps} steps"`,
     `step-max;dur=${round(Math.max(0, ...t.stepMs))}`,
     `total;dur=${round(t.totalMs)}`,

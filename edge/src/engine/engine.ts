@@ -22,12 +22,16 @@ export interface PreparedSample {
   /** This request's place in the runtime's work queue (admission control). */
   ticket: Ticket;
   startedAt: number;
+  /** From the request's start until its session was ready: manifest, admission and (cold) the session's load. */
+  readyMs: number;
 }
 
 export interface SampleTimings {
   /** What ran the steps (Server-Timing names it). */
   runtime?: RuntimeInfo;
   loadMs: number;
+  /** Request start to session ready (the cold start of a first request: manifest read + load). */
+  readyMs: number;
   loadPhases?: LoadPhases;
   stepMs: number[];
   totalMs: number;
@@ -122,6 +126,7 @@ export function createEngine(
     queue,
     async prepare(request) {
       const startedAt = clock.now();
+      factory.warm?.(); // the runtime initializes while the manifest is read
       const model = request.model ?? (await defaultModel());
       const snapshot = await catalog.open(model);
       const plan = planSample(request, snapshot.manifest, config);
@@ -142,7 +147,8 @@ export function createEngine(
         ticket.end();
         throw error;
       }
-      return { request: { ...request, model }, snapshot, entry, plan, loaded, ticket, startedAt };
+      const readyMs = clock.now() - startedAt;
+      return { request: { ...request, model }, snapshot, entry, plan, loaded, ticket, startedAt, readyMs };
     },
     async run(prepared, onStep, signal) {
       const { plan, request } = prepared;
@@ -165,6 +171,7 @@ export function createEngine(
         timings: {
           runtime: factory.info,
           loadMs: prepared.loaded.loadMs,
+          readyMs: prepared.readyMs,
           loadPhases: prepared.loaded.phases,
           stepMs,
           totalMs: clock.now() - prepared.startedAt,

@@ -217,6 +217,11 @@ export function ortWebSessions(loadWasm: () => Promise<WebAssembly.Module>): Ses
     heap = runtime.module;
     return heapBuffer(runtime, byteLength);
   };
+  factory.warm = () => {
+    wasm ??= loadWasm();
+    // NOTE: a failure here is not lost: the request that needs the runtime retries it and reports it.
+    wasm.then(initRuntime).catch(() => undefined);
+  };
   factory.memoryBytes = () => heap?.HEAPU8.buffer.byteLength;
   factory.runtime = `onnxruntime ${ort.env.versions.web ?? ort.env.versions.common}`;
   factory.info = { runtime: 'wasm', ep: 'wasm', threads: 1 };

@@ -5,7 +5,13 @@ import { type ArtifactSnapshot, type ArtifactSource, IntegrityError, SourceError
 import { streamHash } from '../sources/stream-hash.ts';
 import { verifyBytes, verifyDigest } from '../sources/verify.ts';
 import { asUnavailable } from './catalog.ts';
-import { type ModelSession, type SessionFactory, type SessionOptions, sameRelease } from './session.ts';
+import {
+  type ModelBuffer,
+  type ModelSession,
+  type SessionFactory,
+  type SessionOptions,
+  sameRelease,
+} from './session.ts';
 import { batchSteps, type MeteredSession } from './step-batcher.ts';
 
 export interface LoadPhases {
@@ -204,14 +210,24 @@ export class SessionCache {
     where: string,
     lap: () => number,
   ): Promise<ModelSession> {
-    const buffer = await (this.#factory.allocate as NonNullable<SessionFactory['allocate']>)(file.bytes);
+    // NOTE: the store's request goes out before the runtime is ready (its first-byte latency overlaps the runtime's
+    // initialization); chunks are pulled only once there is heap to put them in, so no JS copy piles up.
+    const chunks = (this.#source.readChunks as NonNullable<ArtifactSource['readChunks']>)(snapshot, file.file)[
+      Symbol.asyncIterator
+    ]();
+    const first = chunks.next();
+    first.catch(() => undefined); // awaited below; a failed allocation must not leave it unhandled
+    let buffer: ModelBuffer;
+    try {
+      buffer = await (this.#factory.allocate as NonNullable<SessionFactory['allocate']>)(file.bytes);
+    } catch (error) {
+      await chunks.return?.().catch(() => undefined);
+      throw error;
+    }
     try {
       let offset = 0;
       const hash = streamHash();
-      for await (const chunk of (this.#source.readChunks as NonNullable<ArtifactSource['readChunks']>)(
-        snapshot,
-        file.file,
-      )) {
+      for await (const chunk of resumed(first, chunks)) {
         if (offset + chunk.length > file.bytes) {
           throw new IntegrityError(`${where}: more than the ${file.bytes} bytes the manifest says`);
         }
@@ -234,6 +250,22 @@ export class SessionCache {
       phases.sessionMs += lap();
       throw new SourceError(`${where}: the runtime cannot load it (${(error as Error).message})`);
     }
+  }
+}
+
+/** The chunks of an iterator whose first `next()` was already called. */
+async function* resumed(
+  first: Promise<IteratorResult<Uint8Array>>,
+  rest: AsyncIterator<Uint8Array>,
+): AsyncGenerator<Uint8Array> {
+  try {
+    let next = await first;
+    while (!next.done) {
+      yield next.value;
+      next = await rest.next();
+    }
+  } finally {
+    await rest.return?.();
   }
 }
 

@@ -43,6 +43,11 @@ export interface ModelBuffer {
 export type SessionFactory = ((model: Uint8Array, options?: SessionOptions) => Promise<ModelSession>) & {
   /** A buffer in the runtime's memory for an ORT-format model that sessions read in place (WASM runtimes). */
   allocate?: (byteLength: number) => Promise<ModelBuffer>;
+  /**
+   * Starts the runtime's one-time initialization (WASM: instantiating onnxruntime, about 0.3 s of CPU) without
+   * waiting for it, so it overlaps the manifest and model reads of the first request.
+   */
+  warm?: () => void;
   /** Bytes of the runtime's own memory (the WASM heap holding every session's weights), when known. */
   memoryBytes?: () => number | undefined;
   /** Name and version ("onnxruntime 1.30.0"); a variant's edge graph is used only when made by the same release. */
