@@ -21,7 +21,7 @@ function drain(
   pricedMs: number,
   wallMs: number,
 ) {
-  const ticket = queue.begin(steps, () => pricedMs);
+  const ticket = queue.begin('s', 1, steps, () => pricedMs);
   for (let i = 0; i < steps; i++) {
     clock.advance(wallMs);
     ticket.step(1);
@@ -46,7 +46,7 @@ describe('WorkQueue pace (wall time per priced model time)', () => {
     expect(queue.pace).toBe(1);
     drain(queue, clock, 400, 10, 13); // every step takes 13 ms of wall time for 10 ms of model call
     expect(queue.pace).toBeCloseTo(1.3, 2);
-    const waiting = queue.begin(100, () => 10);
+    const waiting = queue.begin('s', 1, 100, () => 10);
     expect(queue.expectedWaitMs()).toBeCloseTo(100 * 10 * 1.3, 0);
     waiting.end();
   });
@@ -68,7 +68,7 @@ describe('WorkQueue pace (wall time per priced model time)', () => {
     drain(queue, clock, 100, 10, 10);
     clock.advance(60_000); // idle for a minute
     let measured: number | undefined;
-    const ticket = queue.begin(100, () => measured);
+    const ticket = queue.begin('s', 1, 100, () => measured);
     clock.advance(5_000); // a cold session loads, then its first call is measured
     measured = 10;
     ticket.step(1);
@@ -84,7 +84,7 @@ describe('WorkQueue pace (wall time per priced model time)', () => {
     const clock = manualClock();
     const queue = new WorkQueue(clock.now);
     for (let r = 0; r < 20; r++) {
-      const ticket = queue.begin(10, () => 10);
+      const ticket = queue.begin('s', 1, 10, () => 10);
       for (let i = 0; i < 10; i++) {
         clock.advance(10);
         ticket.step(1);
@@ -109,7 +109,7 @@ describe('WorkQueue pace (wall time per priced model time)', () => {
 describe('WorkQueue admission', () => {
   it('refuses above the limit with the seconds until the queue is back under it', () => {
     const queue = new WorkQueue(manualClock().now);
-    queue.begin(100, () => 50); // 5 s of work
+    queue.begin('s', 1, 100, () => 50); // 5 s of work
     queue.admit(6000);
     const error = refusal(() => queue.admit(2000));
     expect(error.status).toBe(503);
@@ -122,9 +122,9 @@ describe('WorkQueue admission', () => {
     let measured: number | undefined;
     const cold = () => measured;
     queue.admit(1000, false);
-    const first = queue.begin(10, cold);
+    const first = queue.begin('s', 1, 10, cold);
     queue.admit(1000, false);
-    queue.begin(10, cold);
+    queue.begin('s', 1, 10, cold);
     const error = refusal(() => queue.admit(1000, false));
     expect(error.status).toBe(503);
     expect(error.headers).toEqual({ 'Retry-After': '1' });
@@ -134,5 +134,16 @@ describe('WorkQueue admission', () => {
     first.step(1);
     expect(queue.expectedWaitMs()).toBe(19 * 20);
     expect(() => queue.admit(1000, true)).not.toThrow();
+  });
+
+  it("prices a session's queued requests at the batch they would be joined into", () => {
+    const queue = new WorkQueue(manualClock().now);
+    const price = (batch: number) => (batch >= 4 ? 5 : 20); // joined by 4, a sample costs a quarter
+    queue.begin('a', 1, 10, price);
+    expect(queue.expectedWaitMs()).toBe(10 * 20);
+    for (let i = 0; i < 3; i++) queue.begin('a', 1, 10, price);
+    expect(queue.expectedWaitMs()).toBe(40 * 5);
+    queue.begin('b', 1, 10, price); // another session: not joined with those
+    expect(queue.expectedWaitMs()).toBe(40 * 5 + 10 * 20);
   });
 });

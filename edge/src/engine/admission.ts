@@ -7,16 +7,22 @@ export interface Ticket {
   end(): void;
 }
 
+/** Time per sample of a session, for calls of `batch` samples; undefined while it has not run. */
+export type Price = (batch: number) => number | undefined;
+
 interface Admitted {
   remaining: number;
-  msPerSample: () => number | undefined;
+  /** Samples per step (the request's n). */
+  samples: number;
+  /** The session it runs on: requests of one session may be joined into one call. */
+  session: string;
+  msPerSample: Price;
 }
 
 /** Wall time per priced millisecond is learned over windows of at least this much queued wall time. */
 const PACE_WINDOW_MS = 500;
 /**
- * The pace may read below 1 (sessions price at their slowest measured batch size, and joined calls can be cheaper
- * per sample) but not below 0.5 (in deployed Workers the clock stands still during compute, so the wall time reads
+ * The pace may read below 1 (a batch size not measured yet is priced from the nearest one measured) but not below 0.5 (in deployed Workers the clock stands still during compute, so the wall time reads
  * about 0 there), nor above 4 (a stalled window must not lock the queue).
  */
 const PACE_RANGE: [number, number] = [0.5, 4];
@@ -24,7 +30,7 @@ const PACE_RANGE: [number, number] = [0.5, 4];
 /**
  * The work admitted and not yet done, across every session of this runtime (a WASM isolate has one thread, and
  * native sessions share the cores): each request's remaining evaluations (samples x steps left) priced at its
- * session's measured time per sample (at its slowest batch size), times the pace: how much wall time the queue has really taken per priced
+ * session's measured time per sample at the batch its queued requests would be joined into, times the pace: how much wall time the queue has really taken per priced
  * millisecond while it was busy (the sampler's own work, encoding responses, reading requests, event-loop turns).
  * Pricing the model calls alone ran about 15% low under load (bench/edge-load.ts: p99 past the bound).
  */
@@ -53,8 +59,15 @@ export class WorkQueue {
   /** How long work admitted now would wait: the time to finish what is already admitted. */
   expectedWaitMs(): number {
     let ms = 0;
-    for (const r of this.#admitted) ms += r.remaining * (r.msPerSample() ?? 0);
+    for (const r of this.#admitted) ms += r.remaining * (this.#price(r) ?? 0);
     return ms * this.#pace;
+  }
+
+  /** A request's time per sample at the batch its session's queued requests would be joined into. */
+  #price(entry: Admitted): number | undefined {
+    let concurrent = 0;
+    for (const r of this.#admitted) if (r.session === entry.session && r.remaining > 0) concurrent += r.samples;
+    return entry.msPerSample(Math.max(entry.samples, concurrent));
   }
 
   /** Wall milliseconds the queue has taken per priced millisecond of model calls (1 until measured). */
@@ -69,7 +82,7 @@ export class WorkQueue {
   admit(maxQueueMs: number, priced = true): void {
     if (!priced) {
       let unpriced = 0;
-      for (const r of this.#admitted) if (r.msPerSample() === undefined) unpriced++;
+      for (const r of this.#admitted) if (r.msPerSample(1) === undefined) unpriced++;
       if (unpriced >= this.#unpricedLimit) {
         throw overloaded(
           `${unpriced} requests already wait on a model that is loading or not yet measured, so the wait cannot ` +
@@ -88,16 +101,18 @@ export class WorkQueue {
     );
   }
 
-  begin(evaluations: number, msPerSample: () => number | undefined): Ticket {
-    const entry: Admitted = { remaining: evaluations, msPerSample };
+  /** `samples` per step for `steps` steps on `session`, whose calls cost `msPerSample`. */
+  begin(session: string, samples: number, steps: number, msPerSample: Price): Ticket {
+    const entry: Admitted = { remaining: samples * steps, samples, session, msPerSample };
     this.#observe(0);
     this.#admitted.add(entry);
     this.#observe(0);
     let ended = false;
     return {
       step: (samples) => {
+        const price = this.#price(entry) ?? 0;
         entry.remaining = Math.max(0, entry.remaining - samples);
-        this.#observe(samples * (entry.msPerSample() ?? 0));
+        this.#observe(samples * price);
       },
       end: () => {
         if (ended) return;
@@ -134,7 +149,7 @@ export class WorkQueue {
   }
 
   #hasPricedWork(): boolean {
-    for (const r of this.#admitted) if (r.msPerSample() !== undefined) return true;
+    for (const r of this.#admitted) if (r.msPerSample(1) !== undefined) return true;
     return false;
   }
 }

@@ -137,9 +137,9 @@ export function createEngine(
       }
       // NOTE: admit and enqueue in one synchronous step: with an await between them, requests resumed together
       // (e.g. all waiting on one manifest re-read) each saw the queue without the others and all passed.
-      const msPerSample = () => sessions.msPerSample(snapshot.name, request.variant);
-      queue.admit(config.maxQueueMs, msPerSample() !== undefined);
-      const ticket = queue.begin(request.n * plan.steps, msPerSample);
+      const msPerSample = (batch: number) => sessions.msPerSample(snapshot.name, request.variant, batch);
+      queue.admit(config.maxQueueMs, msPerSample(1) !== undefined);
+      const ticket = queue.begin(`${snapshot.name}/${request.variant}`, request.n, plan.steps, msPerSample);
       let loaded: LoadedSession;
       try {
         loaded = await sessions.get(snapshot, request.variant);

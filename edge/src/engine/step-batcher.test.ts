@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ModelSession } from './session.ts';
-import { batchSteps } from './step-batcher.ts';
+import { batchSteps, nearestBatch } from './step-batcher.ts';
 
 /** A session whose call takes `msFor(batch)` and echoes its input. */
 function timedSession(msFor: (batch: number) => number): ModelSession & { batches: number[] } {
@@ -16,7 +16,7 @@ function timedSession(msFor: (batch: number) => number): ModelSession & { batche
 }
 
 describe('batchSteps', () => {
-  it('joins waiting calls and prices a sample at the batch size where it cost the most', async () => {
+  it('joins waiting calls and prices a sample by the batch size of the call', async () => {
     // alone: 5 ms a sample; joined by 4: 80 ms a call, 20 ms a sample (activations out of cache, say)
     const inner = timedSession((batch) => (batch === 1 ? 5 : 80));
     const session = batchSteps(inner, 4);
@@ -30,6 +30,21 @@ describe('batchSteps', () => {
     const outs = await Promise.all(calls);
     expect(outs.map((o) => o[0])).toEqual([1, 2, 3, 4, 5]);
     expect(inner.batches).toEqual([1, 1, 4]);
-    expect(session.msPerSample()).toBeGreaterThanOrEqual(18);
+    expect(session.msPerSample(4)).toBeGreaterThanOrEqual(18);
+    expect(session.msPerSample(8)).toBe(session.msPerSample(4)); // joined at most by 4
+    expect(session.msPerSample(1)).toBeLessThan(15);
+  });
+
+  it('reads the nearest measured batch size, the costlier one on a tie', () => {
+    const measured = new Map([
+      [1, 10],
+      [4, 30],
+      [8, 20],
+    ]);
+    expect(nearestBatch(measured, 1)).toBe(10);
+    expect(nearestBatch(measured, 2)).toBe(30); // as far from 1 as from 4
+    expect(nearestBatch(measured, 6)).toBe(20);
+    expect(nearestBatch(measured, 16)).toBe(20);
+    expect(nearestBatch(new Map(), 4)).toBeUndefined();
   });
 });
