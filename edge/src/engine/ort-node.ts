@@ -5,8 +5,10 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { identityModel } from './identity-model.ts';
+import type { ThreadData, ThreadReply, ThreadRequest } from './ort-node-thread.ts';
 import type { ModelSession, SessionFactory } from './session.ts';
 
 export const NATIVE_EPS = ['cpu', 'webgpu', 'cuda'] as const;
@@ -51,38 +53,72 @@ export async function checkNativeEp(ep: NativeEp): Promise<void> {
   }
 }
 
-function wrap(session: ort.InferenceSession): ModelSession {
-  const named = (names: readonly string[], name: string, i: number) => (names.includes(name) ? name : names[i]);
-  const xName = named(session.inputNames, 'x', 0);
-  const tName = named(session.inputNames, 't', 1);
-  const outName = named(session.outputNames, 'out', 0);
+interface Pending {
+  resolve(out: Float32Array): void;
+  reject(error: Error): void;
+}
+
+/**
+ * A session on its own worker thread (ort-node-thread.ts): onnxruntime-node computes on the calling thread, which
+ * here is not the server's. Inputs are copied and transferred; the thread is referenced only while a call runs.
+ */
+async function threadSession(model: Uint8Array, ep: NativeEp, threads: number): Promise<ModelSession> {
+  const worker = new Worker(new URL('./ort-node-thread.ts', import.meta.url), {
+    workerData: { model, ep, threads } satisfies ThreadData,
+  });
+  const pending = new Map<number, Pending>();
+  let nextId = 0;
+  let broken: Error | undefined;
+  const breakAll = (error: Error) => {
+    broken ??= error;
+    for (const p of pending.values()) p.reject(broken);
+    pending.clear();
+  };
+  const exited = new Promise<void>((done) => worker.once('exit', () => done()));
+  worker.on('error', breakAll);
+  worker.once('exit', (code) => breakAll(new Error(`the onnxruntime-node session thread exited (code ${code})`)));
+  await new Promise<void>((resolve, reject) => {
+    worker.once('message', (reply: ThreadReply) => {
+      if ('failed' in reply) reject(new Error(reply.failed));
+      else resolve();
+    });
+    worker.once('error', reject);
+    worker.once('exit', () => reject(broken ?? new Error('the onnxruntime-node session thread exited')));
+  });
+  worker.on('message', (reply: ThreadReply) => {
+    if (!('id' in reply)) return;
+    const call = pending.get(reply.id);
+    pending.delete(reply.id);
+    if (pending.size === 0) worker.unref();
+    if ('out' in reply) call?.resolve(reply.out);
+    else call?.reject(new Error(reply.error));
+  });
+  worker.unref();
   return {
-    async run(x, xShape, t) {
-      const result = await session.run({
-        [xName]: new ort.Tensor('float32', x, xShape as number[]),
-        [tName]: new ort.Tensor('float32', t, [t.length]),
+    run(x, xShape, t) {
+      if (broken) return Promise.reject(broken);
+      const id = nextId++;
+      const request: ThreadRequest = { id, x: x.slice(), shape: [...xShape], t: t.slice() };
+      return new Promise((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        worker.ref();
+        worker.postMessage(request, [request.x.buffer as ArrayBuffer, request.t.buffer as ArrayBuffer]);
       });
-      return result[outName].data as Float32Array;
     },
-    release: () => session.release(),
+    async release() {
+      if (!broken) worker.postMessage({ release: true } satisfies ThreadRequest);
+      worker.ref();
+      await exited;
+    },
   };
 }
 
 /**
- * Sessions on onnxruntime-node with `threads` intra-op threads on `ep`. Portable graphs only, optimized at load
+ * Sessions on onnxruntime-node with `threads` intra-op threads on `ep`, each on a worker thread. Portable graphs only, optimized at load
  * at level 'all' (x86 NCHWc kernels and layout transforms the build-time edge graphs leave out on purpose).
  */
 export function ortNodeSessions(ep: NativeEp, threads: number): SessionFactory {
-  const factory: SessionFactory = async (model) => {
-    const session = await ort.InferenceSession.create(model, {
-      executionProviders: [ep],
-      graphOptimizationLevel: 'all',
-      intraOpNumThreads: threads,
-      interOpNumThreads: 1,
-      logSeverityLevel: 3,
-    });
-    return wrap(session);
-  };
+  const factory: SessionFactory = (model) => threadSession(model, ep, threads);
   factory.runtime = `onnxruntime-node ${ort.env.versions.common}`;
   factory.info = { runtime: 'native', ep, threads };
   factory.usesEdgeGraphs = false;

@@ -97,4 +97,35 @@ describe('native runtime (onnxruntime-node)', () => {
     expect(seen).toEqual([1, 4]); // the first call runs alone; the two that waited share one of 4 samples
     expect(echo.msPerSample()).toBeGreaterThanOrEqual(0);
   });
+
+  it('computes on a thread of its own: the event loop keeps turning while a call runs', async () => {
+    const artifact = await unetArtifact();
+    const session = await native(artifact.files[artifact.manifest.variants.fp32.file]);
+    const batch = 256; // long enough to see the loop turn (tens of ms here), a few ms of input
+    const x = new Float32Array(batch * 3 * 8 * 8).fill(0.5);
+    const t = new Float32Array(batch).fill(500);
+    await session.run(x.subarray(0, 3 * 8 * 8), [1, 3, 8, 8], t.subarray(0, 1)); // warm
+    let turns = 0;
+    let counting = true;
+    const count = () => {
+      if (!counting) return;
+      turns++;
+      setImmediate(count);
+    };
+    setImmediate(count);
+    const started = performance.now();
+    const out = await session.run(x, [batch, 3, 8, 8], t);
+    const ms = performance.now() - started;
+    counting = false;
+    expect(out.length).toBe(batch * 6 * 8 * 8); // learned sigma: 6 output channels
+    expect(x[0]).toBe(0.5); // the caller's input is copied, not detached
+    // on the calling thread the loop would not turn at all during the call
+    expect(turns).toBeGreaterThan(Math.min(20, ms / 5));
+    await session.release();
+    await expect(session.run(x, [batch, 3, 8, 8], t)).rejects.toThrow(/exited/);
+  });
+
+  it('reports a model the runtime cannot load as an error (the thread exits)', async () => {
+    await expect(native(new Uint8Array([1, 2, 3, 4]))).rejects.toThrow();
+  });
 });
