@@ -22,16 +22,18 @@ interface Admitted {
 /** Wall time per priced millisecond is learned over windows of at least this much queued wall time. */
 const PACE_WINDOW_MS = 500;
 /**
- * The pace may read below 1 (a batch size not measured yet is priced from the nearest one measured) but not below 0.5 (in deployed Workers the clock stands still during compute, so the wall time reads
- * about 0 there), nor above 4 (a stalled window must not lock the queue).
+ * The pace may read below 1 (a batch size not measured yet is priced from the nearest one measured) but not below
+ * 0.5 (in deployed Workers the clock stands still during compute, so the wall time reads about 0 there), nor above 4
+ * (a stalled window must not lock the queue).
  */
 const PACE_RANGE: [number, number] = [0.5, 4];
 
 /**
  * The work admitted and not yet done, across every session of this runtime (a WASM isolate has one thread, and
  * native sessions share the cores): each request's remaining evaluations (samples x steps left) priced at its
- * session's measured time per sample at the batch its queued requests would be joined into, times the pace: how much wall time the queue has really taken per priced
- * millisecond while it was busy (the sampler's own work, encoding responses, reading requests, event-loop turns).
+ * session's measured time per sample at the batch its queued requests would be joined into, times the pace: how
+ * much wall time the queue has really taken per priced millisecond while it was busy (the sampler's own work,
+ * encoding responses, reading requests, event-loop turns).
  * Pricing the model calls alone ran about 15% low under load (bench/edge-load.ts: p99 past the bound).
  */
 export class WorkQueue {
@@ -58,16 +60,23 @@ export class WorkQueue {
 
   /** How long work admitted now would wait: the time to finish what is already admitted. */
   expectedWaitMs(): number {
+    const concurrent = this.#concurrency();
     let ms = 0;
-    for (const r of this.#admitted) ms += r.remaining * (this.#price(r) ?? 0);
+    for (const r of this.#admitted) ms += r.remaining * (this.#price(r, concurrent) ?? 0);
     return ms * this.#pace;
   }
 
+  /** Samples per step queued on each session: the batch its requests would be joined into. */
+  #concurrency(): Map<string, number> {
+    const samples = new Map<string, number>();
+    for (const r of this.#admitted)
+      if (r.remaining > 0) samples.set(r.session, (samples.get(r.session) ?? 0) + r.samples);
+    return samples;
+  }
+
   /** A request's time per sample at the batch its session's queued requests would be joined into. */
-  #price(entry: Admitted): number | undefined {
-    let concurrent = 0;
-    for (const r of this.#admitted) if (r.session === entry.session && r.remaining > 0) concurrent += r.samples;
-    return entry.msPerSample(Math.max(entry.samples, concurrent));
+  #price(entry: Admitted, concurrent = this.#concurrency()): number | undefined {
+    return entry.msPerSample(Math.max(entry.samples, concurrent.get(entry.session) ?? 0));
   }
 
   /** Wall milliseconds the queue has taken per priced millisecond of model calls (1 until measured). */

@@ -114,8 +114,9 @@ async function threadSession(model: Uint8Array, ep: NativeEp, threads: number): 
 }
 
 /**
- * Sessions on onnxruntime-node with `threads` intra-op threads on `ep`, each on a worker thread. Portable graphs only, optimized at load
- * at level 'all' (x86 NCHWc kernels and layout transforms the build-time edge graphs leave out on purpose).
+ * Sessions on onnxruntime-node with `threads` intra-op threads on `ep`, each on a worker thread. Portable graphs
+ * only, optimized at load at level 'all' (x86 NCHWc kernels and layout transforms the build-time edge graphs leave
+ * out on purpose).
  */
 export function ortNodeSessions(ep: NativeEp, threads: number): SessionFactory {
   const factory: SessionFactory = (model) => threadSession(model, ep, threads);

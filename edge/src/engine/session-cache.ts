@@ -113,8 +113,9 @@ export class SessionCache {
   }
 
   /**
-   * The measured time per sample of the held session of (artifact, variant) in calls of `batch`, synchronously: admission control
-   * prices a request before awaiting anything, so requests woken together cannot all pass it unpriced.
+   * The measured time per sample of the held session of (artifact, variant) in calls of `batch`, synchronously:
+   * admission control prices a request before awaiting anything, so requests woken together cannot all pass it
+   * unpriced.
    */
   msPerSample(name: string, variant: string, batch = 1): number | undefined {
     return this.#entries.get(`${name}/${variant}`)?.ready?.msPerSample(batch);
