@@ -1,12 +1,10 @@
-import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AppDeps } from './app.ts';
 import { configFromEnv } from './config.ts';
 import { checkNativeEp, NATIVE_EPS, ortNodeSessions } from './engine/ort-node.ts';
-import { ortWebSessions } from './engine/ort-web.ts';
+import { ortWebThreadSessions } from './engine/ort-web-thread.ts';
 import type { SessionFactory } from './engine/session.ts';
 import { folderSource } from './sources/folder.ts';
 import { versionedSource } from './sources/object-store.ts';
@@ -16,11 +14,7 @@ import type { ArtifactSource } from './sources/source.ts';
 /** The embedded default store: `artifacts/` at the repository root. */
 export const defaultArtifactsDir = fileURLToPath(new URL('../../artifacts/', import.meta.url));
 
-/** The same ORT wasm binary wrangler bundles, compiled here (Node may compile WebAssembly at run time). */
-export async function compileOrtWasm(): Promise<WebAssembly.Module> {
-  const path = createRequire(import.meta.url).resolve('onnxruntime-web/ort-wasm-simd-threaded.wasm');
-  return WebAssembly.compile(await readFile(path));
-}
+export { compileOrtWasm } from './engine/ort-wasm-node.ts';
 
 /** `QDM_ARTIFACTS`: a folder (default `artifacts/`) or `s3://bucket/prefix` (standard AWS environment). */
 export function sourceFromEnv(env: Record<string, string | undefined>): ArtifactSource {
@@ -56,7 +50,7 @@ export async function sessionsFromEnv(env: Record<string, string | undefined>): 
     for (const key of ['QDM_EP', 'QDM_THREADS']) {
       if (env[key]) throw new Error(`${key} applies to QDM_RUNTIME=native only (wasm runs 1 thread on the CPU)`);
     }
-    return ortWebSessions(compileOrtWasm);
+    return ortWebThreadSessions();
   }
   const ep = choice(env, 'QDM_EP', NATIVE_EPS, 'cpu');
   const threads = env.QDM_THREADS ? Number(env.QDM_THREADS) : availableParallelism();

@@ -5,11 +5,10 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { identityModel } from './identity-model.ts';
-import type { ThreadData, ThreadReply, ThreadRequest } from './ort-node-thread.ts';
 import type { ModelSession, SessionFactory } from './session.ts';
+import { threadSession } from './threaded.ts';
 
 export const NATIVE_EPS = ['cpu', 'webgpu', 'cuda'] as const;
 export type NativeEp = (typeof NATIVE_EPS)[number];
@@ -53,63 +52,29 @@ export async function checkNativeEp(ep: NativeEp): Promise<void> {
   }
 }
 
-interface Pending {
-  resolve(out: Float32Array): void;
-  reject(error: Error): void;
-}
-
-/**
- * A session on its own worker thread (ort-node-thread.ts): onnxruntime-node computes on the calling thread, which
- * here is not the server's. Inputs are copied and transferred; the thread is referenced only while a call runs.
- */
-async function threadSession(model: Uint8Array, ep: NativeEp, threads: number): Promise<ModelSession> {
-  const worker = new Worker(new URL('./ort-node-thread.ts', import.meta.url), {
-    workerData: { model, ep, threads } satisfies ThreadData,
+/** A session on onnxruntime-node on this thread (session-thread.ts calls it on a worker thread). */
+export async function nativeSession(model: Uint8Array, ep: string, threads: number): Promise<ModelSession> {
+  const session = await ort.InferenceSession.create(model, {
+    executionProviders: [ep],
+    graphOptimizationLevel: 'all',
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    logSeverityLevel: 3,
   });
-  const pending = new Map<number, Pending>();
-  let nextId = 0;
-  let broken: Error | undefined;
-  const breakAll = (error: Error) => {
-    broken ??= error;
-    for (const p of pending.values()) p.reject(broken);
-    pending.clear();
-  };
-  const exited = new Promise<void>((done) => worker.once('exit', () => done()));
-  worker.on('error', breakAll);
-  worker.once('exit', (code) => breakAll(new Error(`the onnxruntime-node session thread exited (code ${code})`)));
-  await new Promise<void>((resolve, reject) => {
-    worker.once('message', (reply: ThreadReply) => {
-      if ('failed' in reply) reject(new Error(reply.failed));
-      else resolve();
-    });
-    worker.once('error', reject);
-    worker.once('exit', () => reject(broken ?? new Error('the onnxruntime-node session thread exited')));
-  });
-  worker.on('message', (reply: ThreadReply) => {
-    if (!('id' in reply)) return;
-    const call = pending.get(reply.id);
-    pending.delete(reply.id);
-    if (pending.size === 0) worker.unref();
-    if ('out' in reply) call?.resolve(reply.out);
-    else call?.reject(new Error(reply.error));
-  });
-  worker.unref();
+  // The artifact contract names them x, t and out; fall back to position for other graphs.
+  const named = (names: readonly string[], name: string, i: number) => (names.includes(name) ? name : names[i]);
+  const xName = named(session.inputNames, 'x', 0);
+  const tName = named(session.inputNames, 't', 1);
+  const outName = named(session.outputNames, 'out', 0);
   return {
-    run(x, xShape, t) {
-      if (broken) return Promise.reject(broken);
-      const id = nextId++;
-      const request: ThreadRequest = { id, x: x.slice(), shape: [...xShape], t: t.slice() };
-      return new Promise((resolve, reject) => {
-        pending.set(id, { resolve, reject });
-        worker.ref();
-        worker.postMessage(request, [request.x.buffer as ArrayBuffer, request.t.buffer as ArrayBuffer]);
+    async run(x, xShape, t) {
+      const result = await session.run({
+        [xName]: new ort.Tensor('float32', x, xShape as number[]),
+        [tName]: new ort.Tensor('float32', t, [t.length]),
       });
+      return result[outName].data as Float32Array;
     },
-    async release() {
-      if (!broken) worker.postMessage({ release: true } satisfies ThreadRequest);
-      worker.ref();
-      await exited;
-    },
+    release: () => session.release(),
   };
 }
 
@@ -119,7 +84,8 @@ async function threadSession(model: Uint8Array, ep: NativeEp, threads: number): 
  * out on purpose).
  */
 export function ortNodeSessions(ep: NativeEp, threads: number): SessionFactory {
-  const factory: SessionFactory = (model) => threadSession(model, ep, threads);
+  // NOTE: on a worker thread: onnxruntime-node computes on the calling thread (session-thread.ts says why)
+  const factory: SessionFactory = (model) => threadSession({ kind: 'native', ep, threads }, model);
   factory.runtime = `onnxruntime-node ${ort.env.versions.common}`;
   factory.info = { runtime: 'native', ep, threads };
   factory.usesEdgeGraphs = false;

@@ -2,6 +2,7 @@
 // DDIM loop and noise, so images differ only by float rounding of the kernels.
 import { describe, expect, it } from 'vitest';
 import { ortNodeSessions } from '../../src/engine/ort-node.ts';
+import { ortWebThreadSessions } from '../../src/engine/ort-web-thread.ts';
 import { batchSteps } from '../../src/engine/step-batcher.ts';
 import { folderSource } from '../../src/sources/folder.ts';
 import { folderStore } from '../fixtures/folder.ts';
@@ -127,5 +128,18 @@ describe('native runtime (onnxruntime-node)', () => {
 
   it('reports a model the runtime cannot load as an error (the thread exits)', async () => {
     await expect(native(new Uint8Array([1, 2, 3, 4]))).rejects.toThrow();
+  });
+
+  it('QDM_RUNTIME=wasm on Node: the WASM runtime on a thread gives the same bytes as in the server thread', async () => {
+    const root = await folderStore(await unetArtifact());
+    const inProcess = appOver(folderSource(root));
+    const threaded = appOver(folderSource(root), {}, { sessions: ortWebThreadSessions() });
+    const query = '/sample?variant=fp32&seed=4&n=2&steps=ddim5&format=npy';
+    const [a, b] = [await inProcess.request(query), await threaded.request(query)];
+    expect([a.status, b.status]).toEqual([200, 200]);
+    expect(await bytes(b)).toEqual(await bytes(a));
+    expect(b.headers.get('server-timing')).toMatch(/runtime;desc="wasm wasm, 1 thread"/);
+    const health = await json(await threaded.request('/healthz'));
+    expect(health.runtimeMemoryBytes as number).toBeGreaterThan(1 << 20); // the thread's WASM heap
   });
 });
