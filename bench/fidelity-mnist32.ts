@@ -1,19 +1,27 @@
 /**
  * Fidelity beyond the published methods on the trained mnist32 model (issue 11): W8A8 and W4A8 of the `full`
  * scheme with each technique on and off: PTQD noise correction (`ptqd`), mixed-precision W4A8 (`w8` = share of
- * the weights kept at 8 bits, layers chosen by output sensitivity), GPTQ reconstruction (`gptq`) and
- * time-step-grouped activation scales (`groups` = one graph per group of respaced steps, simulated here by
- * switching graphs by step; not shipped by build-artifact).
+ * the weights kept at 8 bits, layers chosen by output sensitivity), GPTQ reconstruction (`gptq`), time-step-grouped
+ * activation scales (`gN` = one graph per group of respaced steps) and wide steps (`late16:K` / `early16:K` = the
+ * last K steps, t nearest 0, / the first K, noisiest, run a W8A16 graph: the same integer weights, 16-bit
+ * activations as build-artifact's `--abits 16`, ranges observed on those steps' pairs; `late32:K` / `early32:K`:
+ * the same integer weights with float activations; early and late steps of one width share one graph; with `gN`
+ * the 8-bit steps between them are split into N groups). Groups and wide steps are simulated by switching graphs
+ * by step; build-artifact does not ship them.
  *
  * Per variant: same-seed PSNR vs fp32 (uint8, DDIM 50, eta 0, seed 0), epsilon SQNR per step (quantized vs fp32
  * on the same x_t of the fp32 trajectories of those seeds, after the correction), class-FID between N quantized
- * and N fp32 samples on the MNIST classifier's pool features, file size, onnxruntime-node per-step time (batch 1,
- * 1 thread, interleaved with fp32, denoiser + correction), integer node count after onnxruntime's fusion.
+ * and N fp32 samples on the MNIST classifier's pool features, file size (what the graphs share, identical
+ * initializers such as the weights, counted once), onnxruntime-node per-step time (batch 1, 1 thread, every graph
+ * interleaved with fp32 and the plain W8A8 graph, denoiser + correction; a variant's step is its graphs' times
+ * averaged over the steps each serves), integer node count after onnxruntime's fusion (of an 8-bit graph; each
+ * graph's count under `graphs`).
  *
  *   node bench/fidelity-mnist32.ts [--seeds 64] [--fid-samples 1000] [--calib 256] [--trajectories 32]
  *     [--variants w8,w8+ptqd,...] [--threads 2] [--latency-runs 60] [--out bench/results/fidelity-mnist32.json]
  *
- * A variant name is its bits then "+"-joined techniques: `w8`, `w8+ptqd`, `w4+gptq+mp0.15+ptqd`, `w8+g4`.
+ * A variant name is its bits then "+"-joined techniques: `w8`, `w8+ptqd`, `w4+gptq+mp0.15+ptqd`, `w8+g4`,
+ * `w8+early32:2+late32:4`, `w8+g2+late16:3`.
  * Prints one JSON object; writes --out only for the default arguments unless --out is given.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -57,7 +65,8 @@ import { createSession, sessionDenoiser } from '../toolchain/src/runtime/ort.ts'
 import { median } from './lib.ts';
 import { machineInfo } from './machine.ts';
 
-const DEFAULT_VARIANTS = 'w8,w8+ptqd,w4+gptq,w4+gptq+ptqd,w4+gptq+mp0.15,w4+gptq+mp0.15+ptqd';
+const DEFAULT_VARIANTS =
+  'w8,w8+ptqd,w8+early16:1+late16:3,w8+early32:2+late32:4,w4+gptq,w4+gptq+ptqd,w4+gptq+mp0.15,w4+gptq+mp0.15+ptqd';
 const { values: args } = parseArgs({
   options: {
     seeds: { type: 'string', default: '64' },
@@ -107,17 +116,39 @@ interface Spec {
   ptqd: boolean;
   budget: number;
   groups: number;
+  /** Steps (last ones: t nearest 0; first ones: noisiest) served by a wide graph, its activation bits (32: float). */
+  late: number;
+  lateBits: 16 | 32;
+  early: number;
+  earlyBits: 16 | 32;
 }
 function parseSpec(name: string): Spec {
   const [bits, ...techniques] = name.split('+');
   if (bits !== 'w8' && bits !== 'w4') throw new Error(`variant ${name}: starts with w8 or w4`);
-  const spec: Spec = { name, bits: bits === 'w8' ? 8 : 4, gptq: false, ptqd: false, budget: 0, groups: 1 };
+  const spec: Spec = {
+    name,
+    bits: bits === 'w8' ? 8 : 4,
+    gptq: false,
+    ptqd: false,
+    budget: 0,
+    groups: 1,
+    late: 0,
+    lateBits: 16,
+    early: 0,
+    earlyBits: 16,
+  };
   for (const t of techniques) {
     if (t === 'gptq') spec.gptq = true;
     else if (t === 'ptqd') spec.ptqd = true;
     else if (/^mp[0-9.]+$/.test(t)) spec.budget = Number(t.slice(2));
     else if (/^g[0-9]+$/.test(t)) spec.groups = Number(t.slice(1));
-    else throw new Error(`variant ${name}: unknown technique ${t}`);
+    else if (/^late(16|32):[0-9]+$/.test(t)) {
+      spec.lateBits = t.startsWith('late16') ? 16 : 32;
+      spec.late = Number(t.slice(7));
+    } else if (/^early(16|32):[0-9]+$/.test(t)) {
+      spec.earlyBits = t.startsWith('early16') ? 16 : 32;
+      spec.early = Number(t.slice(8));
+    } else throw new Error(`variant ${name}: unknown technique ${t}`);
   }
   return spec;
 }
@@ -170,14 +201,16 @@ async function sampleImages(denoiser: Denoiser, correction: NoiseCorrection | un
 }
 
 // --- shared quantization state -----------------------------------------------------------------------------------
-const plans = new Map<number, QuantPlan>();
-const planFor = (bits: 4 | 8) => {
-  if (!plans.has(bits))
-    plans.set(bits, planQuantization(fp32.graph, { scheme: 'full', weightBits: bits, activationBits: 8 }));
-  return plans.get(bits)!;
+const plans = new Map<string, QuantPlan>();
+const planFor = (bits: 4 | 8, abits: 8 | 16 = 8) => {
+  const key = `w${bits}a${abits}`;
+  if (!plans.has(key))
+    plans.set(key, planQuantization(fp32.graph, { scheme: 'full', weightBits: bits, activationBits: abits }));
+  return plans.get(key)!;
 };
 const stats = await observeActivations(fp32, planFor(8), calibration, { observer: { kind: 'lp' }, threads });
 let sensitivity: LayerSensitivity[] | undefined;
+const allActivations = new Set(planFor(8).activations.map((a) => a.value));
 
 function subset(set: CalibrationSet, keep: (step: number) => boolean): CalibrationSet {
   const picks = Array.from({ length: set.count }, (_, i) => i).filter((i) => keep(set.stepIndex[i]));
@@ -194,20 +227,42 @@ function subset(set: CalibrationSet, keep: (step: number) => boolean): Calibrati
   };
 }
 
-/** Respaced-step groups of equal length, noisiest last: group g covers steps [lo, hi]. */
-function groupsOf(count: number): { lo: number; hi: number }[] {
+interface Group {
+  /** Respaced step indices the group's graph serves (0 = the last step). */
+  steps: number[];
+  abits: 8 | 16 | 32;
+}
+
+const range = (lo: number, hi: number) => Array.from({ length: Math.max(0, hi - lo + 1) }, (_, k) => lo + k);
+
+/**
+ * One graph per group: the 8-bit groups split the steps between the last `late` and the first `early` loop steps
+ * equally (`count` groups); the wide steps get one graph per activation width (early and late of the same width
+ * share it). 8-bit graphs come first.
+ */
+function groupsOf(spec: Spec): Group[] {
   const n = diffusion.numSteps;
-  return Array.from({ length: count }, (_, g) => ({
-    lo: Math.floor((g * n) / count),
-    hi: Math.floor(((g + 1) * n) / count) - 1,
+  const lo = spec.late;
+  const span = n - spec.early - lo;
+  const groups: Group[] = Array.from({ length: spec.groups }, (_, g) => ({
+    steps: range(lo + Math.floor((g * span) / spec.groups), lo + Math.floor(((g + 1) * span) / spec.groups) - 1),
+    abits: 8,
   }));
+  const wide = (steps: number[], abits: 16 | 32) => {
+    const same = groups.find((g) => g.abits === abits);
+    if (same) same.steps.push(...steps);
+    else if (steps.length > 0) groups.push({ steps, abits });
+  };
+  wide(range(0, spec.late - 1), spec.lateBits);
+  wide(range(n - spec.early, n - 1), spec.earlyBits);
+  return groups;
 }
 
 interface Built {
   spec: Spec;
   models: OnnxModel[];
   bytes: Uint8Array[];
-  groups: { lo: number; hi: number }[];
+  groups: Group[];
   correction?: NoiseCorrection;
   w8?: ReturnType<typeof chooseW8Layers>;
   buildSeconds: number;
@@ -235,24 +290,27 @@ async function build(spec: Spec): Promise<Built> {
       plan.weights.map((s) => [s.node, roundWeightsNearest(s, weightMatrix(index.initializer(s.weight)!), 'lp')]),
     );
   }
-  const groups = groupsOf(spec.groups);
+  const groups = groupsOf(spec);
   const models: OnnxModel[] = [];
   for (const g of groups) {
+    if (g.abits === 32) {
+      models.push(exportQdq(fp32, plan, stats.ranges, weights, { skipActivations: allActivations }));
+      continue;
+    }
+    // The 16-bit graph: the same weight sites and integer weights, 16-bit activation sites.
+    const groupPlan = g.abits === 16 ? { ...planFor(spec.bits, 16), weights: plan.weights } : plan;
     const ranges =
-      spec.groups === 1
+      g.abits === 8 && spec.groups === 1
         ? stats.ranges
         : (
             await observeActivations(
               fp32,
-              plan,
-              subset(calibration, (s) => s >= g.lo && s <= g.hi),
-              {
-                observer: { kind: 'lp' },
-                threads,
-              },
+              groupPlan,
+              subset(calibration, (s) => g.steps.includes(s)),
+              { observer: { kind: 'lp' }, threads },
             )
           ).ranges;
-    models.push(exportQdq(fp32, plan, ranges, weights));
+    models.push(exportQdq(fp32, groupPlan, ranges, weights));
   }
   const bytes = models.map(encodeModel);
   let correction: NoiseCorrection | undefined;
@@ -281,12 +339,12 @@ function spread(total: number, n: number): number[] {
 }
 
 /** Picks the group graph by the step's model time (t -> respaced index via the diffusion's times). */
-function groupDenoiser(sessions: ort.InferenceSession[], groups: { lo: number; hi: number }[]): Denoiser {
+function groupDenoiser(sessions: ort.InferenceSession[], groups: Group[]): Denoiser {
   const denoisers = sessions.map((s) => sessionDenoiser(s, { shape: SHAPE, learnSigma: d.learnSigma }));
   const times = Array.from({ length: diffusion.numSteps }, (_, i) => Math.fround(diffusion.modelTime(i)));
   return (x, t, batch) => {
     const index = times.indexOf(Math.fround(t[0]));
-    const g = groups.findIndex((r) => index >= r.lo && index <= r.hi);
+    const g = groups.findIndex((r) => r.steps.includes(index));
     return denoisers[Math.max(0, g)](x, t, batch);
   };
 }
@@ -336,11 +394,27 @@ for (const spec of specs) {
   const images = await sampleImages(denoiser, b.correction, n);
   const fid = fpPool ? frechetDistance(await poolOf(images, fidSamples), fpPool) : null;
   await Promise.all(sessions.map((s) => s.release()));
-  const fusion = await inspectFusion(b.models[0]);
+  const fusions = await Promise.all(b.models.map((m) => inspectFusion(m)));
+  const fusion = fusions[0]; // an 8-bit graph
   const result = {
     variant: spec.name,
     bits: `w${spec.bits}a8`,
-    techniques: { gptq: spec.gptq, ptqd: spec.ptqd, w8Budget: spec.budget, groups: spec.groups },
+    techniques: {
+      gptq: spec.gptq,
+      ptqd: spec.ptqd,
+      w8Budget: spec.budget,
+      groups: spec.groups,
+      lateSteps: spec.late,
+      lateActivationBits: spec.late > 0 ? spec.lateBits : undefined,
+      earlySteps: spec.early,
+      earlyActivationBits: spec.early > 0 ? spec.earlyBits : undefined,
+    },
+    graphs: b.groups.map((g, k) => ({
+      respacedSteps: spans(g.steps),
+      activationBits: g.abits,
+      integerNodes: fusions[k].integerTotal,
+      floatLayers: fusions[k].floatLayerTotal,
+    })),
     psnr: psnr(fpRef, images, seeds),
     epsilonSqnr: {
       meanDb: round(sqnr.reduce((x, y) => x + y, 0) / sqnr.length),
@@ -348,7 +422,7 @@ for (const spec of specs) {
       byStep: sqnr.map((v) => round(v)),
     },
     classFid: fid === null ? null : round(fid, 3),
-    bytes: b.bytes.reduce((a, x) => a + x.length, 0) - (b.bytes.length - 1) * weightBytes(b.bytes[0], b.models[0]),
+    bytes: b.bytes.reduce((a, x) => a + x.length, 0) - sharedBytes(b.models),
     sizeRatio: 0,
     integerNodes: fusion.integerTotal,
     integerByOp: fusion.integerNodes,
@@ -372,22 +446,71 @@ for (const spec of specs) {
 }
 
 /**
- * Bytes a grouped artifact shares between its group graphs (the quantized weights, stored once as external data):
- * the encoded size minus the graph without its initializers.
+ * Bytes a grouped artifact stores only once (one external-data file for its graphs): the encoded size of every
+ * initializer that an earlier graph holds identically (name, type, values: the weights; int32 biases differ, as
+ * their scale is the input's scale times the weight's).
  */
-function weightBytes(bytes: Uint8Array, model: OnnxModel): number {
-  const bare = encodeModel({ ...model, graph: { ...model.graph, initializers: [] } });
-  return bytes.length - bare.length;
+function sharedBytes(models: OnnxModel[]): number {
+  const seen = new Map<string, OnnxModel['graph']['initializers'][number]>();
+  let shared = 0;
+  for (const model of models) {
+    const repeats = model.graph.initializers.filter((t) => {
+      const first = seen.get(t.name);
+      if (!first) seen.set(t.name, t);
+      return first !== undefined && sameTensor(first, t);
+    });
+    if (repeats.length === 0) continue;
+    const bare = { ...model, graph: { ...model.graph, initializers: [] } };
+    shared +=
+      encodeModel({ ...bare, graph: { ...bare.graph, initializers: repeats } }).length - encodeModel(bare).length;
+  }
+  return shared;
+}
+
+/** Step indices as [lo, hi] runs. */
+function spans(steps: number[]): [number, number][] {
+  const out: [number, number][] = [];
+  for (const s of [...steps].sort((a, b) => a - b)) {
+    const last = out.at(-1);
+    if (last && last[1] === s - 1) last[1] = s;
+    else out.push([s, s]);
+  }
+  return out;
+}
+
+function sameTensor(a: OnnxModel['graph']['initializers'][number], b: OnnxModel['graph']['initializers'][number]) {
+  if (a.dtype !== b.dtype || a.data.length !== b.data.length || a.dims.join() !== b.dims.join()) return false;
+  const x = new Uint8Array(a.data.buffer, a.data.byteOffset, a.data.byteLength);
+  const y = new Uint8Array(b.data.buffer, b.data.byteOffset, b.data.byteLength);
+  return x.every((v, i) => v === y[i]);
 }
 
 // --- latency: batch 1, 1 thread, interleaved, denoiser + correction ------------------------------------------------
+// Every graph of every variant, next to fp32 and the plain W8A8 graph; a variant's step time is its graphs' times
+// averaged over the 50 steps each serves.
 const runs = Number(args['latency-runs']);
-const sessions = await Promise.all(
-  [fp32Bytes, ...built.map((b) => b.bytes[0])].map((m) =>
-    ort.InferenceSession.create(m, { graphOptimizationLevel: 'all', intraOpNumThreads: 1, interOpNumThreads: 1 }),
+const plain = planFor(8);
+const plainIndex = indexGraph(prepareModel(fp32, plain).graph);
+const plainBytes = encodeModel(
+  exportQdq(
+    fp32,
+    plain,
+    stats.ranges,
+    new Map(
+      plain.weights.map((s) => [s.node, roundWeightsNearest(s, weightMatrix(plainIndex.initializer(s.weight)!), 'lp')]),
+    ),
   ),
 );
-const corrections = [undefined, ...built.map((b) => b.correction)];
+const timed = [
+  { bytes: fp32Bytes, correction: undefined as NoiseCorrection | undefined },
+  { bytes: plainBytes, correction: undefined },
+  ...built.flatMap((b) => b.bytes.map((bytes) => ({ bytes, correction: b.correction }))),
+];
+const sessions = await Promise.all(
+  timed.map((m) =>
+    ort.InferenceSession.create(m.bytes, { graphOptimizationLevel: 'all', intraOpNumThreads: 1, interOpNumThreads: 1 }),
+  ),
+);
 const x = new ort.Tensor('float32', calibration.x.slice(0, SIZE), [1, ...SHAPE]);
 const tIn = new ort.Tensor('float32', calibration.t.slice(0, 1), [1]);
 const wall = sessions.map(() => [] as number[]);
@@ -395,16 +518,23 @@ for (let r = 0; r < runs + 5; r++) {
   for (const [k, s] of sessions.entries()) {
     const w0 = performance.now();
     const out = await s.run({ x, t: tIn });
-    const c = corrections[k];
+    const c = timed[k].correction;
     if (c) correctEpsilon(out.out.data as Float32Array, correctionAt(c, calibration.t[0]), 1, 3, outChannels);
     if (r >= 5) wall[k].push(performance.now() - w0);
   }
 }
 await Promise.all(sessions.map((s) => s.release()));
 const fpMs = median(wall[0]);
+const plainMs = median(wall[1]);
+let next = 2;
 results.forEach((r, k) => {
-  r.stepMs = round(median(wall[k + 1]), 3);
-  r.stepRatioVsFp32 = round(median(wall[k + 1]) / fpMs, 3);
+  const b = built[k];
+  const graphMs = b.groups.map(() => median(wall[next++]));
+  const stepMs = b.groups.reduce((a, g, i) => a + g.steps.length * graphMs[i], 0) / diffusion.numSteps;
+  r.stepMsByGraph = graphMs.map((v) => round(v, 3));
+  r.stepMs = round(stepMs, 3);
+  r.stepRatioVsW8a8 = round(stepMs / plainMs, 3);
+  r.stepRatioVsFp32 = round(stepMs / fpMs, 3);
 });
 
 const report = {
@@ -421,6 +551,8 @@ const report = {
     runtime: 'onnxruntime-node, level all, 1 thread, batch 1, median, interleaved',
     runs,
     fp32Ms: round(fpMs, 3),
+    w8a8Ms: round(plainMs, 3),
+    perVariant: 'each graph timed; stepMs = its graphs averaged over the steps each serves',
   },
   fp32Bytes: fp32Bytes.length,
   sensitivity: sensitivity?.map((s) => ({ node: s.node, params: s.params, aloneW4SqnrDb: round(s.aloneW4SqnrDb) })),
