@@ -52,8 +52,11 @@ send({ ready: true, memoryBytes: factory.memoryBytes?.() });
 
 port.on('message', async (request: ThreadRequest) => {
   if ('release' in request) {
-    await session.release();
-    port.close(); // nothing else keeps this thread alive: it exits
+    try {
+      await session.release();
+    } finally {
+      port.close(); // nothing else keeps this thread alive: it exits (its caller awaits that)
+    }
     return;
   }
   try {
