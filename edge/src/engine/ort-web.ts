@@ -200,10 +200,14 @@ function wrap(session: ort.InferenceSession, onRelease: () => void): ModelSessio
 export function ortWebSessions(loadWasm: () => Promise<WebAssembly.Module>): SessionFactory {
   let wasm: Promise<WebAssembly.Module> | undefined;
   let heap: EmscriptenModule | undefined;
-  const factory: SessionFactory = async (model, options) => {
+  const ready = async (): Promise<Runtime> => {
     wasm ??= loadWasm();
     const runtime = await initRuntime(await wasm);
     heap = runtime.module;
+    return runtime;
+  };
+  const factory: SessionFactory = async (model, options) => {
+    const runtime = await ready();
     if (options?.format !== 'ort') {
       return wrap(await ort.InferenceSession.create(model, sessionOptions(options)), () => undefined);
     }
@@ -211,17 +215,9 @@ export function ortWebSessions(loadWasm: () => Promise<WebAssembly.Module>): Ses
     buffer.write(model, 0);
     return buffer.open(options);
   };
-  factory.allocate = async (byteLength) => {
-    wasm ??= loadWasm();
-    const runtime = await initRuntime(await wasm);
-    heap = runtime.module;
-    return heapBuffer(runtime, byteLength);
-  };
-  factory.warm = () => {
-    wasm ??= loadWasm();
-    // NOTE: a failure here is not lost: the request that needs the runtime retries it and reports it.
-    wasm.then(initRuntime).catch(() => undefined);
-  };
+  factory.allocate = async (byteLength) => heapBuffer(await ready(), byteLength);
+  // NOTE: a failure here is not lost: the request that needs the runtime retries it and reports it.
+  factory.warm = () => void ready().catch(() => undefined);
   factory.memoryBytes = () => heap?.HEAPU8.buffer.byteLength;
   factory.runtime = `onnxruntime ${ort.env.versions.web ?? ort.env.versions.common}`;
   factory.info = { runtime: 'wasm', ep: 'wasm', threads: 1 };
