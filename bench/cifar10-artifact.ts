@@ -11,6 +11,7 @@ import { encodeNpz, MANIFEST_FILE, type Tensor } from '@qdm/shared';
 import { buildArtifact } from '../toolchain/src/build-artifact/build.ts';
 import { parseFlags } from '../toolchain/src/models/flags.ts';
 import { unetLayout, unetWeightShapes } from '../toolchain/src/models/unet-layout.ts';
+import { DEFAULT_WIDE_STEPS } from '../toolchain/src/quantize/wide-steps.ts';
 import { randomWeights } from './lib.ts';
 
 export const CIFAR10_FLAGS =
@@ -41,7 +42,7 @@ export async function cifar10Artifact(rebuild = false): Promise<{ root: string; 
       flags,
       name: CIFAR10_ARTIFACT,
       out: dir,
-      variants: [{ name: 'int8', weightBits: 8, activationBits: 8 }],
+      variants: [{ name: 'int8', weightBits: 8, activationBits: 8, wideSteps: DEFAULT_WIDE_STEPS }],
       scheme: 'full',
       keepFloat: [],
       observer: { kind: 'lp' },

@@ -43,6 +43,18 @@ export interface QuantizationSettings {
   integerNodes?: Record<string, number>;
   /** Tensors left in float, with the reason. */
   keptFloat?: { name: string; reason: string }[];
+  /**
+   * Steps that run with float activations (same integer weights): the graph itself picks them with an If on t
+   * (wide when max(t) > tAbove or min(t) < tBelow), so samplers need do nothing; recorded for people and tables.
+   */
+  wideSteps?: {
+    first: number;
+    last: number;
+    respacing: string;
+    tAbove: number | null;
+    tBelow: number | null;
+    activations: 'float';
+  };
   [extra: string]: unknown;
 }
 
@@ -63,6 +75,18 @@ export interface EdgeGraph {
   format?: 'onnx' | 'ort';
   /** The WASM runtime's memory with this graph loaded, measured at build time (absent in older artifacts). */
   memory?: EdgeMemory;
+  /**
+   * A variant with wide steps (quantization.wideSteps): the same edge graph without them, every step on the 8-bit
+   * kernels, for a runtime whose memory budget the float-activation steps pass (at CIFAR-10 size they need about
+   * 20 MiB more than a 128 MB Worker has). The edge loads it only then, and says so in /models.
+   */
+  eightBitOnly?: Omit<EdgeGraph, 'eightBitOnly'>;
+}
+
+/** A variant's edge graphs: the one it serves, then its 8-bit-only fallback. */
+export function edgeGraphsOf(entry: VariantEntry): EdgeGraph[] {
+  const graph = entry.edgeGraph;
+  return graph ? [graph, ...(graph.eightBitOnly ? [graph.eightBitOnly] : [])] : [];
 }
 
 /**
@@ -194,16 +218,11 @@ export function parseManifest(value: unknown): Manifest {
     }
     if (entry.edgeGraph !== undefined) {
       const graph = field(entry, path, 'edgeGraph', isObject, 'an object');
-      const at = `${path}edgeGraph.`;
-      field(graph, at, 'file', isPlainFileName, 'a plain file name inside the artifact');
-      field(graph, at, 'bytes', isNonNegativeInt, 'a byte count');
-      field(graph, at, 'sha256', isSha256, 'a lowercase hex sha256');
-      field(graph, at, 'runtime', isNonEmptyString, 'a non-empty string');
-      field(graph, at, 'level', isNonEmptyString, 'a non-empty string');
-      if (graph.format !== undefined)
-        field(graph, at, 'format', (v): v is string => v === 'onnx' || v === 'ort', "'onnx' or 'ort'");
-      if (graph.memory !== undefined)
-        checkEdgeMemory(field(graph, at, 'memory', isObject, 'an object'), `${at}memory.`);
+      checkEdgeGraph(graph, `${path}edgeGraph.`);
+      if (graph.eightBitOnly !== undefined) {
+        const at = `${path}edgeGraph.eightBitOnly.`;
+        checkEdgeGraph(field(graph, `${path}edgeGraph.`, 'eightBitOnly', isObject, 'an object'), at);
+      }
     }
   }
   for (const [key, entry] of Object.entries(variants) as [string, Json][]) {
@@ -213,6 +232,17 @@ export function parseManifest(value: unknown): Manifest {
   }
   if (value.report !== undefined) field(value, '', 'report', isPlainFileName, 'a plain file name');
   return value as unknown as Manifest;
+}
+
+function checkEdgeGraph(graph: Json, at: string): void {
+  field(graph, at, 'file', isPlainFileName, 'a plain file name inside the artifact');
+  field(graph, at, 'bytes', isNonNegativeInt, 'a byte count');
+  field(graph, at, 'sha256', isSha256, 'a lowercase hex sha256');
+  field(graph, at, 'runtime', isNonEmptyString, 'a non-empty string');
+  field(graph, at, 'level', isNonEmptyString, 'a non-empty string');
+  if (graph.format !== undefined)
+    field(graph, at, 'format', (v): v is string => v === 'onnx' || v === 'ort', "'onnx' or 'ort'");
+  if (graph.memory !== undefined) checkEdgeMemory(field(graph, at, 'memory', isObject, 'an object'), `${at}memory.`);
 }
 
 function checkEdgeMemory(memory: Json, at: string): void {
@@ -234,7 +264,7 @@ function checkEdgeMemory(memory: Json, at: string): void {
  */
 export function manifestFiles(manifest: Manifest): string[] {
   const variants = Object.values(manifest.variants);
-  const graphs = variants.map((v) => v.edgeGraph?.file);
+  const graphs = variants.flatMap((v) => edgeGraphsOf(v).map((g) => g.file));
   const reports = [...variants.map((v) => v.report), manifest.report];
   const named = [...variants.map((v) => v.file), ...graphs, ...reports].filter((f): f is string => f !== undefined);
   return [...new Set(named)];

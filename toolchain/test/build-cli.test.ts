@@ -41,6 +41,8 @@ describe('toolchain build-artifact', () => {
     const integer = Object.values(int8.quantization?.integerNodes ?? {}).reduce((a, b) => a + b, 0);
     expect(integer).toBeGreaterThan(20);
     expect(int8.bytes).toBeLessThan(0.35 * manifest.variants.fp32.bytes);
+    // The default recipe: the first and last 4 steps of the calibration respacing with float activations.
+    expect(int8.quantization?.wideSteps).toMatchObject({ first: 1, last: 4, respacing: 'ddim8', activations: 'float' });
     expect(readFileSync(join(out, int8.file)).length).toBe(int8.bytes);
     // Pre-optimized graphs for the edge, beside each variant.
     for (const v of [int8, manifest.variants.fp32])
@@ -77,9 +79,10 @@ describe('toolchain build-artifact', () => {
 
   it('--image-ends quantized puts the convs reading x_t and writing the output on integers too', async () => {
     const out = join(work, 'ends');
-    const result = await buildInto(out, ...quick, '--image-ends', 'quantized');
+    const result = await buildInto(out, ...quick, '--image-ends', 'quantized', '--wide-steps', 'off');
     expect(result.code, result.stderr).toBe(0);
     const int8 = manifestIn(out).variants.int8;
+    expect(int8.quantization?.wideSteps).toBeUndefined();
     expect(int8.quantization?.imageEnds).toBe('quantized');
     expect(int8.quantization?.keptFloat?.map((k) => k.name)).not.toContain('input_blocks.0.0');
   });
@@ -141,6 +144,8 @@ describe('toolchain build-artifact', () => {
     await usage(['--wbits', '4', '--w8-budget', '1.5'], /--w8-budget must be <= 1/);
     await usage(['--w8-budget', '0.1'], /--w8-budget applies to 4-bit weights/);
     await usage(['--wbits', '4', '--w8-budget', '1e-9'], /--w8-budget 1e-9 cannot be met/);
+    await usage(['--wide-steps', '4'], /--wide-steps: expected FIRST,LAST/);
+    await usage(['--calib-steps', 'ddim8', '--wide-steps', '4,4'], /--wide-steps 4,4: leaves no 8-bit step/);
     const s3 = await buildInto('s3://', ...quick);
     expect(s3.code).toBe(1);
     expect(s3.stderr).not.toMatch(/calibration:/); // refused before the trajectories ran

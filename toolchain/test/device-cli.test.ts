@@ -99,6 +99,9 @@ describe.skipIf(!existsSync(SWIFTSHADER))('webgpu through SwiftShader', () => {
         'ddim10',
         '--report-samples',
         '0',
+        // Wide steps only at the end: the profiled first step runs the QDQ branch, the last the float one.
+        '--wide-steps',
+        '0,1',
         '--quiet',
       ]),
     );

@@ -7,9 +7,10 @@ import type { SampleRequest } from '../sample-request.ts';
 import type { ArtifactSnapshot, ArtifactSource } from '../sources/source.ts';
 import { type Ticket, WorkQueue } from './admission.ts';
 import { type Catalog, createCatalog } from './catalog.ts';
+import { chooseEdgeGraph } from './edge-graph-choice.ts';
 import { planSample, type SamplePlan } from './plan.ts';
 import { runDdim, type StepProgress } from './sampler.ts';
-import { type RuntimeInfo, type SessionFactory, sameRelease } from './session.ts';
+import type { RuntimeInfo, SessionFactory } from './session.ts';
 import { type LoadedSession, type LoadPhases, SessionCache } from './session-cache.ts';
 
 /** Everything about one sampling run that is known before the first step (and goes into response headers). */
@@ -76,10 +77,13 @@ const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
  * The edge graph's measured heap, when this runtime will load that graph and a budget applies (WASM runtimes):
  * what `/models` states and what a request's n is checked against.
  */
-export function variantMemory(entry: VariantEntry, factory: SessionFactory): EdgeMemory | undefined {
-  const graph = entry.edgeGraph;
-  if (!graph?.memory || factory.info?.runtime === 'native') return undefined;
-  return sameRelease(graph.runtime, factory.runtime) ? graph.memory : undefined;
+export function variantMemory(
+  entry: VariantEntry,
+  factory: SessionFactory,
+  memoryBudget: number,
+): EdgeMemory | undefined {
+  if (factory.info?.runtime === 'native') return undefined;
+  return chooseEdgeGraph(entry, factory, memoryBudget)?.graph.memory;
 }
 
 /** A batch whose measured runtime memory would pass the deployment's budget is refused before anything loads. */
@@ -111,7 +115,11 @@ export function createEngine(
   config: EdgeConfig,
 ): Engine {
   const catalog = createCatalog(source, clock, config.manifestTtlMs);
-  const sessions = new SessionCache(source, factory, clock, config.maxLoadedBytes, config.stepBatch);
+  const sessions = new SessionCache(source, factory, clock, {
+    maxLoadedBytes: config.maxLoadedBytes,
+    stepBatch: config.stepBatch,
+    memoryBudget: config.memoryBudget,
+  });
   const queue = new WorkQueue(() => clock.now(), config.stepBatch);
 
   async function defaultModel(): Promise<string> {
@@ -133,7 +141,13 @@ export function createEngine(
       const entry = snapshot.manifest.variants[request.variant];
       if (entry) {
         checkModelSize(snapshot.name, request.variant, entry.bytes, config);
-        checkMemory(snapshot.name, request.variant, request.n, variantMemory(entry, factory), config);
+        checkMemory(
+          snapshot.name,
+          request.variant,
+          request.n,
+          variantMemory(entry, factory, config.memoryBudget),
+          config,
+        );
       }
       // NOTE: admit and enqueue in one synchronous step: with an await between them, requests resumed together
       // (e.g. all waiting on one manifest re-read) each saw the queue without the others and all passed.

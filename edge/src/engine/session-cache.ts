@@ -5,13 +5,8 @@ import { type ArtifactSnapshot, type ArtifactSource, IntegrityError, SourceError
 import { streamHash } from '../sources/stream-hash.ts';
 import { verifyBytes, verifyDigest } from '../sources/verify.ts';
 import { asUnavailable } from './catalog.ts';
-import {
-  type ModelBuffer,
-  type ModelSession,
-  type SessionFactory,
-  type SessionOptions,
-  sameRelease,
-} from './session.ts';
+import { chooseEdgeGraph } from './edge-graph-choice.ts';
+import type { ModelBuffer, ModelSession, SessionFactory, SessionOptions } from './session.ts';
 import { batchSteps, type MeteredSession } from './step-batcher.ts';
 
 export interface LoadPhases {
@@ -60,14 +55,24 @@ export class SessionCache {
   readonly #clock: Clock;
   readonly #maxLoadedBytes: number;
   readonly #stepBatch: number;
+  readonly #memoryBudget: number;
 
-  /** `stepBatch`: most samples one model call joins from concurrent requests (1: calls run one at a time). */
-  constructor(source: ArtifactSource, factory: SessionFactory, clock: Clock, maxLoadedBytes = Infinity, stepBatch = 1) {
+  /**
+   * `stepBatch`: most samples one model call joins from concurrent requests (1: calls run one at a time);
+   * `memoryBudget`: the runtime heap a WASM session may need (picks a wide-step variant's 8-bit-only graph).
+   */
+  constructor(
+    source: ArtifactSource,
+    factory: SessionFactory,
+    clock: Clock,
+    limits: { maxLoadedBytes?: number; stepBatch?: number; memoryBudget?: number } = {},
+  ) {
     this.#source = source;
     this.#factory = factory;
     this.#clock = clock;
-    this.#maxLoadedBytes = maxLoadedBytes;
-    this.#stepBatch = stepBatch;
+    this.#maxLoadedBytes = limits.maxLoadedBytes ?? Infinity;
+    this.#stepBatch = limits.stepBatch ?? 1;
+    this.#memoryBudget = limits.memoryBudget ?? Infinity;
   }
 
   async get(snapshot: ArtifactSnapshot, variant: string): Promise<LoadedSession> {
@@ -157,8 +162,8 @@ export class SessionCache {
    */
   async #load(snapshot: ArtifactSnapshot, variant: string, phases: LoadPhases): Promise<ModelSession> {
     const entry = snapshot.manifest.variants[variant];
-    const graph = entry.edgeGraph;
-    if (graph && this.#factory.usesEdgeGraphs !== false && sameRelease(graph.runtime, this.#factory.runtime)) {
+    const graph = chooseEdgeGraph(entry, this.#factory, this.#memoryBudget)?.graph;
+    if (graph) {
       try {
         const session = await this.#create(snapshot, graph, phases, {
           optimized: true,

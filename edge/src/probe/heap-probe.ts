@@ -1,7 +1,8 @@
 /**
  * Measures what the edge's WASM runtime needs for one graph: a fresh onnxruntime-web (this worker thread's own),
- * loaded exactly as the edge loads it, one step at each batch, the heap read after each. The heap only grows, so
- * each reading is what an isolate holds after serving that batch. Run by measureEdgeMemory (measure-memory.ts).
+ * loaded exactly as the edge loads it, a step at a middle and at the last time step at each batch, the heap read
+ * after both. The heap only grows, so each reading is what an isolate holds after serving that batch. t = 0 runs
+ * the float-activation branch of a graph with wide steps (toolchain's wide-steps.ts), t = 500 the 8-bit one. Run by measureEdgeMemory (measure-memory.ts).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { ortWebSessions } from '../engine/ort-web.ts';
@@ -21,7 +22,7 @@ const session = await sessions(model, options);
 const heapBytes: { n: number; bytes: number }[] = [];
 for (const n of batches) {
   const x = new Float32Array(n * shape[0] * shape[1] * shape[2]).map((_, i) => Math.sin(i * 0.37));
-  await session.run(x, [n, ...shape], new Float32Array(n).fill(500));
+  for (const t of [500, 0]) await session.run(x, [n, ...shape], new Float32Array(n).fill(t));
   heapBytes.push({ n, bytes: sessions.memoryBytes?.() ?? 0 });
 }
 await session.release();

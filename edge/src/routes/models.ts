@@ -1,6 +1,7 @@
-import { type EdgeMemory, edgeHeapBytes, largestFittingBatch } from '@qdm/shared';
+import { type EdgeMemory, edgeHeapBytes, largestFittingBatch, type VariantEntry } from '@qdm/shared';
 import { Hono } from 'hono';
 import type { EdgeConfig } from '../config.ts';
+import { chooseEdgeGraph } from '../engine/edge-graph-choice.ts';
 import { type Engine, variantMemory } from '../engine/engine.ts';
 import type { SessionFactory } from '../engine/session.ts';
 import { toHttpError } from '../errors.ts';
@@ -20,6 +21,17 @@ function memoryInfo(memory: EdgeMemory | undefined, config: EdgeConfig) {
     measured: memory.heapBytes,
     maxN,
   };
+}
+
+/**
+ * A variant with wide steps: which steps, and whether this deployment serves them (null: none, or no edge graph
+ * tells; the portable graph always carries them).
+ */
+function wideStepsInfo(entry: VariantEntry, factory: SessionFactory, config: EdgeConfig) {
+  const wide = entry.quantization?.wideSteps;
+  if (!wide) return null;
+  const served = chooseEdgeGraph(entry, factory, config.memoryBudget)?.wideSteps ?? { served: true };
+  return { first: wide.first, last: wide.last, respacing: wide.respacing, ...served };
 }
 
 /**
@@ -45,7 +57,8 @@ export function modelRoutes(engine: Engine, location: string, config: EdgeConfig
                 precision: v.precision,
                 quantization: v.quantization ?? null,
                 servable: v.bytes <= config.maxModelBytes,
-                memory: memoryInfo(variantMemory(v, factory), config),
+                memory: memoryInfo(variantMemory(v, factory, config.memoryBudget), config),
+                wideSteps: wideStepsInfo(v, factory, config),
                 loaded: loaded.has(`${name}/${key}`),
               },
             ]),

@@ -6,7 +6,7 @@ import type { ModelSession, SessionFactory } from '../../src/engine/session.ts';
 import { folderSource } from '../../src/sources/folder.ts';
 import { convArtifact } from '../fixtures/artifact.ts';
 import { folderStore } from '../fixtures/folder.ts';
-import { appOver, json, ortSessions } from './harness.ts';
+import { appOver, bytes, json, ortSessions } from './harness.ts';
 
 const MiB = 2 ** 20;
 const memory: EdgeMemory = {
@@ -75,6 +75,64 @@ function slowSessions(ms: number, outPerIn: number): SessionFactory {
   factory.info = { runtime: 'native', ep: 'cpu', threads: 1 };
   return factory;
 }
+
+/**
+ * The conv artifact's `qdq` as a variant with wide steps whose edge graph needs 130 MiB at n = 1; its
+ * 8-bit-only graph (30 MiB) is the `alt` variant's file, so the samples tell which graph was loaded.
+ */
+async function wideStepArtifact(runtime: string | undefined) {
+  const artifact = await convArtifact();
+  const { qdq, alt } = artifact.manifest.variants;
+  const graph = (entry: typeof qdq, n1: number) => ({
+    file: entry.file,
+    bytes: entry.bytes,
+    sha256: entry.sha256,
+    runtime: runtime ?? '',
+    level: 'none',
+    memory: { ...memory, heapBytes: [{ n: 1, bytes: n1 }], perSampleBytes: 10 * MiB },
+  });
+  qdq.quantization = {
+    scheme: 'full',
+    weightBits: 8,
+    activationBits: 8,
+    recon: 'none',
+    wideSteps: { first: 1, last: 4, respacing: 'ddim50', tAbove: 970, tBelow: 70, activations: 'float' },
+  };
+  qdq.edgeGraph = { ...graph(qdq, 130 * MiB), eightBitOnly: graph(alt, 30 * MiB) };
+  return folderSource(await folderStore(artifact));
+}
+
+describe('wide steps under a memory budget', () => {
+  const query = (variant: string) => `/sample?variant=${variant}&seed=3&n=1&steps=ddim5&format=npy`;
+  const wideInfo = async (app: ReturnType<typeof appOver>) => {
+    const body = await json(await app.request('/models'));
+    const [model] = body.models as { variants: Record<string, Record<string, unknown>> }[];
+    return model.variants.qdq;
+  };
+
+  it('loads the 8-bit-only graph when the wide one passes the budget, and says so in /models', async () => {
+    const app = appOver(await wideStepArtifact(ortSessions.runtime), { memoryBudget: 100 * MiB });
+    const info = await wideInfo(app);
+    expect(info.wideSteps).toMatchObject({ first: 1, last: 4, served: false });
+    expect(info.wideSteps).toHaveProperty('reason', expect.stringMatching(/130\.0 MiB .* 100\.0 MiB/));
+    expect(info.memory).toMatchObject({ n1Bytes: 30 * MiB });
+    const res = await app.request(query('qdq'));
+    expect(res.status).toBe(200);
+    const alt = await app.request(query('alt'));
+    expect(await bytes(res)).toEqual(await bytes(alt));
+  });
+
+  it('serves the wide graph where it fits (no budget), and on the native runtime', async () => {
+    const app = appOver(await wideStepArtifact(ortSessions.runtime));
+    expect((await wideInfo(app)).wideSteps).toMatchObject({ served: true });
+    const res = await bytes(await app.request(query('qdq')));
+    expect(res).not.toEqual(await bytes(await app.request(query('alt'))));
+    const native = appOver(await wideStepArtifact(ortSessions.runtime), { memoryBudget: 100 * MiB }, {
+      sessions: slowSessions(1, 2),
+    });
+    expect((await wideInfo(native)).wideSteps).toMatchObject({ served: true });
+  });
+});
 
 describe('admission control (QDM_MAX_QUEUE_MS)', () => {
   it('answers 503 overloaded with Retry-After while the queued work passes the limit; /healthz stays answered', async () => {

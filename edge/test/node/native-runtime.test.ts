@@ -47,6 +47,20 @@ describe('native runtime (onnxruntime-node)', () => {
     });
   });
 
+  it('runs the shipped int8 graph with wide steps (an If on t) in both runtimes, alike up to integer rounding', async () => {
+    const root = await folderStore(await unetArtifact());
+    const wasmApp = appOver(folderSource(root));
+    const nativeApp = appOver(folderSource(root), {}, { sessions: native });
+    const query = '/sample?variant=int8&seed=11&n=3&steps=ddim10&format=npy';
+    const [a, b] = [await wasmApp.request(query), await nativeApp.request(query)];
+    expect([a.status, b.status]).toEqual([200, 200]);
+    const [x, y] = [npyFloats(await bytes(a)), npyFloats(await bytes(b))];
+    const fp32 = npyFloats(await bytes(await wasmApp.request(query.replace('int8', 'fp32'))));
+    // Integer kernels round differently in the two libraries; both stay nearer each other than to fp32.
+    expect(psnr(x, y)).toBeGreaterThanOrEqual(30);
+    expect(psnr(x, y)).toBeGreaterThan(psnr(x, fp32));
+  });
+
   it('joins concurrent requests into one model call without changing any sample (QDM_STEP_BATCH)', async () => {
     const root = await folderStore(await unetArtifact());
     let calls = 0;

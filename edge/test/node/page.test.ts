@@ -68,7 +68,7 @@ describe.skipIf(!hasChromium)('GET / in headless Chromium', () => {
     await page.goto(`${base}/`);
     await page.waitForSelector('body[data-ready="true"]');
     expect(await page.inputValue('#left-variant')).toBe('fp32');
-    expect(await page.inputValue('#right-variant')).toBe('alt'); // no int8 in the fixture yet
+    expect(await page.inputValue('#right-variant')).toBe('int8'); // the page puts int8 beside fp32
     await page.fill('#seed', '42');
     await page.fill('#n', '4');
     await page.fill('#steps', 'ddim8');

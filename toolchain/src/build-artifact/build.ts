@@ -34,6 +34,7 @@ import type { ObserverSpec } from '../quantize/observers.ts';
 import { type QuantizeReport, quantizeModel } from '../quantize/pipeline.ts';
 import { planQuantization, type Scheme } from '../quantize/plan.ts';
 import type { ReconMethod } from '../quantize/reconstruct.ts';
+import { type WideSteps, type WideStepsRecord, wideStepThresholds } from '../quantize/wide-steps.ts';
 import { renderReport } from '../report/report.ts';
 import type { Device } from '../runtime/devices.ts';
 import { type PlacementSummary, placementSummary } from '../runtime/placement.ts';
@@ -51,6 +52,8 @@ export interface VariantSpec {
   activationBits: 8 | 16;
   /** This variant's weight rounding (default: BuildOptions.recon). */
   recon?: ReconMethod;
+  /** Steps of the calibration respacing that run with float activations in the same graph (wide-steps.ts). */
+  wideSteps?: WideSteps;
 }
 
 export interface CalibrationOptions {
@@ -172,6 +175,21 @@ function planOptions(options: BuildOptions, spec: VariantSpec) {
     keepFloat: options.keepFloat,
     imageEnds: options.imageEnds,
   };
+}
+
+/**
+ * The wide-step thresholds of each variant that has wide steps, on the calibration respacing; a count that leaves
+ * no 8-bit step is a WideStepsError before any calibration work.
+ */
+async function wideStepRecords(options: BuildOptions, manifest: Manifest): Promise<Map<string, WideStepsRecord>> {
+  const records = new Map<string, WideStepsRecord>();
+  const { diffusionFor } = await import('../sampling/run.ts');
+  const diffusion = diffusionFor(manifest, options.calibration.steps);
+  for (const spec of options.variants) {
+    if (!spec.wideSteps || spec.wideSteps.first + spec.wideSteps.last === 0) continue;
+    records.set(spec.name, wideStepThresholds(diffusion, spec.wideSteps, options.calibration.steps));
+  }
+  return records;
 }
 
 /** Mixed precision for a 4-bit variant: rank its layers by output sensitivity, keep the budget's worth at 8 bits. */
@@ -370,6 +388,7 @@ export async function buildArtifact(options: BuildOptions): Promise<BuildResult>
       `${manifest.name}: ${(manifest.model.parameters / 1e6).toFixed(2)}M parameters, fp32 ${(fp32.length / 1e6).toFixed(1)} MB`,
     );
     checkW8Budget(options, fp32);
+    const wideSteps = await wideStepRecords(options, manifest);
     const calibration = await clock.run('trajectories', () => calibrate(options, manifest, fp32));
     options.log(
       `calibration: ${calibration.count} (x_t, t) pairs from ${options.calibration.trajectories} ${options.calibration.steps} trajectories`,
@@ -409,6 +428,7 @@ export async function buildArtifact(options: BuildOptions): Promise<BuildResult>
           w8Layers: precision?.w8.map((l) => l.node),
           observer: options.observer,
           recon: spec.recon ?? options.recon,
+          wideSteps: wideSteps.get(spec.name),
           threads: options.threads,
           device: options.device,
           signal: options.signal,
@@ -444,9 +464,15 @@ export async function buildArtifact(options: BuildOptions): Promise<BuildResult>
       entries[spec.name] = {
         ...variantEntry(spec, file, result.bytes, result.report, options, psnr, precision),
         report: reportFile,
-        edgeGraph: await clock.run(`edge graph ${spec.name}`, () =>
-          writeEdgeGraph(staging.dir, file, result.bytes, edgeOptions),
-        ),
+        edgeGraph: await clock.run(`edge graph ${spec.name}`, async () => {
+          const graph = await writeEdgeGraph(staging.dir, file, result.bytes, edgeOptions);
+          if (!result.eightBitOnly) return graph;
+          const eightBit = file.replace(/\.onnx$/, '.8bit.onnx'); // names the edge graph; not written itself
+          return {
+            ...graph,
+            eightBitOnly: await writeEdgeGraph(staging.dir, eightBit, result.eightBitOnly, edgeOptions),
+          };
+        }),
         ...(correction ? { noiseCorrection: correction } : {}),
       };
       options.log(
@@ -558,6 +584,18 @@ function variantEntry(
       },
       integerNodes: report.integerNodes,
       floatLayersAfterFusion: report.fusion.floatLayerTotal,
+      ...(report.wideSteps
+        ? {
+            wideSteps: {
+              first: report.wideSteps.first,
+              last: report.wideSteps.last,
+              respacing: report.wideSteps.respacing,
+              tAbove: report.wideSteps.tAbove,
+              tBelow: report.wideSteps.tBelow,
+              activations: report.wideSteps.activations,
+            },
+          }
+        : {}),
       keptFloat: report.keptFloat.map((k) => ({ name: k.name, reason: k.reason })),
     },
     metrics: {

@@ -18,9 +18,18 @@ import { BudgetError } from '../quantize/mixed-precision.ts';
 import type { ObserverSpec } from '../quantize/observers.ts';
 import { SCHEMES, type Scheme } from '../quantize/plan.ts';
 import { RECON_METHODS, type ReconMethod } from '../quantize/reconstruct.ts';
+import { DEFAULT_WIDE_STEPS, parseWideSteps, type WideSteps, WideStepsError } from '../quantize/wide-steps.ts';
 import { parseLocation } from '../store/location.ts';
 
 const IMAGE_ENDS = ['float', 'quantized'] as const;
+
+function wideStepsArg(value: string): WideSteps {
+  try {
+    return parseWideSteps(value);
+  } catch (error) {
+    throw error instanceof WideStepsError ? new UsageError(error.message) : error;
+  }
+}
 
 export default defineCommand({
   meta: {
@@ -88,6 +97,14 @@ export default defineCommand({
         'it measured no gain (W8A8 -0.6 dB, W4A8 +0.2 dB same-seed PSNR)',
       default: 'none',
     },
+    'wide-steps': {
+      type: 'string',
+      description:
+        'FIRST,LAST: the noisiest FIRST and the LAST steps of --calib-steps run the same integer weights with float ' +
+        'activations, picked inside the one graph by t (other respacings: the steps at the same noise levels); off ' +
+        '= every step at 8 bits. Default 1,4 for W8A8: measured best on mnist32 (44.4 vs 40.8 dB same-seed PSNR, ' +
+        'minimum epsilon SQNR 22.1 vs 11.8 dB, +4% step time, +0.02x fp32 bytes); off for other widths (not measured)',
+    },
     'calib-timesteps': {
       type: 'string',
       description: 'uniform (DI2N), normal (PTQ4DM) or every-k (Q-Diffusion)',
@@ -147,6 +164,12 @@ export default defineCommand({
       weightBits: w,
       activationBits,
       recon: reconArg === 'auto' ? (w === 4 ? 'gptq' : 'none') : reconArg,
+      wideSteps:
+        args['wide-steps'] !== undefined
+          ? wideStepsArg(args['wide-steps'])
+          : w === 8 && activationBits === 8
+            ? DEFAULT_WIDE_STEPS
+            : undefined,
     }));
     const policyKind = enumArg('calib-timesteps', args['calib-timesteps'], ['uniform', 'normal', 'every-k']);
     const policy: TimestepPolicy =
@@ -206,8 +229,8 @@ export default defineCommand({
       progress: progressBars(!quiet),
     };
     const result = await buildArtifact(options).catch((error: unknown) => {
-      // The budget is checked against the plan before any calibration work; it is a command-line mistake.
-      throw error instanceof BudgetError ? new UsageError(error.message) : error;
+      // The budget and the wide steps are checked before any calibration work; they are command-line mistakes.
+      throw error instanceof BudgetError || error instanceof WideStepsError ? new UsageError(error.message) : error;
     });
     emit(
       args.json,

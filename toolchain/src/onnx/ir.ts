@@ -18,6 +18,8 @@ export type AttributeValue =
   | { type: 'int'; value: number }
   | { type: 'string'; value: string }
   | { type: 'tensor'; value: OnnxTensor }
+  /** A subgraph (If/Loop bodies): it reads the outer graph's values by name. */
+  | { type: 'graph'; value: OnnxGraph }
   | { type: 'floats'; value: number[] }
   | { type: 'ints'; value: number[] }
   | { type: 'strings'; value: string[] };

@@ -8,7 +8,7 @@ import { encodeMessage, ProtoMessage, ProtoReader } from './proto.ts';
 import { DATA_TYPE_CODES, decodeTensor, dtypeFromCode, encodeTensor, isFourBit } from './tensor-proto.ts';
 
 /** AttributeProto.AttributeType codes. */
-const ATTRIBUTE_CODES = { float: 1, int: 2, string: 3, tensor: 4, floats: 6, ints: 7, strings: 8 } as const;
+const ATTRIBUTE_CODES = { float: 1, int: 2, string: 3, tensor: 4, graph: 5, floats: 6, ints: 7, strings: 8 } as const;
 
 export function encodeModel(model: OnnxModel): Uint8Array {
   const msg = new ProtoMessage();
@@ -61,6 +61,8 @@ function encodeAttribute(name: string, attr: AttributeValue): ProtoMessage {
       return msg.string(4, attr.value);
     case 'tensor':
       return msg.message(5, encodeTensor(attr.value));
+    case 'graph':
+      return msg.message(6, encodeGraph(attr.value));
     case 'floats':
       for (const v of attr.value) msg.float(7, v);
       return msg;
@@ -175,7 +177,13 @@ function decodeAttribute(r: ProtoReader, node: OnnxNode): [string, AttributeValu
   let name = '';
   let code = 0;
   const seen = new Set<number>();
-  const scalars: { f?: number; i?: number; s?: Uint8Array; t?: AttributeValue & { type: 'tensor' } } = {};
+  const scalars: {
+    f?: number;
+    i?: number;
+    s?: Uint8Array;
+    t?: AttributeValue & { type: 'tensor' };
+    g?: OnnxGraph;
+  } = {};
   const floats: number[] = [];
   const ints: number[] = [];
   const strings: string[] = [];
@@ -188,6 +196,7 @@ function decodeAttribute(r: ProtoReader, node: OnnxNode): [string, AttributeValu
     else if (field === 3) scalars.i = r.int64();
     else if (field === 4) scalars.s = r.bytesField();
     else if (field === 5) scalars.t = { type: 'tensor', value: decodeTensor(r.message()) };
+    else if (field === 6) scalars.g = decodeGraph(r.message());
     else if (field === 7) r.repeated(wire, (x) => floats.push(x.float()));
     else if (field === 8) r.repeated(wire, (x) => ints.push(x.int64()));
     else if (field === 9) strings.push(r.string());
@@ -206,6 +215,9 @@ function decodeAttribute(r: ProtoReader, node: OnnxNode): [string, AttributeValu
     case 4:
       if (!scalars.t) throw new Error(`onnx: ${where} has no tensor`);
       return [name, scalars.t];
+    case 5:
+      if (!scalars.g) throw new Error(`onnx: ${where} has no graph`);
+      return [name, { type: 'graph', value: scalars.g }];
     case 6:
       return [name, { type: 'floats', value: floats }];
     case 7:
@@ -223,6 +235,7 @@ function inferAttributeCode(seen: Set<number>): number {
     [3, 2],
     [4, 3],
     [5, 4],
+    [6, 5],
     [7, 6],
     [8, 7],
     [9, 8],

@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import type { OnnxModel } from '../onnx/ir.ts';
+import type { OnnxGraph, OnnxModel, OnnxNode } from '../onnx/ir.ts';
 import { decodeModel, encodeModel } from '../onnx/model.ts';
 import type { OptimizationLevel } from '../runtime/ort.ts';
 
@@ -78,7 +78,8 @@ export function countOps(optimized: OnnxModel, level: OptimizationLevel): Fusion
   const bump = (r: Record<string, number>, k: string) => {
     r[k] = (r[k] ?? 0) + 1;
   };
-  for (const node of optimized.graph.nodes) {
+  const nodes = graphNodes(optimized.graph);
+  for (const node of nodes) {
     const domain = node.domain ?? '';
     bump(ops, domain && domain !== 'ai.onnx' ? `${domain}:${node.opType}` : node.opType);
     if (INTEGER_OPS.has(node.opType)) bump(integerNodes, node.opType);
@@ -92,8 +93,21 @@ export function countOps(optimized: OnnxModel, level: OptimizationLevel): Fusion
     integerTotal: sum(integerNodes),
     floatLayers,
     floatLayerTotal: sum(floatLayers),
-    quantizeLinear: optimized.graph.nodes.filter((n) => n.opType === 'QuantizeLinear').length,
-    dequantizeLinear: optimized.graph.nodes.filter((n) => n.opType === 'DequantizeLinear').length,
-    nodes: optimized.graph.nodes.length,
+    quantizeLinear: nodes.filter((n) => n.opType === 'QuantizeLinear').length,
+    dequantizeLinear: nodes.filter((n) => n.opType === 'DequantizeLinear').length,
+    nodes: nodes.length,
   };
+}
+
+/** Every node of `graph`, its subgraphs' (If branches: wide-steps.ts) included. */
+export function graphNodes(graph: OnnxGraph): OnnxNode[] {
+  const nodes: OnnxNode[] = [];
+  const walk = (g: OnnxGraph) => {
+    for (const node of g.nodes) {
+      nodes.push(node);
+      for (const attr of Object.values(node.attributes)) if (attr.type === 'graph') walk(attr.value);
+    }
+  };
+  walk(graph);
+  return nodes;
 }

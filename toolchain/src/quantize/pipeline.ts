@@ -18,6 +18,7 @@ import { type ActivationRole, type KeptFloat, type PlanOptions, planQuantization
 import type { ScaleMethod } from './range-search.ts';
 import { type ReconMethod, reconstructWeights } from './reconstruct.ts';
 import { roundWeightsNearest, weightMatrix, weightSqnr } from './weights.ts';
+import { type WideStepsRecord, withWideSteps } from './wide-steps.ts';
 
 export const DEFAULT_OBSERVER: ObserverSpec = { kind: 'lp' };
 
@@ -35,6 +36,8 @@ export interface QuantizeOptions extends PlanOptions {
   threads?: number;
   /** Where the fp32 passes run (statistics, evaluation references); reconstruction, fusion and integer runs: CPU. */
   device?: Device;
+  /** Run these steps with float activations in the same graph (wide-steps.ts); unset = every step at 8 bits. */
+  wideSteps?: WideStepsRecord;
   onProgress?: (event: QuantizeProgress) => void;
   signal?: AbortSignal;
 }
@@ -92,15 +95,21 @@ export interface QuantizeReport {
   /** Epsilon SQNR of the quantized model (fused, level 'all') vs fp32 per respaced step; null where unmeasured. */
   epsilonSqnrByStep: (number | null)[];
   keptFloat: KeptFloat[];
+  /** The 8-bit steps' graph after onnxruntime's fusion (with wide steps: the graph's quantized branch). */
   fusion: FusionReport;
+  /** The steps that run with float activations, and the whole shipped graph's fusion (both branches). */
+  wideSteps?: WideStepsRecord & { fusion: FusionReport };
   integerNodes: Record<string, number>;
   bytes: { fp32: number; quantized: number; ratio: number };
   seconds: Record<QuantizeStage, number>;
 }
 
 export interface QuantizeResult {
+  /** The shipped graph (with wide steps: the If on t over both branches). */
   model: OnnxModel;
   bytes: Uint8Array;
+  /** With wide steps: the 8-bit graph alone (every step on integer kernels), for runtimes short of memory. */
+  eightBitOnly?: Uint8Array;
   plan: QuantPlan;
   report: QuantizeReport;
 }
@@ -130,19 +139,29 @@ export async function quantizeModel(options: QuantizeOptions): Promise<QuantizeR
   );
   const method = options.weightScales ?? 'lp';
   const weights = await timed('weights', () => roundWeights(options, plan, stats.ranges, method));
-  const model = await timed('export', async () => {
+  const { plain, model } = await timed('export', async () => {
     const q = exportQdq(fp32, plan, stats.ranges, weights);
     assertValidModel(q);
-    return q;
+    return { plain: q, model: options.wideSteps ? withWideSteps(q, options.wideSteps) : q };
   });
   const bytes = encodeModel(model);
   progress({ stage: 'export', done: 1, total: 1 });
-  const fusion = await timed('fusion', () => inspectFusion(model));
+  const { fusion, shipped } = await timed('fusion', async () => {
+    const fusion = await inspectFusion(plain);
+    const shipped = model === plain ? fusion : await inspectFusion(model);
+    // The 8-bit steps must keep every integer kernel inside the If branch.
+    if (shipped.integerTotal !== fusion.integerTotal) {
+      throw new Error(
+        `wide steps: the shipped graph fuses ${shipped.integerTotal} integer nodes, its 8-bit graph ${fusion.integerTotal}`,
+      );
+    }
+    return { fusion, shipped };
+  });
   progress({ stage: 'fusion', done: 1, total: 1 });
   const evaluation = await timed('evaluate', async () => {
     const sites = await siteSqnr(
       fp32,
-      model,
+      plain,
       plan,
       set,
       spreadIndices(set.count, options.evaluation?.sites ?? 32),
@@ -165,6 +184,7 @@ export async function quantizeModel(options: QuantizeOptions): Promise<QuantizeR
   return {
     model,
     bytes,
+    ...(model === plain ? {} : { eightBitOnly: encodeModel(plain) }),
     plan,
     report: {
       scheme: plan.scheme,
@@ -182,6 +202,7 @@ export async function quantizeModel(options: QuantizeOptions): Promise<QuantizeR
       epsilonSqnrByStep: evaluation.eps.map(finiteOrNull),
       keptFloat: plan.keptFloat,
       fusion,
+      ...(options.wideSteps ? { wideSteps: { ...options.wideSteps, fusion: shipped } } : {}),
       integerNodes: fusion.integerNodes,
       bytes: { fp32: fp32Bytes, quantized: bytes.length, ratio: bytes.length / fp32Bytes },
       seconds,

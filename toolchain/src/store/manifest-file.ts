@@ -1,5 +1,5 @@
 /** manifest.json as bytes: decoding with errors that name where it came from, and the files it promises. */
-import { LATEST_POINTER, MANIFEST_FILE, type Manifest, manifestFiles, parseManifest } from '@qdm/shared';
+import { edgeGraphsOf, LATEST_POINTER, MANIFEST_FILE, type Manifest, manifestFiles, parseManifest } from '@qdm/shared';
 import type { Expected } from './digest.ts';
 import { StoreError } from './errors.ts';
 
@@ -34,9 +34,10 @@ export function expectedFiles(manifest: Manifest): ExpectedFile[] {
     }
     byFile.set(entry.file, { file: entry.file, bytes: entry.bytes, sha256: entry.sha256 });
   }
-  for (const { edgeGraph } of Object.values(manifest.variants)) {
-    if (edgeGraph)
-      byFile.set(edgeGraph.file, { file: edgeGraph.file, bytes: edgeGraph.bytes, sha256: edgeGraph.sha256 });
+  for (const entry of Object.values(manifest.variants)) {
+    for (const graph of edgeGraphsOf(entry)) {
+      byFile.set(graph.file, { file: graph.file, bytes: graph.bytes, sha256: graph.sha256 });
+    }
   }
   for (const file of manifestFiles(manifest)) if (!byFile.has(file)) byFile.set(file, { file });
   for (const file of byFile.keys()) {
