@@ -111,7 +111,23 @@ export function buildReportData(input: {
           sqnrDb.push(v);
         }
       });
-      return { variant: b.spec.name, step, sqnrDb };
+      const wide = b.report.wideSteps;
+      return {
+        variant: b.spec.name,
+        step,
+        sqnrDb,
+        ...(wide
+          ? {
+              wideSteps: {
+                first: wide.first,
+                last: wide.last,
+                respacing: wide.respacing,
+                tAbove: wide.tAbove,
+                tBelow: wide.tBelow,
+              },
+            }
+          : {}),
+      };
     }),
     samples,
     keptFloat: builds.flatMap((b) =>

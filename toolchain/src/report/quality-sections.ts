@@ -6,7 +6,7 @@ import { formatError, formatNumber, formatSeeds } from './format.ts';
 import { type Html, html } from './html.ts';
 import { mostTimeVarying } from './ranges.ts';
 import { summarize } from './stats.ts';
-import type { BuildReport, LayerStats, SampleGrid } from './types.ts';
+import type { BuildReport, LayerStats, SampleGrid, StepSqnr } from './types.ts';
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
@@ -57,11 +57,20 @@ export function stepSqnrSection(report: BuildReport, color: (v: string) => strin
     { label: 'min', num: true },
     { label: 'max', num: true },
   ];
+  const wide = report.stepSqnr.flatMap((s) => (s.wideSteps ? [wideStepsNote(s.variant, s.wideSteps)] : []));
   return section(
     'steps',
     'Error along the trajectory',
-    html`<p class="note">SQNR of the model output ε of each quantized variant against fp32, both fed the fp32 trajectory's x<sub>t</sub> at each step (sampling runs from high t down to 0).</p>${stepSqnrChart(report.stepSqnr, color)}${table(columns, rows)}`,
+    html`<p class="note">SQNR of the model output ε of each quantized variant against fp32, both fed the fp32 trajectory's x<sub>t</sub> at each step (sampling runs from high t down to 0).</p>${stepSqnrChart(report.stepSqnr, color)}${table(columns, rows)}${wide}`,
   );
+}
+
+function wideStepsNote(variant: string, w: NonNullable<StepSqnr['wideSteps']>): Html {
+  const where = [
+    w.tAbove !== null ? `t > ${formatNumber(w.tAbove)}` : '',
+    w.tBelow !== null ? `t < ${formatNumber(w.tBelow)}` : '',
+  ].filter(Boolean);
+  return html`<p class="note"><b>${variant}</b>: wide steps: the noisiest ${w.first} and the last ${w.last} of ${w.respacing} run the same integer weights with float activations (where ${where.join(' or ')}, the model time it is fed; the graph picks the branch itself), the other steps the 8-bit graph with its fused integer kernels. The first steps set most of the same-seed PSNR, the last ones the minimum SQNR above.</p>`;
 }
 
 export function rangesSection(report: BuildReport, count: number): Html {

@@ -89,6 +89,10 @@ describe('renderReport', () => {
     for (const k of report.keptFloat) expect(page).toContain(`<code>${k.name}</code>`);
     expect(page).toContain('GroupNorm statistics need float');
     expect(page).toContain('>0.21<');
+    expect(page).toContain(
+      'the noisiest 1 and the last 4 of ddim50 run the same integer weights with float activations',
+    );
+    expect(page).toContain('where t &gt; 970.00 or t &lt; 70.00');
   });
 
   it('draws the four charts: ranges, per-layer SQNR, per-step SQNR, step histogram', () => {

@@ -139,7 +139,12 @@ export function syntheticReport(options: { steps?: number; sites?: number; gridI
     layers: [...layers('int8', 8, false, rand), ...layers('w4a8', 4, true, rand)],
     activationRanges,
     stepSqnr: [
-      { variant: 'int8', step: stepIdx, sqnrDb: stepIdx.map((t) => 28 + 8 * Math.exp(-t / 10) + rand()) },
+      {
+        variant: 'int8',
+        step: stepIdx,
+        sqnrDb: stepIdx.map((t) => 28 + 8 * Math.exp(-t / 10) + rand()),
+        wideSteps: { first: 1, last: 4, respacing: 'ddim50', tAbove: 970, tBelow: 70 },
+      },
       { variant: 'w4a8', step: stepIdx, sqnrDb: stepIdx.map((t) => 14 + 6 * Math.exp(-t / 10) + rand()) },
     ],
     samples: [

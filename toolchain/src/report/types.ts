@@ -92,6 +92,8 @@ export interface StepSqnr {
   /** Respaced indices, same length as sqnrDb. */
   step: number[];
   sqnrDb: number[];
+  /** Steps that ran with float activations (the variant's wide steps), and where its graph switches. */
+  wideSteps?: { first: number; last: number; respacing: string; tAbove: number | null; tBelow: number | null };
 }
 
 export interface SampleGrid {
