@@ -51,11 +51,13 @@ export function methodLabel(entry: VariantEntry): string {
   if (!q) return entry.precision;
   const bits =
     Number.isInteger(q.weightBits) && Number.isInteger(q.activationBits) ? ` W${q.weightBits}A${q.activationBits}` : '';
-  // The techniques on top of the scheme: reconstruction, mixed-precision share, PTQD noise correction.
+  // The techniques on top of the scheme: reconstruction, mixed-precision share, PTQD noise correction, wide steps.
+  const wide = q.wideSteps;
   const extras = [
     typeof q.recon === 'string' && q.recon !== 'none' ? q.recon : '',
     typeof q.w8Share === 'number' ? `${(q.w8Share * 100).toFixed(0)}% w8` : '',
     q.noiseCorrection === 'ptqd' || entry.noiseCorrection ? 'ptqd' : '',
+    wide ? `wide ${wide.first}+${wide.last}/${wide.respacing}` : '',
   ].filter(Boolean);
   return `${q.scheme}${bits}${extras.length ? ` ${extras.join(' ')}` : ''}`;
 }
