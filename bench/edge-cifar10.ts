@@ -10,11 +10,12 @@
  *   (here and on artifacts/mnist32 when `npm run demo` has built it: a trained model's images).
  * Prints one JSON object; the default run also writes bench/results/edge-cifar10.json.
  */
-import { existsSync, linkSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { largestFittingBatch, type Manifest } from '@qdm/shared';
+import { createDiffusion, largestFittingBatch, type Manifest } from '@qdm/shared';
 import { createApp, type EdgeApp } from '../edge/src/app.ts';
 import { configFromEnv } from '../edge/src/config.ts';
 import { ortNodeSessions } from '../edge/src/engine/ort-node.ts';
@@ -23,6 +24,8 @@ import type { SessionFactory } from '../edge/src/engine/session.ts';
 import { compileOrtWasm } from '../edge/src/node-runtime.ts';
 import { folderSource } from '../edge/src/sources/folder.ts';
 import { startWranglerDev } from '../edge/test/fixtures/wrangler-dev.ts';
+import { decodeModel, encodeModel } from '../toolchain/src/onnx/model.ts';
+import { withoutWideSteps } from '../toolchain/src/quantize/wide-steps.ts';
 import { CIFAR10_ARTIFACT, cifar10Artifact } from './cifar10-artifact.ts';
 import { log, measureSteps, mib, round, serverTiming } from './edge-lib.ts';
 import { machineInfo } from './machine.ts';
@@ -48,10 +51,24 @@ const manifest = JSON.parse(
 const query = (variant: string, n: number, seed = 1, model = CIFAR10_ARTIFACT) =>
   `/sample?model=${model}&variant=${variant}&seed=${seed}&n=${n}&steps=ddim${args.steps}&format=npy`;
 
+/** Steps of a request that run the int8 graph's float-activation branch where it is served (Node: no budget). */
+function wideStepsPerRequest(): { of: number; wide: number } | null {
+  const w = manifest.variants.int8.quantization?.wideSteps;
+  if (!w) return null;
+  const { diffusionSteps, noiseSchedule, learnSigma, rescaleTimesteps } = manifest.diffusion;
+  const d = createDiffusion({ diffusionSteps, noiseSchedule, learnSigma, rescaleTimesteps }, `ddim${args.steps}`);
+  const times = Array.from({ length: d.numSteps }, (_, i) => Math.fround(d.modelTime(i)));
+  const wide = times.filter((t) => (w.tAbove !== null && t > w.tAbove) || (w.tBelow !== null && t < w.tBelow));
+  return { of: d.numSteps, wide: wide.length };
+}
+
 // ---- workerd ----
 const PORTABLE = `${CIFAR10_ARTIFACT}-portable`;
 
-/** The int8 variant alone, without its edge graph, as another artifact (a temporary folder). */
+/**
+ * The int8 variant alone, without its edge graph, as another artifact (a temporary folder). With wide steps, its
+ * 8-bit graph alone: what workerd serves from the edge graph under its memory budget, so the two compare alike.
+ */
 async function portableCopy(): Promise<string> {
   const out = join(mkdtempSync(join(tmpdir(), 'qdm-portable-')), PORTABLE);
   mkdirSync(out);
@@ -60,8 +77,14 @@ async function portableCopy(): Promise<string> {
     delete v.edgeGraph;
     delete v.report;
   }
+  if (int8.quantization?.wideSteps) {
+    const eightBit = encodeModel(withoutWideSteps(decodeModel(new Uint8Array(readFileSync(join(dir, int8.file))))));
+    int8.file = int8.file.replace(/\.onnx$/, '.8bit.onnx');
+    Object.assign(int8, { bytes: eightBit.length, sha256: createHash('sha256').update(eightBit).digest('hex') });
+    int8.quantization = { ...int8.quantization, wideSteps: undefined };
+    writeFileSync(join(out, int8.file), eightBit);
+  } else linkSync(join(dir, int8.file), join(out, int8.file));
   const copy = { ...manifest, name: PORTABLE, variants: { fp32, int8 }, report: undefined };
-  linkSync(join(dir, int8.file), join(out, int8.file));
   linkSync(join(dir, manifest.variants.fp32.file), join(out, manifest.variants.fp32.file));
   writeFileSync(join(out, 'manifest.json'), JSON.stringify(copy, null, 2));
   return out;
@@ -114,9 +137,13 @@ async function workerd() {
     const n2 = await atBatch(2);
     const models = (await (await get('/models')).json()) as {
       limits: { memoryBudget: number | null };
-      models: { name: string; variants: Record<string, { memory: { maxN: number } | null }> }[];
+      models: {
+        name: string;
+        variants: Record<string, { memory: { maxN: number } | null; wideSteps: Record<string, unknown> | null }>;
+      }[];
     };
-    const maxN = models.models.find((m) => m.name === CIFAR10_ARTIFACT)?.variants.int8.memory?.maxN ?? null;
+    const int8 = models.models.find((m) => m.name === CIFAR10_ARTIFACT)?.variants.int8;
+    const maxN = int8?.memory?.maxN ?? null;
     const over = maxN === null ? null : await get(query('int8', maxN + 1));
     const refusal = over ? { n: maxN! + 1, status: over.status, body: await over.json() } : null;
     // The same int8 graph the old way (portable QDQ file, optimized at load, weights copied and prepacked), taking
@@ -131,6 +158,7 @@ async function workerd() {
     return {
       runtime: 'workerd via wrangler dev (local), onnxruntime-web wasm, 1 thread',
       memoryBudgetMiB: models.limits.memoryBudget === null ? null : mib(models.limits.memoryBudget),
+      int8WideSteps: int8?.wideSteps ?? null,
       maxN,
       isolateIdleMiB: isolateIdle ? mib(isolateIdle.usedSize + (isolateIdle.backingStorageSize ?? 0)) : null,
       batches: [n1, n2],
@@ -223,6 +251,7 @@ async function nodeRuntimes() {
     native: factories.native.info,
     wasm: factories.wasm.info,
     steps: `ddim${args.steps}`,
+    int8WideStepsPerRequest: wideStepsPerRequest(),
     perStepMs: perStep,
     ratios: { n1: ratios('n1'), n4: ratios('n4') },
     wasmHeapAllLoadedMiB: health.runtimeMemoryBytes === null ? null : mib(health.runtimeMemoryBytes),
@@ -243,6 +272,15 @@ const edgeMemory = Object.fromEntries(
           ...v.edgeGraph.memory,
           heapMiB: v.edgeGraph.memory.heapBytes.map((m) => ({ n: m.n, MiB: mib(m.bytes) })),
           maxNAt100MiB: largestFittingBatch(v.edgeGraph.memory, 100 * 2 ** 20, 16),
+          ...(v.edgeGraph.eightBitOnly?.memory
+            ? {
+                eightBitOnlyHeapMiB: v.edgeGraph.eightBitOnly.memory.heapBytes.map((m) => ({
+                  n: m.n,
+                  MiB: mib(m.bytes),
+                })),
+                eightBitOnlyMaxNAt100MiB: largestFittingBatch(v.edgeGraph.eightBitOnly.memory, 100 * 2 ** 20, 16),
+              }
+            : {}),
         }
       : null,
   ]),

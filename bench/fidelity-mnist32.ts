@@ -7,7 +7,8 @@
  * activations as build-artifact's `--abits 16`, ranges observed on those steps' pairs; `late32:K` / `early32:K`:
  * the same integer weights with float activations; early and late steps of one width share one graph; with `gN`
  * the 8-bit steps between them are split into N groups). Groups and wide steps are simulated by switching graphs
- * by step; build-artifact does not ship them.
+ * by step, except with `ship`: `w8+ship+early32:1+late32:4` is the form build-artifact ships (`--wide-steps 1,4`),
+ * one graph whose If on t picks the branch (toolchain/src/quantize/wide-steps.ts), timed at an 8-bit and a wide t.
  *
  * Per variant: same-seed PSNR vs fp32 (uint8, DDIM 50, eta 0, seed 0), epsilon SQNR per step (quantized vs fp32
  * on the same x_t of the fp32 trajectories of those seeds, after the correction), class-FID between N quantized
@@ -21,7 +22,7 @@
  *     [--variants w8,w8+ptqd,...] [--threads 2] [--latency-runs 60] [--out bench/results/fidelity-mnist32.json]
  *
  * A variant name is its bits then "+"-joined techniques: `w8`, `w8+ptqd`, `w4+gptq+mp0.15+ptqd`, `w8+g4`,
- * `w8+early32:2+late32:4`, `w8+g2+late16:3`.
+ * `w8+early32:2+late32:4`, `w8+g2+late16:3`, `w8+ship+early32:1+late32:4`.
  * Prints one JSON object; writes --out only for the default arguments unless --out is given.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -61,6 +62,7 @@ import { planQuantization, type QuantPlan } from '../toolchain/src/quantize/plan
 import { reconstructWeights } from '../toolchain/src/quantize/reconstruct.ts';
 import { SqnrAccumulator } from '../toolchain/src/quantize/sqnr.ts';
 import { roundWeightsNearest, weightMatrix } from '../toolchain/src/quantize/weights.ts';
+import { wideStepThresholds, withWideSteps } from '../toolchain/src/quantize/wide-steps.ts';
 import { createSession, sessionDenoiser } from '../toolchain/src/runtime/ort.ts';
 import { median } from './lib.ts';
 import { machineInfo } from './machine.ts';
@@ -121,6 +123,8 @@ interface Spec {
   lateBits: 16 | 32;
   early: number;
   earlyBits: 16 | 32;
+  /** Wide steps as build-artifact ships them: one graph, an If on t (float-activation wide steps only). */
+  ship: boolean;
 }
 function parseSpec(name: string): Spec {
   const [bits, ...techniques] = name.split('+');
@@ -136,10 +140,12 @@ function parseSpec(name: string): Spec {
     lateBits: 16,
     early: 0,
     earlyBits: 16,
+    ship: false,
   };
   for (const t of techniques) {
     if (t === 'gptq') spec.gptq = true;
     else if (t === 'ptqd') spec.ptqd = true;
+    else if (t === 'ship') spec.ship = true;
     else if (/^mp[0-9.]+$/.test(t)) spec.budget = Number(t.slice(2));
     else if (/^g[0-9]+$/.test(t)) spec.groups = Number(t.slice(1));
     else if (/^late(16|32):[0-9]+$/.test(t)) {
@@ -149,6 +155,13 @@ function parseSpec(name: string): Spec {
       spec.earlyBits = t.startsWith('early16') ? 16 : 32;
       spec.early = Number(t.slice(8));
     } else throw new Error(`variant ${name}: unknown technique ${t}`);
+  }
+  const wide = spec.early + spec.late > 0;
+  if (
+    spec.ship &&
+    (!wide || spec.groups > 1 || (spec.early && spec.earlyBits !== 32) || (spec.late && spec.lateBits !== 32))
+  ) {
+    throw new Error(`variant ${name}: ship takes float-activation wide steps (early32/late32) and no groups`);
   }
   return spec;
 }
@@ -290,6 +303,7 @@ async function build(spec: Spec): Promise<Built> {
       plan.weights.map((s) => [s.node, roundWeightsNearest(s, weightMatrix(index.initializer(s.weight)!), 'lp')]),
     );
   }
+  if (spec.ship) return shipped(spec, plan, weights, started, w8);
   const groups = groupsOf(spec);
   const models: OnnxModel[] = [];
   for (const g of groups) {
@@ -332,6 +346,27 @@ async function build(spec: Spec): Promise<Built> {
   }
   await Promise.all(sessions.map((s) => s.release()));
   return { spec, models, bytes, groups, correction, w8, buildSeconds: (performance.now() - started) / 1000 };
+}
+
+/** The shipped form: the 8-bit graph with its wide steps inside (one graph serving every step). */
+async function shipped(
+  spec: Spec,
+  plan: QuantPlan,
+  weights: Map<string, QuantizedWeight>,
+  started: number,
+  w8: Built['w8'],
+): Promise<Built> {
+  const thresholds = wideStepThresholds(diffusion, { first: spec.early, last: spec.late }, 'ddim50');
+  const model = withWideSteps(exportQdq(fp32, plan, stats.ranges, weights), thresholds);
+  const groups: Group[] = [{ steps: range(0, diffusion.numSteps - 1), abits: 8 }];
+  return {
+    spec,
+    models: [model],
+    bytes: [encodeModel(model)],
+    groups,
+    w8,
+    buildSeconds: (performance.now() - started) / 1000,
+  };
 }
 
 function spread(total: number, n: number): number[] {
@@ -400,6 +435,7 @@ for (const spec of specs) {
     variant: spec.name,
     bits: `w${spec.bits}a8`,
     techniques: {
+      shipped: spec.ship || undefined,
       gptq: spec.gptq,
       ptqd: spec.ptqd,
       w8Budget: spec.budget,
@@ -501,10 +537,16 @@ const plainBytes = encodeModel(
     ),
   ),
 );
+// A shipped variant's one graph is timed at an 8-bit step's t and at a wide step's (the last step's).
+const tOf = (i: number) => new Float32Array([diffusion.modelTime(i)]);
 const timed = [
-  { bytes: fp32Bytes, correction: undefined as NoiseCorrection | undefined },
-  { bytes: plainBytes, correction: undefined },
-  ...built.flatMap((b) => b.bytes.map((bytes) => ({ bytes, correction: b.correction }))),
+  { bytes: fp32Bytes, correction: undefined as NoiseCorrection | undefined, t: calibration.t.slice(0, 1) },
+  { bytes: plainBytes, correction: undefined, t: calibration.t.slice(0, 1) },
+  ...built.flatMap((b) =>
+    b.spec.ship
+      ? [tOf(diffusion.numSteps >> 1), tOf(0)].map((t) => ({ bytes: b.bytes[0], correction: b.correction, t }))
+      : b.bytes.map((bytes) => ({ bytes, correction: b.correction, t: calibration.t.slice(0, 1) })),
+  ),
 ];
 const sessions = await Promise.all(
   timed.map((m) =>
@@ -512,14 +554,13 @@ const sessions = await Promise.all(
   ),
 );
 const x = new ort.Tensor('float32', calibration.x.slice(0, SIZE), [1, ...SHAPE]);
-const tIn = new ort.Tensor('float32', calibration.t.slice(0, 1), [1]);
 const wall = sessions.map(() => [] as number[]);
 for (let r = 0; r < runs + 5; r++) {
   for (const [k, s] of sessions.entries()) {
     const w0 = performance.now();
-    const out = await s.run({ x, t: tIn });
+    const out = await s.run({ x, t: new ort.Tensor('float32', timed[k].t, [1]) });
     const c = timed[k].correction;
-    if (c) correctEpsilon(out.out.data as Float32Array, correctionAt(c, calibration.t[0]), 1, 3, outChannels);
+    if (c) correctEpsilon(out.out.data as Float32Array, correctionAt(c, timed[k].t[0]), 1, 3, outChannels);
     if (r >= 5) wall[k].push(performance.now() - w0);
   }
 }
@@ -529,8 +570,12 @@ const plainMs = median(wall[1]);
 let next = 2;
 results.forEach((r, k) => {
   const b = built[k];
-  const graphMs = b.groups.map(() => median(wall[next++]));
-  const stepMs = b.groups.reduce((a, g, i) => a + g.steps.length * graphMs[i], 0) / diffusion.numSteps;
+  const n = diffusion.numSteps;
+  const wide = b.spec.early + b.spec.late;
+  const graphMs = b.spec.ship ? [median(wall[next++]), median(wall[next++])] : b.groups.map(() => median(wall[next++]));
+  const stepMs = b.spec.ship
+    ? ((n - wide) * graphMs[0] + wide * graphMs[1]) / n // [8-bit t, wide t]
+    : b.groups.reduce((a, g, i) => a + g.steps.length * graphMs[i], 0) / n;
   r.stepMsByGraph = graphMs.map((v) => round(v, 3));
   r.stepMs = round(stepMs, 3);
   r.stepRatioVsW8a8 = round(stepMs / plainMs, 3);
@@ -539,6 +584,7 @@ results.forEach((r, k) => {
 
 const report = {
   bench: 'fidelity-mnist32',
+  ...(defaults ? {} : { command: `node bench/fidelity-mnist32.ts ${process.argv.slice(2).join(' ')}` }),
   machine,
   model: 'mnist32',
   scheme: 'full (image ends float), activations uint8 per tensor, lp observer',
@@ -552,7 +598,9 @@ const report = {
     runs,
     fp32Ms: round(fpMs, 3),
     w8a8Ms: round(plainMs, 3),
-    perVariant: 'each graph timed; stepMs = its graphs averaged over the steps each serves',
+    perVariant:
+      'each graph timed; stepMs = its graphs averaged over the steps each serves (shipped: its one graph at an ' +
+      '8-bit and at a wide step, stepMsByGraph [8-bit, wide])',
   },
   fp32Bytes: fp32Bytes.length,
   sensitivity: sensitivity?.map((s) => ({ node: s.node, params: s.params, aloneW4SqnrDb: round(s.aloneW4SqnrDb) })),

@@ -36,7 +36,14 @@ describe('table rows', () => {
     };
     expect(methodLabel(entry('w4a8', w4))).toBe('full W4A8 gptq 15% w8 ptqd');
     expect(methodLabel(entry('w4a8', { ...w4, w8Share: undefined, noiseCorrection: 'none' }))).toBe('full W4A8 gptq');
-    const wideSteps = { first: 1, last: 4, respacing: 'ddim50', tAbove: 970, tBelow: 70, activations: 'float' as const };
+    const wideSteps = {
+      first: 1,
+      last: 4,
+      respacing: 'ddim50',
+      tAbove: 970,
+      tBelow: 70,
+      activations: 'float' as const,
+    };
     expect(methodLabel(entry('w8a8', { ...q, scheme: 'full', wideSteps }))).toBe('full W8A8 wide 1+4/ddim50');
     expect(calibrationLabel(manifest({}), entry('fp32'))).toBe('—');
     expect(calibrationLabel(manifest({}), entry('w8a8', { ...q, calibration: 'normal' }))).toBe('normal');

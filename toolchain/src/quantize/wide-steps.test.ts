@@ -17,6 +17,7 @@ import {
   WideStepsError,
   type WideStepsRecord,
   wideStepThresholds,
+  withoutWideSteps,
   withWideSteps,
 } from './wide-steps.ts';
 
@@ -97,6 +98,15 @@ describe('wide steps', () => {
     expect(before.integerTotal).toBeGreaterThan(20);
     expect(after.integerNodes).toEqual(before.integerNodes);
     expect(after.ops.If).toBe(1);
+  });
+
+  it('gives back the 8-bit graph it wraps', () => {
+    const back = withoutWideSteps(decodeModel(encodeModel(withWideSteps(plain, record(900, 100)))));
+    const same = Buffer.from(encodeModel(back)).equals(
+      encodeModel({ ...plain, graph: { ...plain.graph, valueInfo: [] } }),
+    );
+    expect(same).toBe(true);
+    expect(withoutWideSteps(plain)).toBe(plain);
   });
 
   it('only the last steps: one comparison, no Or', async () => {

@@ -183,3 +183,22 @@ export function withWideSteps(model: OnnxModel, record: WideStepsRecord): OnnxMo
     },
   };
 }
+
+/** The 8-bit graph inside `model` (its If's else branch, names restored): every step on the integer kernels. */
+export function withoutWideSteps(model: OnnxModel): OnnxModel {
+  const choose = model.graph.nodes.find((n) => n.name === 'wide_steps/If');
+  const branch = choose?.attributes.else_branch;
+  if (!choose || branch?.type !== 'graph') return model;
+  const prefix = 'quantized/';
+  const name = (v: string) => (v.startsWith(prefix) ? v.slice(prefix.length) : v);
+  const g = branch.value;
+  return {
+    ...model,
+    graph: {
+      ...model.graph,
+      nodes: g.nodes.map((n) => ({ ...n, inputs: n.inputs.map(name), outputs: n.outputs.map(name) })),
+      initializers: model.graph.initializers.filter((i) => !i.name.startsWith('wide_steps/')),
+      valueInfo: [],
+    },
+  };
+}
