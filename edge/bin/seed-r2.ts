@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { MANIFEST_FILE, newVersionId, parseManifest } from '@qdm/shared';
+import { edgeGraphsOf, MANIFEST_FILE, newVersionId, parseManifest } from '@qdm/shared';
 import { getPlatformProxy } from 'wrangler';
 import type { R2BucketLike } from '../src/sources/r2.ts';
 import { publishArtifact } from './publish.ts';
@@ -22,8 +22,8 @@ async function readArtifact(dir: string) {
   }
   const files: Record<string, Uint8Array> = {};
   for (const entry of Object.values(manifest.variants)) {
-    for (const file of [entry.file, entry.edgeGraph?.file]) {
-      if (file) files[file] = new Uint8Array(await readFile(join(dir, file)));
+    for (const file of [entry.file, ...edgeGraphsOf(entry).map((g) => g.file)]) {
+      files[file] = new Uint8Array(await readFile(join(dir, file)));
     }
   }
   if (manifest.report) {

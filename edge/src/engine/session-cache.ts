@@ -158,20 +158,22 @@ export class SessionCache {
 
   /**
    * The variant's edge graph when this runtime release made it (no optimizer run at session creation), else its
-   * portable graph. An edge graph that cannot be read, verified or loaded falls back to the portable one.
+   * portable graph. An edge graph that cannot be read, verified or loaded falls back to the portable one, except
+   * an 8-bit-only graph chosen for the memory budget: the portable graph would pass that budget (refused: 503).
    */
   async #load(snapshot: ArtifactSnapshot, variant: string, phases: LoadPhases): Promise<ModelSession> {
     const entry = snapshot.manifest.variants[variant];
-    const graph = chooseEdgeGraph(entry, this.#factory, this.#memoryBudget)?.graph;
-    if (graph) {
+    const choice = chooseEdgeGraph(entry, this.#factory, this.#memoryBudget);
+    if (choice) {
+      const options = { optimized: true, format: choice.graph.format ?? 'onnx' } as const;
+      // The 8-bit-only graph was chosen because the portable one (wide steps) passes the memory budget.
+      const portableFits = choice.wideSteps?.served !== false;
       try {
-        const session = await this.#create(snapshot, graph, phases, {
-          optimized: true,
-          format: graph.format ?? 'onnx',
-        });
+        const session = await this.#create(snapshot, choice.graph, phases, options);
         phases.graph = 'edge';
         return session;
-      } catch {
+      } catch (error) {
+        if (!portableFits) throw error;
         // NOTE: the portable graph is verified on its own; the times below then include the failed attempt.
       }
     }

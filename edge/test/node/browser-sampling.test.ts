@@ -68,11 +68,16 @@ describe('GET /browser/model/:model/:variant', () => {
   });
 });
 
-async function runInPage(browser: Browser, inputs: Record<string, string>): Promise<Page> {
+async function runInPage(
+  browser: Browser,
+  inputs: Record<string, string>,
+  selects: Record<string, string> = {},
+): Promise<Page> {
   const page = await browser.newPage();
   await page.goto(`${base}/`);
   await page.waitForSelector('body[data-ready="true"]');
   for (const [id, value] of Object.entries(inputs)) await page.fill(`#${id}`, value);
+  for (const [id, value] of Object.entries(selects)) await page.selectOption(`#${id}`, value);
   await page.click('#run-browser');
   await page.waitForSelector('#browser-status[data-done]', { timeout: 150_000 });
   return page;
@@ -111,6 +116,16 @@ describe.skipIf(!hasChromium)('sampling in the browser', () => {
     expect(await status.getAttribute('data-backend')).toBe('wasm');
     expect(await status.textContent()).toMatch(/WebGPU unavailable \(.+\), fell back to wasm/);
     console.info(`${await status.textContent()}; ${await page.textContent('#server-caption')}`);
+    expect(Number(await status.getAttribute('data-max-abs'))).toBeLessThan(1e-3);
+    await page.close();
+  }, 120_000);
+
+  it('runs the int8 graph with wide steps (an If on t) as the server does', async () => {
+    const page = await runInPage(plain, { seed: '7', n: '1', steps: 'ddim4' }, { 'left-variant': 'int8' });
+    const status = page.locator('#browser-status');
+    expect(await status.getAttribute('data-done'), (await status.textContent()) ?? '').toBe('true');
+    const sha = (await fetch(`${base}/browser/model/unet/int8`)).headers.get('x-qdm-sha256')!;
+    expect(await page.textContent('#browser-caption')).toContain(`sha256 ${sha.slice(0, 12)} checked`);
     expect(Number(await status.getAttribute('data-max-abs'))).toBeLessThan(1e-3);
     await page.close();
   }, 120_000);

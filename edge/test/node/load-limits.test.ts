@@ -80,7 +80,7 @@ function slowSessions(ms: number, outPerIn: number): SessionFactory {
  * The conv artifact's `qdq` as a variant with wide steps whose edge graph needs 130 MiB at n = 1; its
  * 8-bit-only graph (30 MiB) is the `alt` variant's file, so the samples tell which graph was loaded.
  */
-async function wideStepArtifact(runtime: string | undefined) {
+async function wideStepArtifact(runtime: string | undefined, eightBitFile?: string) {
   const artifact = await convArtifact();
   const { qdq, alt } = artifact.manifest.variants;
   const graph = (entry: typeof qdq, n1: number) => ({
@@ -98,7 +98,8 @@ async function wideStepArtifact(runtime: string | undefined) {
     recon: 'none',
     wideSteps: { first: 1, last: 4, respacing: 'ddim50', tAbove: 970, tBelow: 70, activations: 'float' },
   };
-  qdq.edgeGraph = { ...graph(qdq, 130 * MiB), eightBitOnly: graph(alt, 30 * MiB) };
+  const eightBitOnly = { ...graph(alt, 30 * MiB), ...(eightBitFile ? { file: eightBitFile } : {}) };
+  qdq.edgeGraph = { ...graph(qdq, 130 * MiB), eightBitOnly };
   return folderSource(await folderStore(artifact));
 }
 
@@ -120,6 +121,15 @@ describe('wide steps under a memory budget', () => {
     expect(res.status).toBe(200);
     const alt = await app.request(query('alt'));
     expect(await bytes(res)).toEqual(await bytes(alt));
+  });
+
+  it('refuses (503) rather than load the portable graph when the 8-bit-only one is missing under the budget', async () => {
+    const app = appOver(await wideStepArtifact(ortSessions.runtime, 'model.qdq.8bit.edge.ort'), {
+      memoryBudget: 100 * MiB,
+    });
+    const res = await app.request(query('qdq'));
+    expect(res.status).toBe(503);
+    expect((await json(res)).message).toMatch(/model\.qdq\.8bit\.edge\.ort/);
   });
 
   it('serves the wide graph where it fits (no budget), and on the native runtime', async () => {
