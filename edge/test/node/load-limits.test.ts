@@ -137,9 +137,13 @@ describe('wide steps under a memory budget', () => {
     expect((await wideInfo(app)).wideSteps).toMatchObject({ served: true });
     const res = await bytes(await app.request(query('qdq')));
     expect(res).not.toEqual(await bytes(await app.request(query('alt'))));
-    const native = appOver(await wideStepArtifact(ortSessions.runtime), { memoryBudget: 100 * MiB }, {
-      sessions: slowSessions(1, 2),
-    });
+    const native = appOver(
+      await wideStepArtifact(ortSessions.runtime),
+      { memoryBudget: 100 * MiB },
+      {
+        sessions: slowSessions(1, 2),
+      },
+    );
     expect((await wideInfo(native)).wideSteps).toMatchObject({ served: true });
   });
 });
