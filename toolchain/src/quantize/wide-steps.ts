@@ -3,8 +3,9 @@
  * integer weights; every other step keeps the 8-bit graph and its integer kernels.
  *
  * Why: on mnist32 the same-seed PSNR is set by the first, noisiest steps and the minimum epsilon SQNR by the last
- * (W8A8 falls to 11-12 dB at t near 0), and a step with float activations costs 1.7-2.2x an 8-bit one, so a handful
- * of them buys +3.5 dB PSNR and +10 dB minimum SQNR for a few percent of the time (bench/fidelity-mnist32.ts).
+ * (W8A8 falls to 11-12 dB at t near 0), and a step with float activations costs 1.85x an 8-bit one there, so five
+ * of fifty buy +3.6 dB PSNR and +10 dB minimum SQNR for 7.7% of the time (bench/fidelity-mnist32.ts). At CIFAR-10
+ * size a wide step costs 3x an 8-bit one on onnxruntime-node, 2x on WASM (bench/wide-steps-cost.ts).
  *
  * How it ships: one ONNX graph. An `If` on the t input picks the branch: wide when max(t) is above the first
  * steps' threshold or min(t) below the last steps'. Both branches read the same outer-scope initializers, so the
@@ -38,9 +39,9 @@ export interface WideStepsRecord extends WideSteps {
 export class WideStepsError extends Error {}
 
 /**
- * build-artifact's default for W8A8: the first 1 and last 4 of ddim50 (mnist32, 64 seeds: 44.4 dB same-seed PSNR
- * and 22.1 dB minimum epsilon SQNR vs 40.8 / 11.8 without, 1.04x the 8-bit step; first 2 + last 4 gave 45.5 dB at
- * 1.10x, at the 10% limit).
+ * build-artifact's default for W8A8: the first 1 and last 4 of ddim50 (mnist32, 64 seeds: 44.43 dB same-seed PSNR
+ * and 22.1 dB minimum epsilon SQNR vs 40.84 / 11.8 without, 1.077x the W8A8 step; first 2 + last 4 gave 45.19 dB
+ * at 1.092x, near the 10% limit; bench/results/fidelity-mnist32-shipped.json).
  */
 export const DEFAULT_WIDE_STEPS: WideSteps = { first: 1, last: 4 };
 
