@@ -105,6 +105,10 @@ describe('toolchain build-artifact', () => {
     expect(Object.keys(manifest.variants).sort()).toEqual(['fp32', 'int8']);
     const edge = manifest.variants.int8.edgeGraph!;
     expect(readFileSync(join(work, 'pulled', edge.file)).length).toBe(edge.bytes);
+    // With the default wide steps, the 8-bit graph alone travels too (the edge loads it under a memory budget).
+    const eightBit = edge.eightBitOnly!;
+    expect(eightBit.file).toBe('model.int8.8bit.edge.ort');
+    expect(readFileSync(join(work, 'pulled', eightBit.file)).length).toBe(eightBit.bytes);
   });
 
   it('says what is wrong with the command line', async () => {
