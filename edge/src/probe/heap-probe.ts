@@ -2,7 +2,8 @@
  * Measures what the edge's WASM runtime needs for one graph: a fresh onnxruntime-web (this worker thread's own),
  * loaded exactly as the edge loads it, a step at a middle and at the last time step at each batch, the heap read
  * after both. The heap only grows, so each reading is what an isolate holds after serving that batch. t = 0 runs
- * the float-activation branch of a graph with wide steps (toolchain's wide-steps.ts), t = 500 the 8-bit one. Run by measureEdgeMemory (measure-memory.ts).
+ * the float-activation branch of a graph with wide steps (toolchain's wide-steps.ts), t = 500 the 8-bit one.
+ * Run by measureEdgeMemory (measure-memory.ts).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { ortWebSessions } from '../engine/ort-web.ts';
