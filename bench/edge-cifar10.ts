@@ -25,7 +25,7 @@ import { compileOrtWasm } from '../edge/src/node-runtime.ts';
 import { folderSource } from '../edge/src/sources/folder.ts';
 import { startWranglerDev } from '../edge/test/fixtures/wrangler-dev.ts';
 import { decodeModel, encodeModel } from '../toolchain/src/onnx/model.ts';
-import { withoutWideSteps } from '../toolchain/src/quantize/wide-steps.ts';
+import { isWideStep, withoutWideSteps } from '../toolchain/src/quantize/wide-steps.ts';
 import { CIFAR10_ARTIFACT, cifar10Artifact } from './cifar10-artifact.ts';
 import { log, measureSteps, mib, round, serverTiming } from './edge-lib.ts';
 import { machineInfo } from './machine.ts';
@@ -58,7 +58,7 @@ function wideStepsPerRequest(): { of: number; wide: number } | null {
   const { diffusionSteps, noiseSchedule, learnSigma, rescaleTimesteps } = manifest.diffusion;
   const d = createDiffusion({ diffusionSteps, noiseSchedule, learnSigma, rescaleTimesteps }, `ddim${args.steps}`);
   const times = Array.from({ length: d.numSteps }, (_, i) => Math.fround(d.modelTime(i)));
-  const wide = times.filter((t) => (w.tAbove !== null && t > w.tAbove) || (w.tBelow !== null && t < w.tBelow));
+  const wide = times.filter((t) => isWideStep(w, t));
   return { of: d.numSteps, wide: wide.length };
 }
 

@@ -15,6 +15,7 @@ import { createDiffusion, type Manifest } from '@qdm/shared';
 import * as ort from 'onnxruntime-node';
 import { ortWebSessions } from '../edge/src/engine/ort-web.ts';
 import { compileOrtWasm } from '../edge/src/node-runtime.ts';
+import { isWideStep } from '../toolchain/src/quantize/wide-steps.ts';
 import { CIFAR10_ARTIFACT, cifar10Artifact } from './cifar10-artifact.ts';
 import { log, round } from './edge-lib.ts';
 import { median } from './lib.ts';
@@ -45,7 +46,7 @@ if (!wide || !int8.edgeGraph)
 const { diffusionSteps, noiseSchedule, learnSigma, rescaleTimesteps } = manifest.diffusion;
 const diffusion = createDiffusion({ diffusionSteps, noiseSchedule, learnSigma, rescaleTimesteps }, args.steps);
 const times = Array.from({ length: diffusion.numSteps }, (_, i) => Math.fround(diffusion.modelTime(i)));
-const isWide = (t: number) => (wide.tAbove !== null && t > wide.tAbove) || (wide.tBelow !== null && t < wide.tBelow);
+const isWide = (t: number) => isWideStep(wide, t);
 const wideCount = times.filter(isWide).length;
 const tEight = times.find((t) => !isWide(t) && t >= times[times.length >> 1]) ?? times[times.length >> 1];
 const tWide = times.find(isWide);

@@ -7,6 +7,11 @@ export interface MeasureMemoryOptions {
   shape: [number, number, number];
   /** Batches to run, ascending (default 1, 2, 4, 8: up to the largest n a Worker serves). */
   batches?: number[];
+  /**
+   * Model times to run at each batch (default [500]). A graph with wide steps needs [500, 0]: t = 0 takes its
+   * float-activation branch, which needs more memory.
+   */
+  times?: number[];
   /** How the edge will load the graph (an ORT-format edge graph: `{optimized: true, format: 'ort'}`). */
   session: SessionOptions;
 }
@@ -19,7 +24,7 @@ export interface MeasureMemoryOptions {
 export function measureEdgeMemory(model: Uint8Array, options: MeasureMemoryOptions): Promise<EdgeMemory> {
   const batches = options.batches ?? [1, 2, 4, 8];
   const worker = new Worker(new URL('./heap-probe.ts', import.meta.url), {
-    workerData: { model, options: options.session, shape: options.shape, batches },
+    workerData: { model, options: options.session, shape: options.shape, batches, times: options.times ?? [500] },
   });
   return new Promise((resolve, reject) => {
     worker.once('message', (result: { heapBytes: EdgeMemory['heapBytes']; runtime?: string }) => {

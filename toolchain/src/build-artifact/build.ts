@@ -465,7 +465,8 @@ export async function buildArtifact(options: BuildOptions): Promise<BuildResult>
         ...variantEntry(spec, file, result.bytes, result.report, options, psnr, precision),
         report: reportFile,
         edgeGraph: await clock.run(`edge graph ${spec.name}`, async () => {
-          const graph = await writeEdgeGraph(staging.dir, file, result.bytes, edgeOptions);
+          const wideSteps = result.eightBitOnly !== undefined;
+          const graph = await writeEdgeGraph(staging.dir, file, result.bytes, { ...edgeOptions, wideSteps });
           if (!result.eightBitOnly) return graph;
           const eightBit = file.replace(/\.onnx$/, '.8bit.onnx'); // names the edge graph; not written itself
           return {
@@ -584,18 +585,7 @@ function variantEntry(
       },
       integerNodes: report.integerNodes,
       floatLayersAfterFusion: report.fusion.floatLayerTotal,
-      ...(report.wideSteps
-        ? {
-            wideSteps: {
-              first: report.wideSteps.first,
-              last: report.wideSteps.last,
-              respacing: report.wideSteps.respacing,
-              tAbove: report.wideSteps.tAbove,
-              tBelow: report.wideSteps.tBelow,
-              activations: report.wideSteps.activations,
-            },
-          }
-        : {}),
+      ...(report.wideSteps ? { wideSteps: report.wideSteps } : {}),
       keptFloat: report.keptFloat.map((k) => ({ name: k.name, reason: k.reason })),
     },
     metrics: {

@@ -66,6 +66,8 @@ export function edgeGraphFile(variantFile: string, format: EdgeGraphFormat = 'or
 export interface EdgeGraphOptions {
   /** [C, H, W] of the model input: the edge memory probe runs one step at n = 1, 2, 4 and 8. */
   shape: [number, number, number];
+  /** The graph has wide steps: the probe also runs a step on its float-activation branch (t = 0). */
+  wideSteps?: boolean;
 }
 
 /**
@@ -81,7 +83,11 @@ export async function writeEdgeGraph(
   const bytes = await optimizeForEdge(model, 'ort');
   const file = edgeGraphFile(variantFile);
   await writeFileAtomic(dir, file, bytes);
-  const memory = await measureEdgeMemory(bytes, { shape: options.shape, session: { optimized: true, format: 'ort' } });
+  const memory = await measureEdgeMemory(bytes, {
+    shape: options.shape,
+    times: options.wideSteps ? [500, 0] : [500],
+    session: { optimized: true, format: 'ort' },
+  });
   return {
     file,
     bytes: bytes.length,

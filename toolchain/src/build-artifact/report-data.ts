@@ -112,22 +112,7 @@ export function buildReportData(input: {
         }
       });
       const wide = b.report.wideSteps;
-      return {
-        variant: b.spec.name,
-        step,
-        sqnrDb,
-        ...(wide
-          ? {
-              wideSteps: {
-                first: wide.first,
-                last: wide.last,
-                respacing: wide.respacing,
-                tAbove: wide.tAbove,
-                tBelow: wide.tBelow,
-              },
-            }
-          : {}),
-      };
+      return { variant: b.spec.name, step, sqnrDb, ...(wide ? { wideSteps: wide } : {}) };
     }),
     samples,
     keptFloat: builds.flatMap((b) =>

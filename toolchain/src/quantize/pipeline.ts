@@ -97,8 +97,8 @@ export interface QuantizeReport {
   keptFloat: KeptFloat[];
   /** The 8-bit steps' graph after onnxruntime's fusion (with wide steps: the graph's quantized branch). */
   fusion: FusionReport;
-  /** The steps that run with float activations, and the whole shipped graph's fusion (both branches). */
-  wideSteps?: WideStepsRecord & { fusion: FusionReport };
+  /** The steps that run with float activations (the shipped graph fuses as `fusion`: checked at export). */
+  wideSteps?: WideStepsRecord;
   integerNodes: Record<string, number>;
   bytes: { fp32: number; quantized: number; ratio: number };
   seconds: Record<QuantizeStage, number>;
@@ -146,7 +146,7 @@ export async function quantizeModel(options: QuantizeOptions): Promise<QuantizeR
   });
   const bytes = encodeModel(model);
   progress({ stage: 'export', done: 1, total: 1 });
-  const { fusion, shipped } = await timed('fusion', async () => {
+  const fusion = await timed('fusion', async () => {
     const fusion = await inspectFusion(plain);
     const shipped = model === plain ? fusion : await inspectFusion(model);
     // The 8-bit steps must keep every integer kernel inside the If branch.
@@ -155,7 +155,7 @@ export async function quantizeModel(options: QuantizeOptions): Promise<QuantizeR
         `wide steps: the shipped graph fuses ${shipped.integerTotal} integer nodes, its 8-bit graph ${fusion.integerTotal}`,
       );
     }
-    return { fusion, shipped };
+    return fusion;
   });
   progress({ stage: 'fusion', done: 1, total: 1 });
   const evaluation = await timed('evaluate', async () => {
@@ -202,7 +202,7 @@ export async function quantizeModel(options: QuantizeOptions): Promise<QuantizeR
       epsilonSqnrByStep: evaluation.eps.map(finiteOrNull),
       keptFloat: plan.keptFloat,
       fusion,
-      ...(options.wideSteps ? { wideSteps: { ...options.wideSteps, fusion: shipped } } : {}),
+      ...(options.wideSteps ? { wideSteps: options.wideSteps } : {}),
       integerNodes: fusion.integerNodes,
       bytes: { fp32: fp32Bytes, quantized: bytes.length, ratio: bytes.length / fp32Bytes },
       seconds,

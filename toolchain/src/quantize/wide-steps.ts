@@ -71,6 +71,11 @@ export function wideStepThresholds(diffusion: SpacedDiffusion, wide: WideSteps, 
   };
 }
 
+/** Whether a step fed model time `t` runs the wide branch (the graph's own test, for one t). */
+export function isWideStep(record: Pick<WideStepsRecord, 'tAbove' | 'tBelow'>, t: number): boolean {
+  return (record.tAbove !== null && t > record.tAbove) || (record.tBelow !== null && t < record.tBelow);
+}
+
 /**
  * The graph with every activation QuantizeLinear -> DequantizeLinear pair removed (its consumers read the float
  * value): float activations, the same integer weights and their DequantizeLinear. Weight and bias DQs read
