@@ -17,11 +17,9 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { encodeNpz, spaceTimesteps, type Tensor } from '@qdm/shared';
-import { buildArtifact } from '../toolchain/src/build-artifact/build.ts';
-import { parseFlags } from '../toolchain/src/models/flags.ts';
-import { unetLayout, unetWeightShapes } from '../toolchain/src/models/unet-layout.ts';
-import type { ReconMethod } from '../toolchain/src/quantize/reconstruct.ts';
-import { createSession, float32Tensor } from '../toolchain/src/runtime/ort.ts';
+import { buildArtifact, createSession, float32Tensor } from '@qdm/toolchain';
+import { parseFlags, unetLayout, unetWeightShapes } from '@qdm/toolchain/models';
+import type { ReconMethod } from '@qdm/toolchain/quantize';
 import { median, randomWeights } from './lib.ts';
 import { machineInfo } from './machine.ts';
 

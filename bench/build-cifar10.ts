@@ -17,18 +17,21 @@ import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createDiffusion, gaussianNoise, parseSteps, type Tensor } from '@qdm/shared';
-import { sampleTimesteps } from '../toolchain/src/calibrate/timesteps.ts';
-import type { CalibrationSet } from '../toolchain/src/calibrate/trajectory.ts';
-import { parseFlags } from '../toolchain/src/models/flags.ts';
-import { buildUNet } from '../toolchain/src/models/unet.ts';
-import { unetLayout, unetWeightShapes } from '../toolchain/src/models/unet-layout.ts';
-import { encodeModel } from '../toolchain/src/onnx/model.ts';
-import { exportQdq, prepareModel } from '../toolchain/src/quantize/export.ts';
-import { observeActivations } from '../toolchain/src/quantize/observe.ts';
-import type { ObserverSpec } from '../toolchain/src/quantize/observers.ts';
-import { planQuantization } from '../toolchain/src/quantize/plan.ts';
-import { type ReconMethod, type ReconObjective, reconstructWeights } from '../toolchain/src/quantize/reconstruct.ts';
-import { roundWeightsNearest, weightMatrix } from '../toolchain/src/quantize/weights.ts';
+import { type CalibrationSet, sampleTimesteps } from '@qdm/toolchain';
+import { buildUNet, parseFlags, unetLayout, unetWeightShapes } from '@qdm/toolchain/models';
+import { encodeModel } from '@qdm/toolchain/onnx';
+import {
+  exportQdq,
+  type ObserverSpec,
+  observeActivations,
+  planQuantization,
+  prepareModel,
+  type ReconMethod,
+  type ReconObjective,
+  reconstructWeights,
+  roundWeightsNearest,
+  weightMatrix,
+} from '@qdm/toolchain/quantize';
 import { randomWeights } from './lib.ts';
 import { machineInfo } from './machine.ts';
 

@@ -8,10 +8,9 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { encodeNpz, MANIFEST_FILE, type Tensor } from '@qdm/shared';
-import { buildArtifact } from '../toolchain/src/build-artifact/build.ts';
-import { parseFlags } from '../toolchain/src/models/flags.ts';
-import { unetLayout, unetWeightShapes } from '../toolchain/src/models/unet-layout.ts';
-import { DEFAULT_WIDE_STEPS } from '../toolchain/src/quantize/wide-steps.ts';
+import { buildArtifact } from '@qdm/toolchain';
+import { parseFlags, unetLayout, unetWeightShapes } from '@qdm/toolchain/models';
+import { DEFAULT_WIDE_STEPS } from '@qdm/toolchain/quantize';
 import { randomWeights } from './lib.ts';
 
 export const CIFAR10_FLAGS =

@@ -25,8 +25,7 @@ export async function benchArtifact(model: string, allowFixture: boolean): Promi
   if (!allowFixture) {
     throw new Error(`no artifact ${model} in ${root}: run \`npm run demo\` (or pass --allow-fixture)`);
   }
-  const { unetArtifact } = await import('../edge/test/fixtures/unet-artifact.ts');
-  const { folderStore } = await import('../edge/test/fixtures/folder.ts');
+  const { folderStore, unetArtifact } = await import('@qdm/edge/testing');
   return { root: await folderStore(await unetArtifact()), name: 'unet', requested: false };
 }
 

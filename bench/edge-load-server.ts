@@ -1,6 +1,6 @@
-// The Node edge server as bench/edge-load.ts runs it: `edge/src/node.ts` plus an IPC reply with the process's
+// The Node edge server as bench/edge-load.ts runs it: `@qdm/edge/server` (edge/src/node.ts) plus an IPC reply with the process's
 // memory after a full GC (run with --expose-gc), so growth across load runs is measured on live memory, not RSS.
-import '../edge/src/node.ts';
+import '@qdm/edge/server';
 
 process.on('message', (message) => {
   if (message !== 'memory') return;

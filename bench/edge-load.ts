@@ -17,7 +17,7 @@ import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { defaultConfig } from '../edge/src/config.ts';
+import { defaultConfig } from '@qdm/edge/node';
 import { benchArtifact, log, median, mib, quantile, repoRoot, round } from './edge-lib.ts';
 import { machineInfo } from './machine.ts';
 

@@ -4,10 +4,10 @@
 // Prints JSON: cold start (first request: wasm compile+init, artifact read+verify, session), warm request latency,
 // per-step latency per variant (mean step of a request, median over requests), process memory with all loaded.
 import { parseArgs } from 'node:util';
-import { createApp } from '../edge/src/app.ts';
-import { ortWebSessions } from '../edge/src/engine/ort-web.ts';
-import { compileOrtWasm } from '../edge/src/node-runtime.ts';
-import { folderSource } from '../edge/src/sources/folder.ts';
+import { createApp } from '@qdm/edge';
+import { folderSource } from '@qdm/edge/node';
+import { ortWebSessions } from '@qdm/edge-probe/ort-web';
+import { compileOrtWasm } from '@qdm/edge-probe/wasm-node';
 import { benchArtifact, measureVariants, mib, round } from './edge-lib.ts';
 
 const { values } = parseArgs({

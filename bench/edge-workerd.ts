@@ -5,7 +5,7 @@
 // workerd memory with all variants loaded (process RSS, and the isolate's V8 heap + array buffers by inspector).
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startWranglerDev } from '../edge/test/fixtures/wrangler-dev.ts';
+import { startWranglerDev } from '@qdm/edge/testing';
 import { benchArtifact, log, measureVariants, mib, round } from './edge-lib.ts';
 import { isolateHeap, workerdRss } from './workerd-probe.ts';
 

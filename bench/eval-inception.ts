@@ -5,10 +5,10 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Tensor } from '@qdm/shared';
+import { createSession } from '@qdm/toolchain';
+import { buildFidInception, fidInceptionWeightShapes } from '@qdm/toolchain/models';
+import { encodeModel } from '@qdm/toolchain/onnx';
 import * as ort from 'onnxruntime-node';
-import { buildFidInception, fidInceptionWeightShapes } from '../toolchain/src/models/inception.ts';
-import { encodeModel } from '../toolchain/src/onnx/model.ts';
-import { createSession } from '../toolchain/src/runtime/ort.ts';
 import { machineInfo } from './machine.ts';
 
 // Recorded when the bench starts (the load average beside the run).

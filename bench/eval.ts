@@ -16,8 +16,8 @@ import {
   frechetDistance,
   type GaussianStats,
   paddedDigits,
-} from '../toolchain/src/eval/index.ts';
-import { syntheticFeatures } from '../toolchain/test/fixtures/eval/fixtures.ts';
+} from '@qdm/toolchain/eval';
+import { syntheticFeatures } from '@qdm/toolchain/testing';
 import { machineInfo } from './machine.ts';
 
 // Recorded when the bench starts (the load average beside the run).

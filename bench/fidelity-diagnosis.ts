@@ -9,18 +9,19 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createDiffusion, type Denoiser, ddimSample } from '@qdm/shared';
-import { collectCalibration } from '../toolchain/src/calibrate/trajectory.ts';
-import { readCheckpoint } from '../toolchain/src/checkpoint/index.ts';
-import { parseFlags } from '../toolchain/src/models/flags.ts';
-import { buildUNet } from '../toolchain/src/models/unet.ts';
-import { encodeModel } from '../toolchain/src/onnx/model.ts';
-import { exportQdq, prepareModel } from '../toolchain/src/quantize/export.ts';
-import { indexGraph } from '../toolchain/src/quantize/graph-index.ts';
-import { observeActivations } from '../toolchain/src/quantize/observe.ts';
-import { planQuantization } from '../toolchain/src/quantize/plan.ts';
-import { SqnrAccumulator } from '../toolchain/src/quantize/sqnr.ts';
-import { roundWeightsNearest, weightMatrix } from '../toolchain/src/quantize/weights.ts';
-import { createSession, sessionDenoiser } from '../toolchain/src/runtime/ort.ts';
+import { collectCalibration, createSession, readCheckpoint, sessionDenoiser } from '@qdm/toolchain';
+import { buildUNet, parseFlags } from '@qdm/toolchain/models';
+import { encodeModel } from '@qdm/toolchain/onnx';
+import {
+  exportQdq,
+  indexGraph,
+  observeActivations,
+  planQuantization,
+  prepareModel,
+  roundWeightsNearest,
+  SqnrAccumulator,
+  weightMatrix,
+} from '@qdm/toolchain/quantize';
 
 const shared = process.env.QDM_SHARED ?? resolve(import.meta.dirname, '../../shared');
 const { unet, diffusion: d } = parseFlags(JSON.parse(readFileSync(`${shared}/models/mnist32/flags.json`, 'utf8')));

@@ -8,7 +8,7 @@
  * the same integer weights with float activations; early and late steps of one width share one graph; with `gN`
  * the 8-bit steps between them are split into N groups). Groups and wide steps are simulated by switching graphs
  * by step, except with `ship`: `w8+ship+early32:1+late32:4` is the form build-artifact ships (`--wide-steps 1,4`),
- * one graph whose If on t picks the branch (toolchain/src/quantize/wide-steps.ts), timed at an 8-bit and a wide t.
+ * one graph whose If on t picks the branch (the toolchain's wide-steps.ts), timed at an 8-bit and a wide t.
  *
  * Per variant: same-seed PSNR vs fp32 (uint8, DDIM 50, eta 0, seed 0), epsilon SQNR per step (quantized vs fp32
  * on the same x_t of the fp32 trajectories of those seeds, after the correction), class-FID between N quantized
@@ -37,33 +37,40 @@ import {
   type NoiseCorrection,
   toUint8NHWC,
 } from '@qdm/shared';
-import * as ort from 'onnxruntime-node';
-import { type CalibrationSet, collectCalibration } from '../toolchain/src/calibrate/trajectory.ts';
-import { readCheckpoint } from '../toolchain/src/checkpoint/index.ts';
-import { openFeatureNetwork } from '../toolchain/src/eval/feature-network.ts';
-import { frechetDistance } from '../toolchain/src/eval/fid.ts';
-import { featuresOf } from '../toolchain/src/eval/set-features.ts';
-import { parseFlags } from '../toolchain/src/models/flags.ts';
-import { buildUNet } from '../toolchain/src/models/unet.ts';
-import type { OnnxModel } from '../toolchain/src/onnx/ir.ts';
-import { encodeModel } from '../toolchain/src/onnx/model.ts';
-import { exportQdq, prepareModel, type QuantizedWeight } from '../toolchain/src/quantize/export.ts';
-import { inspectFusion } from '../toolchain/src/quantize/fusion.ts';
-import { indexGraph } from '../toolchain/src/quantize/graph-index.ts';
+import {
+  type CalibrationSet,
+  collectCalibration,
+  createSession,
+  featuresOf,
+  frechetDistance,
+  openFeatureNetwork,
+  readCheckpoint,
+  sessionDenoiser,
+} from '@qdm/toolchain';
+import { buildUNet, parseFlags } from '@qdm/toolchain/models';
+import { encodeModel, type OnnxModel } from '@qdm/toolchain/onnx';
 import {
   chooseW8Layers,
+  exportQdq,
+  fitNoiseCorrection,
+  indexGraph,
+  inspectFusion,
   type LayerSensitivity,
   measureSensitivity,
+  observeActivations,
+  planQuantization,
+  prepareModel,
+  type QuantizedWeight,
+  type QuantPlan,
+  reconstructWeights,
+  roundWeightsNearest,
+  SqnrAccumulator,
+  weightMatrix,
+  wideStepThresholds,
   withW8Layers,
-} from '../toolchain/src/quantize/mixed-precision.ts';
-import { fitNoiseCorrection } from '../toolchain/src/quantize/noise-correction.ts';
-import { observeActivations } from '../toolchain/src/quantize/observe.ts';
-import { planQuantization, type QuantPlan } from '../toolchain/src/quantize/plan.ts';
-import { reconstructWeights } from '../toolchain/src/quantize/reconstruct.ts';
-import { SqnrAccumulator } from '../toolchain/src/quantize/sqnr.ts';
-import { roundWeightsNearest, weightMatrix } from '../toolchain/src/quantize/weights.ts';
-import { wideStepThresholds, withWideSteps } from '../toolchain/src/quantize/wide-steps.ts';
-import { createSession, sessionDenoiser } from '../toolchain/src/runtime/ort.ts';
+  withWideSteps,
+} from '@qdm/toolchain/quantize';
+import * as ort from 'onnxruntime-node';
 import { median } from './lib.ts';
 import { machineInfo } from './machine.ts';
 

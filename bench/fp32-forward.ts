@@ -19,13 +19,9 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { encodeNpz, type Tensor } from '@qdm/shared';
-import { importCheckpoint } from '../toolchain/src/artifact/import.ts';
-import { readCheckpoint } from '../toolchain/src/checkpoint/index.ts';
-import { type ImprovedDiffusionFlags, parseFlags } from '../toolchain/src/models/flags.ts';
-import { unetLayout, unetWeightShapes } from '../toolchain/src/models/unet-layout.ts';
-import { decodeModel } from '../toolchain/src/onnx/model.ts';
-import type { WinogradTile } from '../toolchain/src/onnx/winograd.ts';
-import { createSession, float32Tensor, type Session } from '../toolchain/src/runtime/ort.ts';
+import { createSession, float32Tensor, importCheckpoint, readCheckpoint, type Session } from '@qdm/toolchain';
+import { type ImprovedDiffusionFlags, parseFlags, unetLayout, unetWeightShapes } from '@qdm/toolchain/models';
+import { decodeModel, type WinogradTile } from '@qdm/toolchain/onnx';
 import { median, randomWeights } from './lib.ts';
 import { machineInfo } from './machine.ts';
 

@@ -18,14 +18,19 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { encodeNpz, type Tensor } from '@qdm/shared';
-import { readArtifactManifest, readVariant } from '../toolchain/src/artifact/folder.ts';
-import { importCheckpoint } from '../toolchain/src/artifact/import.ts';
-import { buildArtifact } from '../toolchain/src/build-artifact/build.ts';
-import { parseFlags } from '../toolchain/src/models/flags.ts';
-import { unetLayout, unetWeightShapes } from '../toolchain/src/models/unet-layout.ts';
-import { AUTO_ORDER, type Device, deviceProblem } from '../toolchain/src/runtime/devices.ts';
-import { placementSummary } from '../toolchain/src/runtime/placement.ts';
-import { openVariant, sampleWith } from '../toolchain/src/sampling/run.ts';
+import {
+  AUTO_ORDER,
+  buildArtifact,
+  type Device,
+  deviceProblem,
+  importCheckpoint,
+  openVariant,
+  placementSummary,
+  readArtifactManifest,
+  readVariant,
+  sampleWith,
+} from '@qdm/toolchain';
+import { parseFlags, unetLayout, unetWeightShapes } from '@qdm/toolchain/models';
 import { median, randomWeights } from './lib.ts';
 import { machineInfo } from './machine.ts';
 

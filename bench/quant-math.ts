@@ -5,14 +5,18 @@
  * input vectors per layer (float32 kernels) and GPTQ int8 (float64 kernels) on them.
  * Prints one JSON object. Usage: node bench/quant-math.ts [--skip-js] [--unet]
  */
-import { cholesky } from '../toolchain/src/quantize/cholesky.ts';
-import { gptq } from '../toolchain/src/quantize/gptq.ts';
-import { jsKernels, type MatrixKernels } from '../toolchain/src/quantize/kernels.ts';
-import { ortKernels } from '../toolchain/src/quantize/kernels-ort.ts';
-import { type Matrix, matrix } from '../toolchain/src/quantize/matrix.ts';
-import { MomentAccumulator } from '../toolchain/src/quantize/moments.ts';
-import { INT4_WEIGHTS } from '../toolchain/src/quantize/quant.ts';
-import { weightScales } from '../toolchain/src/quantize/range-search.ts';
+import {
+  cholesky,
+  gptq,
+  INT4_WEIGHTS,
+  jsKernels,
+  type Matrix,
+  type MatrixKernels,
+  MomentAccumulator,
+  matrix,
+  ortKernels,
+  weightScales,
+} from '@qdm/toolchain/quantize';
 import { machineInfo } from './machine.ts';
 
 // Recorded when the bench starts (the load average beside the run).

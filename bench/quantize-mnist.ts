@@ -16,23 +16,31 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createDiffusion, type Denoiser, ddimSample, toUint8NHWC } from '@qdm/shared';
+import {
+  type CalibrationSet,
+  collectCalibration,
+  createSession,
+  readCheckpoint,
+  sessionDenoiser,
+} from '@qdm/toolchain';
+import { buildUNet, parseFlags } from '@qdm/toolchain/models';
+import { encodeModel, type OnnxModel } from '@qdm/toolchain/onnx';
+import {
+  type ActivationSite,
+  exportQdq,
+  indexGraph,
+  inspectFusion,
+  type ObserverSpec,
+  observeActivations,
+  planQuantization,
+  prepareModel,
+  quantizeModel,
+  roundWeightsNearest,
+  type Scheme,
+  SqnrAccumulator,
+  weightMatrix,
+} from '@qdm/toolchain/quantize';
 import * as ort from 'onnxruntime-node';
-import { type CalibrationSet, collectCalibration } from '../toolchain/src/calibrate/trajectory.ts';
-import { readCheckpoint } from '../toolchain/src/checkpoint/index.ts';
-import { parseFlags } from '../toolchain/src/models/flags.ts';
-import { buildUNet } from '../toolchain/src/models/unet.ts';
-import type { OnnxModel } from '../toolchain/src/onnx/ir.ts';
-import { encodeModel } from '../toolchain/src/onnx/model.ts';
-import { exportQdq, prepareModel } from '../toolchain/src/quantize/export.ts';
-import { inspectFusion } from '../toolchain/src/quantize/fusion.ts';
-import { indexGraph } from '../toolchain/src/quantize/graph-index.ts';
-import { observeActivations } from '../toolchain/src/quantize/observe.ts';
-import type { ObserverSpec } from '../toolchain/src/quantize/observers.ts';
-import { quantizeModel } from '../toolchain/src/quantize/pipeline.ts';
-import { type ActivationSite, planQuantization, type Scheme } from '../toolchain/src/quantize/plan.ts';
-import { SqnrAccumulator } from '../toolchain/src/quantize/sqnr.ts';
-import { roundWeightsNearest, weightMatrix } from '../toolchain/src/quantize/weights.ts';
-import { createSession, sessionDenoiser } from '../toolchain/src/runtime/ort.ts';
 import { median } from './lib.ts';
 import { machineInfo } from './machine.ts';
 

@@ -15,19 +15,19 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createDiffusion, ddimSample, parseSteps, toUint8NHWC } from '@qdm/shared';
-import { collectCalibration } from '../toolchain/src/calibrate/trajectory.ts';
-import { readCheckpoint } from '../toolchain/src/checkpoint/index.ts';
-import { parseFlags } from '../toolchain/src/models/flags.ts';
-import { buildUNet } from '../toolchain/src/models/unet.ts';
-import type { OnnxModel } from '../toolchain/src/onnx/ir.ts';
-import { encodeModel } from '../toolchain/src/onnx/model.ts';
-import { exportQdq } from '../toolchain/src/quantize/export.ts';
-import { observeActivations } from '../toolchain/src/quantize/observe.ts';
-import type { ObserverSpec } from '../toolchain/src/quantize/observers.ts';
-import { planQuantization } from '../toolchain/src/quantize/plan.ts';
-import type { ScaleMethod } from '../toolchain/src/quantize/range-search.ts';
-import { type ReconMethod, type ReconObjective, reconstructWeights } from '../toolchain/src/quantize/reconstruct.ts';
-import { createSession, sessionDenoiser } from '../toolchain/src/runtime/ort.ts';
+import { collectCalibration, createSession, readCheckpoint, sessionDenoiser } from '@qdm/toolchain';
+import { buildUNet, parseFlags } from '@qdm/toolchain/models';
+import { encodeModel, type OnnxModel } from '@qdm/toolchain/onnx';
+import {
+  exportQdq,
+  type ObserverSpec,
+  observeActivations,
+  planQuantization,
+  type ReconMethod,
+  type ReconObjective,
+  reconstructWeights,
+  type ScaleMethod,
+} from '@qdm/toolchain/quantize';
 import { machineInfo } from './machine.ts';
 
 // Recorded when the bench starts (the load average beside the run).

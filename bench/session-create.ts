@@ -10,13 +10,12 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { ortWebSessions } from '@qdm/edge-probe/ort-web';
+import { compileOrtWasm } from '@qdm/edge-probe/wasm-node';
 import { edgeGraphsOf, type Manifest } from '@qdm/shared';
-import { ortWebSessions } from '../edge/src/engine/ort-web.ts';
-import { compileOrtWasm } from '../edge/src/node-runtime.ts';
-import { optimizeForEdge } from '../toolchain/src/build-artifact/edge-graph.ts';
-import { decodeModel, encodeModel } from '../toolchain/src/onnx/model.ts';
-import { graphNodes } from '../toolchain/src/quantize/fusion.ts';
-import { withoutWideSteps } from '../toolchain/src/quantize/wide-steps.ts';
+import { optimizeForEdge } from '@qdm/toolchain';
+import { decodeModel, encodeModel } from '@qdm/toolchain/onnx';
+import { graphNodes, withoutWideSteps } from '@qdm/toolchain/quantize';
 import { cifar10Artifact } from './cifar10-artifact.ts';
 import { log, round } from './edge-lib.ts';
 import { median } from './lib.ts';

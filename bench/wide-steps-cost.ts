@@ -1,6 +1,6 @@
 /**
  * What a wide step costs at the size of real models: an artifact's int8 graph built with wide steps (build-artifact's
- * W8A8 default; toolchain/src/quantize/wide-steps.ts) timed at an 8-bit step's t and at a wide step's t, on
+ * W8A8 default; the toolchain's wide-steps.ts) timed at an 8-bit step's t and at a wide step's t, on
  * onnxruntime-node (the portable graph at level 'all', as `toolchain sample` and the edge's native runtime load it)
  * and on onnxruntime-web's WASM (the edge graph with both branches, loaded as the edge loads it), interleaved, with
  * fp32 on onnxruntime-node beside them; and the mean step of a run (`--steps`, default ddim50) against its 8-bit step.
@@ -11,11 +11,11 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { ortWebSessions } from '@qdm/edge-probe/ort-web';
+import { compileOrtWasm } from '@qdm/edge-probe/wasm-node';
 import { createDiffusion, type Manifest } from '@qdm/shared';
+import { isWideStep } from '@qdm/toolchain/quantize';
 import * as ort from 'onnxruntime-node';
-import { ortWebSessions } from '../edge/src/engine/ort-web.ts';
-import { compileOrtWasm } from '../edge/src/node-runtime.ts';
-import { isWideStep } from '../toolchain/src/quantize/wide-steps.ts';
 import { CIFAR10_ARTIFACT, cifar10Artifact } from './cifar10-artifact.ts';
 import { log, round } from './edge-lib.ts';
 import { median } from './lib.ts';

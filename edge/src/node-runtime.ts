@@ -14,7 +14,11 @@ import type { ArtifactSource } from './sources/source.ts';
 /** The embedded default store: `artifacts/` at the repository root. */
 export const defaultArtifactsDir = fileURLToPath(new URL('../../artifacts/', import.meta.url));
 
-export { compileOrtWasm } from './engine/ort-wasm-node.ts';
+export { compileOrtWasm } from '@qdm/edge-probe/wasm-node';
+/** The pieces a Node program (or bench) assembles an app from: `@qdm/edge/node`. */
+export { configFromEnv, defaultConfig } from './config.ts';
+export { ortNodeSessions } from './engine/ort-node.ts';
+export { folderSource } from './sources/folder.ts';
 
 /** `QDM_ARTIFACTS`: a folder (default `artifacts/`) or `s3://bucket/prefix` (standard AWS environment). */
 export function sourceFromEnv(env: Record<string, string | undefined>): ArtifactSource {

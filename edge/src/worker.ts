@@ -1,9 +1,10 @@
 // Cloudflare Workers entry: artifacts from the R2 binding ARTIFACTS (versioned layout under QDM_R2_PREFIX), the
 // ORT wasm imported as a compiled module (wrangler.toml). One app, and so one session cache, per isolate.
+
+import { ortWebSessions } from '@qdm/edge-probe/ort-web';
 import wasm from 'onnxruntime-web/ort-wasm-simd-threaded.wasm';
 import { createApp, type EdgeApp } from './app.ts';
 import { configFromEnv } from './config.ts';
-import { ortWebSessions } from './engine/ort-web.ts';
 import { versionedSource } from './sources/object-store.ts';
 import { type R2BucketLike, r2Store } from './sources/r2.ts';
 

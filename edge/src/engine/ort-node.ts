@@ -5,8 +5,8 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { identityModel } from '@qdm/edge-probe/identity-model';
 import * as ort from 'onnxruntime-node';
-import { identityModel } from './identity-model.ts';
 import type { ModelSession, SessionFactory } from './session.ts';
 import { threadSession } from './threaded.ts';
 

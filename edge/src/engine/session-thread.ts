@@ -28,8 +28,8 @@ async function factoryFor(runtime: ThreadRuntime): Promise<SessionFactory> {
     return (model) => nativeSession(model, runtime.ep, runtime.threads);
   }
   const [{ ortWebSessions }, { compileOrtWasm }] = await Promise.all([
-    import('./ort-web.ts'),
-    import('./ort-wasm-node.ts'),
+    import('@qdm/edge-probe/ort-web'),
+    import('@qdm/edge-probe/wasm-node'),
   ]);
   return ortWebSessions(compileOrtWasm);
 }

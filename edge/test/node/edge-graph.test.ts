@@ -1,6 +1,6 @@
 import type { EdgeGraph } from '@qdm/shared';
+import { optimizeForEdge } from '@qdm/toolchain';
 import { describe, expect, it } from 'vitest';
-import { optimizeForEdge } from '../../../toolchain/src/build-artifact/edge-graph.ts';
 import { sameRelease } from '../../src/engine/session.ts';
 import { folderSource } from '../../src/sources/folder.ts';
 import { sha256Hex } from '../../src/sources/verify.ts';

@@ -1,6 +1,6 @@
+import { ortWebSessions } from '@qdm/edge-probe/ort-web';
 import { type AppDeps, createApp, type EdgeApp } from '../../src/app.ts';
 import type { EdgeConfig } from '../../src/config.ts';
-import { ortWebSessions } from '../../src/engine/ort-web.ts';
 import { compileOrtWasm } from '../../src/node-runtime.ts';
 import { folderSource } from '../../src/sources/folder.ts';
 import type { ArtifactSource } from '../../src/sources/source.ts';

@@ -1,6 +1,6 @@
+import { ortWebSessions } from '@qdm/edge-probe/ort-web';
 import wasm from 'onnxruntime-web/ort-wasm-simd-threaded.wasm';
 import { expect, it } from 'vitest';
-import { ortWebSessions } from '../../src/engine/ort-web.ts';
 import { tinyDenoiserForward, tinyDenoiserOnnx } from '../fixtures/tiny-onnx.ts';
 
 it('runs onnxruntime-web (WASM, imported as a module) inside workerd', async () => {

@@ -7,7 +7,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { measureEdgeMemory } from '@qdm/edge/measure-memory';
+import { measureEdgeMemory } from '@qdm/edge-probe/measure-memory';
 import type { EdgeGraph } from '@qdm/shared';
 import * as ort from 'onnxruntime-node';
 import { sha256Bytes, writeFileAtomic } from '../artifact/folder.ts';

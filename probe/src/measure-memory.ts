@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { EdgeMemory } from '@qdm/shared';
-import type { SessionOptions } from '../engine/session.ts';
+import type { SessionOptions } from './session.ts';
 
 export interface MeasureMemoryOptions {
   /** [C, H, W] of the model input x. */

@@ -6,9 +6,9 @@
  * (measure-memory.ts).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { ortWebSessions } from '../engine/ort-web.ts';
-import type { SessionOptions } from '../engine/session.ts';
-import { compileOrtWasm } from '../node-runtime.ts';
+import { compileOrtWasm } from './ort-wasm-node.ts';
+import { ortWebSessions } from './ort-web.ts';
+import type { SessionOptions } from './session.ts';
 
 interface ProbeInput {
   model: Uint8Array;
