@@ -5,26 +5,13 @@
  * held the main thread for 1.9 s, and a loop blocked between turns takes in one new connection per turn.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { ModelSession, SessionFactory, SessionOptions } from './session.ts';
-
-/** Which runtime the thread runs: onnxruntime-node on an EP, or onnxruntime-web's WASM build (what a Worker runs). */
-export type ThreadRuntime = { kind: 'native'; ep: string; threads: number } | { kind: 'wasm' };
-
-export interface ThreadData {
-  runtime: ThreadRuntime;
-  model: Uint8Array;
-  options?: SessionOptions;
-}
-export type ThreadRequest = { id: number; x: Float32Array; shape: number[]; t: Float32Array } | { release: true };
-export type ThreadReply =
-  | { ready: true; memoryBytes?: number }
-  | { failed: string }
-  | { id: number; out: Float32Array; memoryBytes?: number }
-  | { id: number; error: string };
+import type { ModelSession, SessionFactory } from './session.ts';
+import type { ThreadData, ThreadReply, ThreadRequest, ThreadRuntime } from './thread-protocol.ts';
 
 async function factoryFor(runtime: ThreadRuntime): Promise<SessionFactory> {
   if (runtime.kind === 'native') {
-    const { nativeSession } = await import('./ort-node.ts');
+    // NOTE: imported here so that a WASM thread never loads onnxruntime-node's native addon.
+    const { nativeSession } = await import('./ort-node-session.ts');
     return (model) => nativeSession(model, runtime.ep, runtime.threads);
   }
   const [{ ortWebSessions }, { compileOrtWasm }] = await Promise.all([

@@ -5,7 +5,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { ModelSession, SessionOptions } from './session.ts';
-import type { ThreadData, ThreadReply, ThreadRequest, ThreadRuntime } from './session-thread.ts';
+import type { ThreadData, ThreadReply, ThreadRequest, ThreadRuntime } from './thread-protocol.ts';
 
 interface Pending {
   resolve(out: Float32Array): void;
