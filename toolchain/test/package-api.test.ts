@@ -29,7 +29,7 @@ let maxAbs = 0;
 for (let i = 0; i < size; i++) maxAbs = Math.max(maxAbs, Math.abs(pair.raw[size + i] - alone.raw[i]));
 let internal = 'reachable';
 try {
-  await import('@qdm/toolchain/src/quantize/plan.ts');
+  await import('@qdm/toolchain/src/quantize/plan/plan.ts');
 } catch (error) {
   internal = error.code;
 }

@@ -22,19 +22,19 @@ import { type CalibrationNoise, type CalibrationSet, collectCalibration } from '
 import type { ImprovedDiffusionFlags } from '../models/flags.ts';
 import type { OnnxModel } from '../onnx/ir.ts';
 import { decodeModel } from '../onnx/model.ts';
+import type { ObserverSpec } from '../quantize/observe/observers.ts';
+import { type QuantizeReport, quantizeModel } from '../quantize/pipeline.ts';
 import {
   BudgetError,
   checkBudget,
   chooseW8Layers,
   measureSensitivity,
   type PrecisionChoice,
-} from '../quantize/mixed-precision.ts';
-import { fitNoiseCorrection } from '../quantize/noise-correction.ts';
-import type { ObserverSpec } from '../quantize/observers.ts';
-import { type QuantizeReport, quantizeModel } from '../quantize/pipeline.ts';
-import { planQuantization, type Scheme } from '../quantize/plan.ts';
-import type { ReconMethod } from '../quantize/reconstruct.ts';
-import { type WideSteps, type WideStepsRecord, wideStepThresholds } from '../quantize/wide-steps.ts';
+} from '../quantize/plan/mixed-precision.ts';
+import { planQuantization, type Scheme } from '../quantize/plan/plan.ts';
+import type { ReconMethod } from '../quantize/reconstruct/reconstruct.ts';
+import { fitNoiseCorrection } from '../quantize/steps/noise-correction.ts';
+import { type WideSteps, type WideStepsRecord, wideStepThresholds } from '../quantize/steps/wide-steps.ts';
 import { renderReport } from '../report/report.ts';
 import type { Device } from '../runtime/devices.ts';
 import { type PlacementSummary, placementSummary } from '../runtime/placement.ts';

@@ -5,12 +5,12 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sha256Bytes } from '../artifact/folder.ts';
 import { decodeModel, encodeModel } from '../onnx/model.ts';
-import { exportQdq, prepareModel, type QuantizedWeight } from '../quantize/export.ts';
+import { exportQdq, prepareModel, type QuantizedWeight } from '../quantize/export/export.ts';
 import { indexGraph } from '../quantize/graph-index.ts';
-import { observeActivations } from '../quantize/observe.ts';
-import { planQuantization } from '../quantize/plan.ts';
+import { observeActivations } from '../quantize/observe/observe.ts';
+import { planQuantization } from '../quantize/plan/plan.ts';
+import { roundWeightsNearest, weightMatrix } from '../quantize/reconstruct/weights.ts';
 import { syntheticCalibration, tinyUNet } from '../quantize/test-model.ts';
-import { roundWeightsNearest, weightMatrix } from '../quantize/weights.ts';
 import { createSession, type OptimizationLevel } from '../runtime/ort.ts';
 import { edgeGraphFile, optimizeForEdge, writeEdgeGraph } from './edge-graph.ts';
 

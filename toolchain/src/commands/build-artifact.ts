@@ -14,11 +14,11 @@ import { deviceArg, deviceArgs } from '../cli/device.ts';
 import { UsageError } from '../cli/errors.ts';
 import { commonArgs, emit } from '../cli/output.ts';
 import { logger, progressBars } from '../cli/progress.ts';
-import { BudgetError } from '../quantize/mixed-precision.ts';
-import type { ObserverSpec } from '../quantize/observers.ts';
-import { SCHEMES, type Scheme } from '../quantize/plan.ts';
-import { RECON_METHODS, type ReconMethod } from '../quantize/reconstruct.ts';
-import { DEFAULT_WIDE_STEPS, parseWideSteps, type WideSteps, WideStepsError } from '../quantize/wide-steps.ts';
+import type { ObserverSpec } from '../quantize/observe/observers.ts';
+import { BudgetError } from '../quantize/plan/mixed-precision.ts';
+import { SCHEMES, type Scheme } from '../quantize/plan/plan.ts';
+import { RECON_METHODS, type ReconMethod } from '../quantize/reconstruct/reconstruct.ts';
+import { DEFAULT_WIDE_STEPS, parseWideSteps, type WideSteps, WideStepsError } from '../quantize/steps/wide-steps.ts';
 import { parseLocation } from '../store/location.ts';
 
 const IMAGE_ENDS = ['float', 'quantized'] as const;

@@ -6,7 +6,7 @@ import { buildArtifact } from '../build-artifact/build.ts';
 import { UserError } from '../cli/errors.ts';
 import { commonArgs, emit } from '../cli/output.ts';
 import { logger, progressBars } from '../cli/progress.ts';
-import { DEFAULT_WIDE_STEPS } from '../quantize/wide-steps.ts';
+import { DEFAULT_WIDE_STEPS } from '../quantize/steps/wide-steps.ts';
 
 /** ../shared beside the repository (override with QDM_SHARED), as in the README's quick start. */
 function sharedDir(): string {

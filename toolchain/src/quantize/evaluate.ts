@@ -10,9 +10,9 @@ import type { OnnxModel } from '../onnx/ir.ts';
 import { encodeModel } from '../onnx/model.ts';
 import type { Device } from '../runtime/devices.ts';
 import { createSession, type Session } from '../runtime/ort.ts';
-import { prepareModel, qdqNames } from './export.ts';
-import { calibrationFeeds, disposeAll, withOutputs } from './observe.ts';
-import type { QuantPlan } from './plan.ts';
+import { prepareModel, qdqNames } from './export/export.ts';
+import { calibrationFeeds, disposeAll, withOutputs } from './observe/observe.ts';
+import type { QuantPlan } from './plan/plan.ts';
 import { SqnrAccumulator } from './sqnr.ts';
 
 export interface SiteSqnr {

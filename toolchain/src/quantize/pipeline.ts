@@ -9,16 +9,22 @@ import type { OnnxModel } from '../onnx/ir.ts';
 import { encodeModel } from '../onnx/model.ts';
 import type { Device } from '../runtime/devices.ts';
 import { epsilonSqnrByStep, type SiteSqnr, siteSqnr, spreadIndices } from './evaluate.ts';
-import { exportQdq, prepareModel, type QuantizedWeight, siteParams } from './export.ts';
-import { type FusionReport, inspectFusion } from './fusion.ts';
+import { exportQdq, prepareModel, type QuantizedWeight, siteParams } from './export/export.ts';
+import { type FusionReport, inspectFusion } from './export/fusion.ts';
 import { indexGraph } from './graph-index.ts';
-import { observeActivations, type StepRanges } from './observe.ts';
-import type { ObserverSpec } from './observers.ts';
-import { type ActivationRole, type KeptFloat, type PlanOptions, planQuantization, type QuantPlan } from './plan.ts';
-import type { ScaleMethod } from './range-search.ts';
-import { type ReconMethod, reconstructWeights } from './reconstruct.ts';
-import { roundWeightsNearest, weightMatrix, weightSqnr } from './weights.ts';
-import { type WideStepsRecord, withWideSteps } from './wide-steps.ts';
+import { observeActivations, type StepRanges } from './observe/observe.ts';
+import type { ObserverSpec } from './observe/observers.ts';
+import type { ScaleMethod } from './observe/range-search.ts';
+import {
+  type ActivationRole,
+  type KeptFloat,
+  type PlanOptions,
+  planQuantization,
+  type QuantPlan,
+} from './plan/plan.ts';
+import { type ReconMethod, reconstructWeights } from './reconstruct/reconstruct.ts';
+import { roundWeightsNearest, weightMatrix, weightSqnr } from './reconstruct/weights.ts';
+import { type WideStepsRecord, withWideSteps } from './steps/wide-steps.ts';
 
 export const DEFAULT_OBSERVER: ObserverSpec = { kind: 'lp' };
 

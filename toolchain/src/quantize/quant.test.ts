@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadReference } from '../../test/quantize/reference.ts';
-import { matrix } from './matrix.ts';
+import { searchSymmetricScale, weightScales } from './observe/range-search.ts';
 import {
   activationParams,
   dequantize,
@@ -11,7 +11,7 @@ import {
   roundHalfEven,
   tightSymmetricScale,
 } from './quant.ts';
-import { searchSymmetricScale, weightScales } from './range-search.ts';
+import { matrix } from './reconstruct/matrix.ts';
 
 const ref = loadReference('quant.json');
 const grid = ([qmin, qmax]: number[]): Grid => ({ qmin, qmax });

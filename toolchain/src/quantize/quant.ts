@@ -12,7 +12,7 @@
  * Scales are rounded to float32 here, so the integers and the dequantized values are exactly what
  * QuantizeLinear/DequantizeLinear will compute with the stored scale.
  */
-import { type Matrix, matrix } from './matrix.ts';
+import { type Matrix, matrix } from './reconstruct/matrix.ts';
 
 /** Inclusive integer range of a quantizer. */
 export interface Grid {
