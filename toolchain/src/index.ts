@@ -55,6 +55,7 @@ export {
 } from './build-artifact/build.ts';
 /** The edge graph: a variant as onnxruntime's optimizer leaves it, in ONNX or ORT format. */
 export { type EdgeGraphFormat, edgeGraphFile, optimizeForEdge } from './build-artifact/edge-graph.ts';
+/** Which time steps calibration draws its pairs from: uniform, normal around a mean step, or every k-th. */
 export { sampleTimesteps, type TimestepPolicy } from './calibrate/timesteps.ts';
 /** Calibration: (x_t, t) pairs from the model's own DDIM trajectories, at time steps a policy picks. */
 export {
