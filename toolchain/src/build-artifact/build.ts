@@ -43,7 +43,7 @@ import { openStore } from '../store/index.ts';
 import { isS3Uri } from '../store/objects.ts';
 import { readCleanImages } from './calibration-data.ts';
 import { writeEdgeGraph } from './edge-graph.ts';
-import { PhaseClock } from './phases.ts';
+import { CPU_ONLY_WORK, PhaseClock, phaseDevice } from './phases.ts';
 import { buildReportData, type VariantBuild } from './report-data.ts';
 
 export interface VariantSpec {
@@ -125,25 +125,6 @@ export interface BuildResult {
   placement: PlacementSummary;
   /** What runs on the CPU whatever --device says, and why. */
   cpuOnly: string[];
-}
-
-/**
- * What a build runs on the CPU provider even with --device cuda|webgpu: integer kernels (QLinearConv, ...) exist
- * only there, so everything that must measure the integer model, or inspect its fusion, stays on it.
- */
-export const CPU_ONLY_WORK = [
-  'fusion check and edge graphs (onnxruntime CPU graph optimizations decide the integer kernels)',
-  "quantized variants' sample grids and epsilon SQNR (the CPU's integer kernels: the model the edge serves)",
-  'activation SQNR of the QDQ graph (the quantized side of the comparison)',
-  'layer-wise reconstruction (many small per-segment sessions and float64 Gram matrices on the CPU)',
-];
-
-/** Which device a build phase ran on: fp32 work on the device, quantized/integer work on the CPU. */
-export function phaseDevice(phase: string, device: Device): Device | 'mixed' {
-  if (device === 'cpu' || phase === 'load' || phase === 'upload') return 'cpu';
-  if (phase === 'trajectories' || phase === 'samples fp32') return device;
-  if (phase.startsWith('quantize ')) return 'mixed';
-  return 'cpu';
 }
 
 export const VARIANT_FILE = (name: string) => `model.${name}.onnx`;

@@ -1,3 +1,5 @@
+import type { Device } from '../runtime/devices.ts';
+
 /** Wall time and peak resident memory of each phase of a build (the bench and the report show both). */
 export interface PhaseRecord {
   name: string;
@@ -23,4 +25,23 @@ export class PhaseClock {
       this.phases.push({ name, seconds: (performance.now() - start) / 1000, peakRssMb: peak / 2 ** 20 });
     }
   }
+}
+
+/**
+ * What a build runs on the CPU provider even with --device cuda|webgpu: integer kernels (QLinearConv, ...) exist
+ * only there, so everything that must measure the integer model, or inspect its fusion, stays on it.
+ */
+export const CPU_ONLY_WORK = [
+  'fusion check and edge graphs (onnxruntime CPU graph optimizations decide the integer kernels)',
+  "quantized variants' sample grids and epsilon SQNR (the CPU's integer kernels: the model the edge serves)",
+  'activation SQNR of the QDQ graph (the quantized side of the comparison)',
+  'layer-wise reconstruction (many small per-segment sessions and float64 Gram matrices on the CPU)',
+];
+
+/** Which device a build phase ran on: fp32 work on the device, quantized/integer work on the CPU. */
+export function phaseDevice(phase: string, device: Device): Device | 'mixed' {
+  if (device === 'cpu' || phase === 'load' || phase === 'upload') return 'cpu';
+  if (phase === 'trajectories' || phase === 'samples fp32') return device;
+  if (phase.startsWith('quantize ')) return 'mixed';
+  return 'cpu';
 }

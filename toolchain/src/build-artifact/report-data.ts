@@ -6,11 +6,20 @@ import type { BuildReport, SampleGrid } from '../report/types.ts';
 import type { Device } from '../runtime/devices.ts';
 import { placementSummary } from '../runtime/placement.ts';
 import type { SampleResult } from '../sampling/run.ts';
-import { type BuildOptions, CPU_ONLY_WORK, phaseDevice, type VariantSpec } from './build.ts';
-import type { PhaseRecord } from './phases.ts';
+import { CPU_ONLY_WORK, type PhaseRecord, phaseDevice } from './phases.ts';
+
+/** What the report shows of a build's settings (a BuildOptions has them all). */
+export interface ReportSettings {
+  reportSamples: number;
+  recon: string;
+  observer: { kind: string };
+  calibration: { policy: { kind: string }; trajectories: number; steps: string; noise: string };
+  device?: Device;
+}
 
 export interface VariantBuild {
-  spec: VariantSpec;
+  /** The variant as build.ts specified it (a VariantSpec). */
+  spec: { name: string; weightBits: number; activationBits: number };
   file: string;
   bytes: number;
   report: QuantizeReport;
@@ -35,7 +44,7 @@ export function buildReportData(input: {
   fp32Samples?: SampleResult;
   builds: VariantBuild[];
   calibration: CalibrationSet;
-  options: BuildOptions;
+  options: ReportSettings;
   phases: PhaseRecord[];
 }): BuildReport {
   const { manifest, builds, options } = input;
