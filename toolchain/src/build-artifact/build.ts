@@ -19,6 +19,7 @@ import {
 import { importCheckpoint, TOOLCHAIN_VERSION } from '../artifact/import.ts';
 import type { TimestepPolicy } from '../calibrate/timesteps.ts';
 import { type CalibrationNoise, type CalibrationSet, collectCalibration } from '../calibrate/trajectory.ts';
+import { CLIError } from '../cli/errors.ts';
 import type { ImprovedDiffusionFlags } from '../models/flags.ts';
 import type { OnnxModel } from '../onnx/ir.ts';
 import { decodeModel } from '../onnx/model.ts';
@@ -383,16 +384,17 @@ export function meanFinite(values: number[]): number | null {
  * says in one line what failed, what was kept and what to rerun (`cause` is the original error). `complete`: the
  * folder holds the whole artifact, manifest included (only the upload failed): `toolchain push` publishes it.
  */
-export class BuildKeptError extends Error {
+export class BuildKeptError extends CLIError {
   override name = 'BuildKeptError';
   readonly kept: { dir: string; files: string[]; complete: boolean };
   constructor(cause: unknown, kept: { dir: string; files: string[]; complete: boolean }, out: string) {
-    const what = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
+    const text = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
+    const what = cause instanceof CLIError ? text : `internal error: ${text} (QDM_DEBUG=1 shows the stack)`;
     const next = kept.complete
       ? `the built artifact is complete in ${kept.dir}: publish it with toolchain push --from ${kept.dir} --to ${out}`
       : `kept ${kept.files.join(', ')} in ${kept.dir} (not yet in its manifest.json): rerun the same ` +
         'build-artifact command to finish';
-    super(`${what}; ${next}`, { cause });
+    super(`${what}; ${next}`, cause instanceof CLIError ? cause.code : 1, { cause });
     this.kept = kept;
   }
 }

@@ -11,6 +11,7 @@ import { measureEdgeMemory } from '@qdm/edge/measure-memory';
 import type { EdgeGraph } from '@qdm/shared';
 import * as ort from 'onnxruntime-node';
 import { sha256Bytes, writeFileAtomic } from '../artifact/folder.ts';
+import { CLIError } from '../cli/errors.ts';
 import type { OnnxGraph, OnnxModel, OnnxTensor } from '../onnx/ir.ts';
 import { decodeModel, encodeModel } from '../onnx/model.ts';
 
@@ -142,7 +143,7 @@ export interface EdgeGraphOptions {
 }
 
 /** An edge graph that the edge runtime could not load: it is not written, the variant serves its portable graph. */
-export class EdgeGraphError extends Error {
+export class EdgeGraphError extends CLIError {
   override name = 'EdgeGraphError';
 }
 
