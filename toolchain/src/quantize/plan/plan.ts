@@ -14,6 +14,7 @@
  * output computed as (w v^T)^T, see attention-layout.ts): `prepareModel(model, plan)` in export.ts applies them,
  * and that is the graph the observers and the exporter work on.
  */
+import { CLIError } from '../../cli/errors.ts';
 import type { OnnxGraph, OnnxNode } from '../../onnx/ir.ts';
 import { type GraphIndex, indexGraph } from '../graph-index.ts';
 import type { LayerInput } from '../reconstruct/moments.ts';
@@ -37,7 +38,7 @@ export type {
 
 export const SCHEMES: readonly Scheme[] = ['ptq4dm', 'qdiff', 'full'];
 
-export class PlanError extends Error {
+export class PlanError extends CLIError {
   constructor(message: string) {
     super(message);
     this.name = 'PlanError';
