@@ -25,7 +25,8 @@ const dirOf = (runtime: Runtime, ...parts: string[]) => join(work, runtime, ...p
 const read = (runtime: Runtime, ...parts: string[]) => readFileSync(dirOf(runtime, ...parts));
 
 async function toolchain(runtime: Runtime, ...args: string[]): Promise<string> {
-  const result = await runCli(args, { runtime: runtimes[runtime] });
+  // DENO_NO_UPDATE_CHECK: Deno's own release check is the only network it could reach for here.
+  const result = await runCli(args, { runtime: runtimes[runtime], env: { DENO_NO_UPDATE_CHECK: '1' } });
   if (result.code !== 0) throw new Error(`${runtime} toolchain ${args[0]} exited ${result.code}: ${result.stderr}`);
   return result.stdout;
 }
