@@ -1,5 +1,7 @@
+import './ort-web-origin.ts'; // NOTE: first: it runs before onnxruntime-web is evaluated (see there)
 import * as ort from 'onnxruntime-web/wasm';
 import { identityModel } from './identity-model.ts';
+import { restoreLocation } from './ort-web-origin.ts';
 import type { ModelBuffer, ModelSession, SessionFactory, SessionOptions } from './session.ts';
 
 /**
@@ -12,6 +14,8 @@ import type { ModelBuffer, ModelSession, SessionFactory, SessionOptions } from '
  * placeholder `wasmBinary` makes the glue take its "binary given" path instead of locating a file by URL.
  * See shared/design/EDGE.md.
  */
+
+restoreLocation();
 
 const HOOK = 'instantiateWasm';
 

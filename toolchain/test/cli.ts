@@ -9,15 +9,17 @@ export interface CliResult {
 }
 
 /**
- * Runs the real `toolchain` binary with the Node running the tests (22+). Asynchronous on purpose: servers the
- * test started in this process (s3rver, HTTP) must keep answering while the child runs.
+ * Runs the real `toolchain` binary with the Node running the tests (22+), or with `runtime` (a command and its
+ * arguments before the script, e.g. Deno's `[deno, 'run', '-A']`). Asynchronous on purpose: servers the test
+ * started in this process (s3rver, HTTP) must keep answering while the child runs.
  */
 export function runCli(
   args: string[],
-  options: { cwd?: string; env?: Record<string, string> } = {},
+  options: { cwd?: string; env?: Record<string, string>; runtime?: string[] } = {},
 ): Promise<CliResult> {
+  const [command, ...before] = options.runtime ?? [process.execPath];
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [resolve(repoRoot, 'toolchain/bin/toolchain.js'), ...args], {
+    const child = spawn(command, [...before, resolve(repoRoot, 'toolchain/bin/toolchain.js'), ...args], {
       cwd: options.cwd ?? repoRoot,
       env: { ...process.env, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],

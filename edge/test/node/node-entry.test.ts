@@ -42,7 +42,7 @@ describe('the Node entry refuses to start, in one line', () => {
     [{ PORT: '0', QDM_EP: 'tpu' }, /^qdm edge: QDM_EP must be one of cpu, webgpu, cuda, got "tpu"$/],
     [{ PORT: '0', QDM_THREADS: '0' }, /^qdm edge: QDM_THREADS must be a positive integer, got "0"$/],
     [{ PORT: '0', QDM_RUNTIME: 'wasm', QDM_EP: 'cuda' }, /^qdm edge: QDM_EP applies to QDM_RUNTIME=native only/],
-    // This machine has no CUDA provider files (onnxruntime-node's install step is skipped by .npmrc).
+    // This machine has no CUDA provider files (package.json's allowScripts skips onnxruntime-node's install step).
     [
       { PORT: '0', QDM_EP: 'cuda' },
       /^qdm edge: QDM_EP=cuda: onnxruntime-node's CUDA provider is not installed; install .*ONNXRUNTIME_NODE_INSTALL=cuda12/,
