@@ -81,6 +81,11 @@ export interface EdgeGraph {
    * 20 MiB more than a 128 MB Worker has). The edge loads it only then, and says so in /models.
    */
   eightBitOnly?: Omit<EdgeGraph, 'eightBitOnly'>;
+  /**
+   * A 4-bit variant's edge graph: its int4 tensors stored as int8 with the same values (the ORT format has no int4
+   * type), so the edge runs the same kernels and outputs as the int4 graph; the reason says why.
+   */
+  fourBitAsInt8?: { tensors: number; reason: string };
 }
 
 /** A variant's edge graphs: the one it serves, then its 8-bit-only fallback. */
@@ -243,6 +248,11 @@ function checkEdgeGraph(graph: Json, at: string): void {
   if (graph.format !== undefined)
     field(graph, at, 'format', (v): v is string => v === 'onnx' || v === 'ort', "'onnx' or 'ort'");
   if (graph.memory !== undefined) checkEdgeMemory(field(graph, at, 'memory', isObject, 'an object'), `${at}memory.`);
+  if (graph.fourBitAsInt8 !== undefined) {
+    const widened = field(graph, at, 'fourBitAsInt8', isObject, 'an object');
+    field(widened, `${at}fourBitAsInt8.`, 'tensors', isNonNegativeInt, 'a tensor count');
+    field(widened, `${at}fourBitAsInt8.`, 'reason', isNonEmptyString, 'a non-empty string');
+  }
 }
 
 function checkEdgeMemory(memory: Json, at: string): void {

@@ -111,6 +111,29 @@ describe('toolchain build-artifact', () => {
     expect(readFileSync(join(work, 'pulled', eightBit.file)).length).toBe(eightBit.bytes);
   });
 
+  it('keeps the built artifact when its upload fails, and says in one line how to publish it', async () => {
+    // Nothing listens on port 9 (discard) of 127.0.0.1: the upload fails after all the build's work.
+    const env = { ...s3.env, AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9', AWS_MAX_ATTEMPTS: '1' };
+    const built = await runCli(
+      ['build-artifact', '--artifact', fp32, '--out', 's3://qdm/models', ...quick, '--quiet'],
+      {
+        env,
+      },
+    );
+    expect(built.code, built.stderr).toBe(1);
+    const lines = built.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    const kept = /complete in (\S+): publish it with toolchain push --from \S+ --to s3:\/\/qdm\/models$/.exec(lines[0]);
+    expect(kept, lines[0]).not.toBeNull();
+    const dir = kept![1];
+    try {
+      expect(Object.keys(manifestIn(dir).variants).sort()).toEqual(['fp32', 'int8']);
+      expect(existsSync(join(dir, 'model.int8.edge.ort'))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 240_000);
+
   it('says what is wrong with the command line', async () => {
     const none = await runCli(['build-artifact']);
     expect(none.code).toBe(2);

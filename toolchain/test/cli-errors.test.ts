@@ -131,3 +131,16 @@ describe('toolchain help and fetch-model: bad input', () => {
     expect(existsSync(join(work, 'models'))).toBe(false);
   });
 });
+
+describe('toolchain build-artifact: bad input', () => {
+  it('exits 2 on a --wide-steps value, malformed or one the calibration respacing cannot take, before any work', async () => {
+    const out = join(work, 'wide');
+    const build = (...extra: string[]) =>
+      runCli(['build-artifact', '--artifact', artifact, '--out', out, '--quiet', ...extra]);
+    expectOneLine(await build('--wide-steps', '4'), 2, /--wide-steps: expected FIRST,LAST/);
+    // Found only once the manifest's noise schedule is read: WideStepsError from the library, not the parser.
+    const all = await build('--calib-steps', 'ddim8', '--wide-steps', '4,4');
+    expectOneLine(all, 2, /--wide-steps 4,4: leaves no 8-bit step/);
+    expect(existsSync(out)).toBe(false);
+  });
+});

@@ -6,10 +6,11 @@
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MANIFEST_FILE, type Manifest, ManifestError, parseManifest } from '@qdm/shared';
+import { CLIError } from '../cli/errors.ts';
 import { sha256Hex } from '../store/digest.ts';
 import { writeBytesAtomic } from '../store/folder-writer.ts';
 
-export class ArtifactError extends Error {
+export class ArtifactError extends CLIError {
   override name = 'ArtifactError';
 }
 

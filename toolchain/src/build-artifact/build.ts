@@ -19,6 +19,7 @@ import {
 import { importCheckpoint, TOOLCHAIN_VERSION } from '../artifact/import.ts';
 import type { TimestepPolicy } from '../calibrate/timesteps.ts';
 import { type CalibrationNoise, type CalibrationSet, collectCalibration } from '../calibrate/trajectory.ts';
+import { CLIError } from '../cli/errors.ts';
 import type { ImprovedDiffusionFlags } from '../models/flags.ts';
 import type { OnnxModel } from '../onnx/ir.ts';
 import { decodeModel } from '../onnx/model.ts';
@@ -42,7 +43,7 @@ import { openVariant, type SampleResult, sampleWith } from '../sampling/run.ts';
 import { openStore } from '../store/index.ts';
 import { isS3Uri } from '../store/objects.ts';
 import { readCleanImages } from './calibration-data.ts';
-import { writeEdgeGraph } from './edge-graph.ts';
+import { EdgeGraphError, writeEdgeGraph } from './edge-graph.ts';
 import { PhaseClock } from './phases.ts';
 import { buildReportData, type VariantBuild } from './report-data.ts';
 
@@ -378,10 +379,43 @@ export function meanFinite(values: number[]): number | null {
   return finite.length ? finite.reduce((a, b) => a + b, 0) / finite.length : null;
 }
 
+/**
+ * A build that failed after it wrote quantized variants: the staging folder is kept with them, and the message
+ * says in one line what failed, what was kept and what to rerun (`cause` is the original error). `complete`: the
+ * folder holds the whole artifact, manifest included (only the upload failed): `toolchain push` publishes it.
+ */
+export class BuildKeptError extends CLIError {
+  override name = 'BuildKeptError';
+  readonly kept: { dir: string; files: string[]; complete: boolean };
+  constructor(cause: unknown, kept: { dir: string; files: string[]; complete: boolean }, out: string) {
+    const text = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
+    const what = cause instanceof CLIError ? text : `internal error: ${text} (QDM_DEBUG=1 shows the stack)`;
+    const next = kept.complete
+      ? `the built artifact is complete in ${kept.dir}: publish it with toolchain push --from ${kept.dir} --to ${out}`
+      : `kept ${kept.files.join(', ')} in ${kept.dir} (not yet in its manifest.json): rerun the same ` +
+        'build-artifact command to finish';
+    super(`${what}; ${next}`, cause instanceof CLIError ? cause.code : 1, { cause });
+    this.kept = kept;
+  }
+}
+
+/** The variant's edge graph, or undefined (the edge serves the portable graph) when the runtime cannot load it. */
+async function edgeGraphOrPortable<T>(options: BuildOptions, name: string, write: () => Promise<T>) {
+  try {
+    return await write();
+  } catch (error) {
+    if (!(error instanceof EdgeGraphError)) throw error;
+    options.log(`${name}: no edge graph, the edge will load the portable graph: ${error.message}`);
+    return undefined;
+  }
+}
+
 export async function buildArtifact(options: BuildOptions): Promise<BuildResult> {
   const clock = new PhaseClock();
   const staging = await stagingFolder(options);
   let built = false;
+  const keptFiles: string[] = [];
+  let complete = false;
   try {
     const { manifest, fp32 } = await clock.run('load', () => stageFp32(options, staging.dir));
     options.log(
@@ -439,6 +473,7 @@ export async function buildArtifact(options: BuildOptions): Promise<BuildResult>
       });
       const file = VARIANT_FILE(spec.name);
       await writeFileAtomic(staging.dir, file, result.bytes);
+      keptFiles.push(file);
       const correction =
         options.noiseCorrection === 'ptqd'
           ? await clock.run(`noise correction ${spec.name}`, () =>
@@ -464,16 +499,18 @@ export async function buildArtifact(options: BuildOptions): Promise<BuildResult>
       entries[spec.name] = {
         ...variantEntry(spec, file, result.bytes, result.report, options, psnr, precision),
         report: reportFile,
-        edgeGraph: await clock.run(`edge graph ${spec.name}`, async () => {
-          const wideSteps = result.eightBitOnly !== undefined;
-          const graph = await writeEdgeGraph(staging.dir, file, result.bytes, { ...edgeOptions, wideSteps });
-          if (!result.eightBitOnly) return graph;
-          const eightBit = file.replace(/\.onnx$/, '.8bit.onnx'); // names the edge graph; not written itself
-          return {
-            ...graph,
-            eightBitOnly: await writeEdgeGraph(staging.dir, eightBit, result.eightBitOnly, edgeOptions),
-          };
-        }),
+        edgeGraph: await clock.run(`edge graph ${spec.name}`, () =>
+          edgeGraphOrPortable(options, spec.name, async () => {
+            const wideSteps = result.eightBitOnly !== undefined;
+            const graph = await writeEdgeGraph(staging.dir, file, result.bytes, { ...edgeOptions, wideSteps });
+            if (!result.eightBitOnly) return graph;
+            const eightBit = file.replace(/\.onnx$/, '.8bit.onnx'); // names the edge graph; not written itself
+            const fallback = await edgeGraphOrPortable(options, `${spec.name} (8-bit only)`, () =>
+              writeEdgeGraph(staging.dir, eightBit, result.eightBitOnly as Uint8Array, edgeOptions),
+            );
+            return fallback ? { ...graph, eightBitOnly: fallback } : graph;
+          }),
+        ),
         ...(correction ? { noiseCorrection: correction } : {}),
       };
       options.log(
@@ -507,6 +544,7 @@ export async function buildArtifact(options: BuildOptions): Promise<BuildResult>
     );
     await writeFileAtomic(staging.dir, reportFile, html);
     await writeArtifactManifest(staging.dir, updated);
+    complete = true;
 
     let location = staging.dir;
     if (isS3Uri(options.out)) {
@@ -539,8 +577,17 @@ export async function buildArtifact(options: BuildOptions): Promise<BuildResult>
     };
     built = true;
     return result;
+  } catch (error) {
+    // Quantized variants are the long work: a later failure keeps them (and the folder) and says so.
+    if (keptFiles.length > 0 && !options.signal?.aborted) {
+      throw new BuildKeptError(error, { dir: staging.dir, files: keptFiles, complete }, options.out);
+    }
+    throw error;
   } finally {
-    if (staging.temporary || (staging.created && !built)) await rm(staging.dir, { recursive: true, force: true });
+    const keep = keptFiles.length > 0 && !options.signal?.aborted;
+    if (!built && !keep && (staging.temporary || staging.created))
+      await rm(staging.dir, { recursive: true, force: true });
+    else if (built && staging.temporary) await rm(staging.dir, { recursive: true, force: true });
   }
 }
 

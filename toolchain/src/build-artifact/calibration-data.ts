@@ -5,8 +5,9 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeNpz, decodePng } from '@qdm/shared';
+import { CLIError } from '../cli/errors.ts';
 
-export class CalibrationDataError extends Error {
+export class CalibrationDataError extends CLIError {
   override name = 'CalibrationDataError';
 }
 

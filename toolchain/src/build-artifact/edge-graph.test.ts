@@ -12,13 +12,13 @@ import { planQuantization } from '../quantize/plan.ts';
 import { syntheticCalibration, tinyUNet } from '../quantize/test-model.ts';
 import { roundWeightsNearest, weightMatrix } from '../quantize/weights.ts';
 import { createSession, type OptimizationLevel } from '../runtime/ort.ts';
-import { edgeGraphFile, optimizeForEdge, writeEdgeGraph } from './edge-graph.ts';
+import { EdgeGraphError, edgeGraphFile, optimizeForEdge, writeEdgeGraph } from './edge-graph.ts';
 
 const model = tinyUNet();
 const set = syntheticCalibration(16, 8);
 
-async function qdqModel(): Promise<Uint8Array> {
-  const plan = planQuantization(model.graph, { scheme: 'full', weightBits: 8, activationBits: 8 });
+async function qdqModel(weightBits: 4 | 8 = 8): Promise<Uint8Array> {
+  const plan = planQuantization(model.graph, { scheme: 'full', weightBits, activationBits: 8 });
   const stats = await observeActivations(model, plan, set, { observer: { kind: 'minmax' }, threads: 1 });
   const index = indexGraph(prepareModel(model, plan).graph);
   const weights = new Map<string, QuantizedWeight>(
@@ -88,5 +88,33 @@ describe('edge graph', () => {
     expect(memory.heapBytes[0].bytes).toBeGreaterThan(written.length);
     for (let i = 1; i < 4; i++) expect(memory.heapBytes[i].bytes).toBeGreaterThanOrEqual(memory.heapBytes[i - 1].bytes);
     expect(memory.runtime).toMatch(/^onnxruntime 1\.\d+\.\d+ wasm$/);
+  });
+
+  it('W4A8: an ORT-format edge graph the runtimes load, its int4 weights as int8, same outputs bit for bit', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'qdm-edge-graph-test-'));
+    dirs.push(dir);
+    const portable = await qdqModel(4);
+    const fourBit = decodeModel(portable).graph.initializers.filter((t) => t.dtype === 'int4');
+    expect(fourBit.length).toBeGreaterThan(0);
+    const entry = await writeEdgeGraph(dir, 'model.w4a8.onnx', portable, { shape: [3, 16, 16] });
+    const written = new Uint8Array(await readFile(join(dir, entry.file)));
+    expect(entry.fourBitAsInt8?.tensors).toBeGreaterThanOrEqual(fourBit.length);
+    expect(entry.fourBitAsInt8?.reason).toMatch(/ORT format/);
+    // onnxruntime-node loads it (the WASM runtime did, for the heap probe) and it computes what the int4 graph does.
+    expect(await run(written, 'disabled')).toEqual(await run(portable, 'extended'));
+    // The optimizer chose the int4 graph's kernels: the 4-bit convs stay DequantizeLinear + float Conv.
+    const optimized = decodeModel(await optimizeForEdge(portable));
+    expect(optimized.graph.nodes.some((n) => n.opType === 'Conv' || n.opType === 'FusedConv')).toBe(true);
+  });
+
+  it('is not written when the edge runtime cannot load it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'qdm-edge-graph-test-'));
+    dirs.push(dir);
+    const broken = await qdqModel();
+    // A graph onnxruntime-node accepts at build time, but with an input shape the probe's step cannot run.
+    await expect(writeEdgeGraph(dir, 'model.int8.onnx', broken, { shape: [5, 16, 16] })).rejects.toThrow(
+      EdgeGraphError,
+    );
+    await expect(readFile(join(dir, 'model.int8.edge.ort'))).rejects.toThrow(/ENOENT/);
   });
 });

@@ -11,6 +11,9 @@ import { measureEdgeMemory } from '@qdm/edge/measure-memory';
 import type { EdgeGraph } from '@qdm/shared';
 import * as ort from 'onnxruntime-node';
 import { sha256Bytes, writeFileAtomic } from '../artifact/folder.ts';
+import { CLIError } from '../cli/errors.ts';
+import type { OnnxGraph, OnnxModel, OnnxTensor } from '../onnx/ir.ts';
+import { decodeModel, encodeModel } from '../onnx/model.ts';
 
 /**
  * 'extended': the QDQ and float fusions the web runtime would apply itself, without the layout level ('all' adds
@@ -35,13 +38,17 @@ export function edgeGraphRuntime(): string {
  */
 export type EdgeGraphFormat = 'onnx' | 'ort';
 
-/** The optimized graph of `model` as ONNX or ORT-format bytes. */
-export async function optimizeForEdge(model: Uint8Array, format: EdgeGraphFormat = 'onnx'): Promise<Uint8Array> {
+/** Saves `model` as onnxruntime leaves it after optimizing at `level`, in `format`. */
+async function saveOptimized(
+  model: Uint8Array,
+  format: EdgeGraphFormat,
+  level: typeof EDGE_GRAPH_LEVEL | 'disabled',
+): Promise<Uint8Array> {
   const dir = await mkdtemp(join(tmpdir(), 'qdm-edge-graph-'));
   const path = join(dir, `edge.${format}`);
   try {
     const session = await ort.InferenceSession.create(model, {
-      graphOptimizationLevel: EDGE_GRAPH_LEVEL,
+      graphOptimizationLevel: level,
       intraOpNumThreads: 1,
       interOpNumThreads: 1,
       optimizedModelFilePath: path,
@@ -58,6 +65,71 @@ export async function optimizeForEdge(model: Uint8Array, format: EdgeGraphFormat
   }
 }
 
+/** The graph's and its subgraphs' (If branches) constant tensors. */
+function* constantTensors(graph: OnnxGraph): Generator<OnnxTensor> {
+  yield* graph.initializers;
+  for (const node of graph.nodes) {
+    for (const attribute of Object.values(node.attributes)) {
+      if (attribute.type === 'tensor') yield attribute.value;
+      else if (attribute.type === 'graph') yield* constantTensors(attribute.value);
+    }
+  }
+}
+
+/**
+ * Stores every int4/uint4 tensor of `model` as int8/uint8 with the same values (in place); returns how many.
+ * DequantizeLinear computes (q - zero point) * scale in float either way, so every output is the same bit for bit.
+ */
+export function widenFourBit(model: OnnxModel): number {
+  let count = 0;
+  for (const tensor of constantTensors(model.graph)) {
+    if (tensor.dtype === 'int4' || tensor.dtype === 'uint4') {
+      tensor.dtype = tensor.dtype === 'int4' ? 'int8' : 'uint8';
+      count++;
+    }
+  }
+  return count;
+}
+
+/** Why an edge graph stores 4-bit weights in bytes (recorded in the manifest beside the count). */
+export const FOUR_BIT_AS_INT8_REASON =
+  'the ORT format cannot hold int4 tensors (onnxruntime refuses to load them), so the edge graph stores the 4-bit ' +
+  'weights and zero points as int8 with the same values after optimizing: the same DequantizeLinear + float ' +
+  'kernels and outputs as the int4 graph, a larger edge file; the variant file itself stays int4';
+
+export interface OptimizedGraph {
+  bytes: Uint8Array;
+  /** int4/uint4 tensors stored as int8/uint8 (ORT format only; 0 when the variant has none). */
+  widenedFourBit: number;
+}
+
+/**
+ * The optimized graph of `model` as ONNX or ORT-format bytes. The ORT format has no int4 type: a graph with 4-bit
+ * tensors is optimized as ONNX first (so the optimizer makes the same kernel choices as for the int4 graph:
+ * DequantizeLinear + float Conv, not the integer kernels int8 weights would get), its 4-bit tensors widened to
+ * bytes, then converted to ORT with optimization disabled.
+ */
+export async function optimizeForEdgeGraph(model: Uint8Array, format: EdgeGraphFormat): Promise<OptimizedGraph> {
+  if (format === 'onnx' || !hasFourBit(model)) {
+    return { bytes: await saveOptimized(model, format, EDGE_GRAPH_LEVEL), widenedFourBit: 0 };
+  }
+  const optimized = decodeModel(await saveOptimized(model, 'onnx', EDGE_GRAPH_LEVEL));
+  const widenedFourBit = widenFourBit(optimized);
+  return { bytes: await saveOptimized(encodeModel(optimized), 'ort', 'disabled'), widenedFourBit };
+}
+
+/** The optimized graph of `model` as ONNX or ORT-format bytes (see optimizeForEdgeGraph). */
+export async function optimizeForEdge(model: Uint8Array, format: EdgeGraphFormat = 'onnx'): Promise<Uint8Array> {
+  return (await optimizeForEdgeGraph(model, format)).bytes;
+}
+
+function hasFourBit(model: Uint8Array): boolean {
+  for (const tensor of constantTensors(decodeModel(model).graph)) {
+    if (tensor.dtype === 'int4' || tensor.dtype === 'uint4') return true;
+  }
+  return false;
+}
+
 /** `model.int8.onnx` -> `model.int8.edge.ort` */
 export function edgeGraphFile(variantFile: string, format: EdgeGraphFormat = 'ort'): string {
   return variantFile.replace(/(\.onnx)?$/, `.edge.${format}`);
@@ -70,9 +142,15 @@ export interface EdgeGraphOptions {
   wideSteps?: boolean;
 }
 
+/** An edge graph that the edge runtime could not load: it is not written, the variant serves its portable graph. */
+export class EdgeGraphError extends CLIError {
+  override name = 'EdgeGraphError';
+}
+
 /**
- * Optimizes the variant `model` (stored as `variantFile`), writes its ORT-format edge graph beside it, measures
- * the edge WASM runtime's heap with it loaded as the edge loads it, and returns the manifest entry.
+ * Optimizes the variant `model` (stored as `variantFile`), loads it once in the edge WASM runtime as the edge
+ * loads it (measuring its heap), and only then writes its ORT-format edge graph beside it and returns the manifest
+ * entry. A graph the runtime cannot load is never written: EdgeGraphError.
  */
 export async function writeEdgeGraph(
   dir: string,
@@ -80,14 +158,17 @@ export async function writeEdgeGraph(
   model: Uint8Array,
   options: EdgeGraphOptions,
 ): Promise<EdgeGraph> {
-  const bytes = await optimizeForEdge(model, 'ort');
+  const { bytes, widenedFourBit } = await optimizeForEdgeGraph(model, 'ort');
   const file = edgeGraphFile(variantFile);
-  await writeFileAtomic(dir, file, bytes);
   const memory = await measureEdgeMemory(bytes, {
     shape: options.shape,
     times: options.wideSteps ? [500, 0] : [500],
     session: { optimized: true, format: 'ort' },
+  }).catch((error: unknown) => {
+    const cause = error instanceof Error ? error.message : String(error);
+    throw new EdgeGraphError(`${file}: the edge runtime cannot load it (${cause.split('\n')[0]}); not written`);
   });
+  await writeFileAtomic(dir, file, bytes);
   return {
     file,
     bytes: bytes.length,
@@ -96,5 +177,6 @@ export async function writeEdgeGraph(
     level: EDGE_GRAPH_LEVEL,
     format: 'ort',
     memory,
+    ...(widenedFourBit > 0 ? { fourBitAsInt8: { tensors: widenedFourBit, reason: FOUR_BIT_AS_INT8_REASON } } : {}),
   };
 }

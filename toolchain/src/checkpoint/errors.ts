@@ -1,4 +1,6 @@
+import { CLIError } from '../cli/errors.ts';
+
 /** Every checkpoint problem a user can act on: missing file, corrupt file, refused pickle global, bad tensor. */
-export class CheckpointError extends Error {
+export class CheckpointError extends CLIError {
   override name = 'CheckpointError';
 }

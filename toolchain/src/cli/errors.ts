@@ -1,22 +1,29 @@
 /**
- * Errors a user can act on. UsageError: the command line is wrong (exit 2, names the flag). UserError: the
- * input is wrong or unavailable (exit 1). Anything else is a bug and prints a stack trace only with QDM_DEBUG=1.
+ * Errors a user can act on are CLIErrors (as citty's CLIError(message, code)): one line naming what to fix, and
+ * the exit code: 2 when the command line is wrong (UsageError: names the flag), 1 when the input, the data or the
+ * environment is (UserError, and the library's own error classes, which extend CLIError). Anything else is a
+ * bug: "internal error", the stack only with QDM_DEBUG=1.
  */
-export class UsageError extends Error {
+export class CLIError extends Error {
+  override name = 'CLIError';
+  /** The process exit code: 2 usage, 1 failure. */
+  readonly code: number;
+  constructor(message: string, code = 1, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+export class UsageError extends CLIError {
   override name = 'UsageError';
-  readonly exitCode = 2;
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 2, options);
+  }
 }
 
-export class UserError extends Error {
+export class UserError extends CLIError {
   override name = 'UserError';
-  readonly exitCode = 1;
-}
-
-/** Errors from library modules that carry a user-facing message (e.g. CheckpointError, StoreError). */
-export function isUserFacing(error: unknown): error is Error {
-  if (!(error instanceof Error)) return false;
-  // Library errors are named classes (FooError) with a message meant for users; plain Error/TypeError are bugs.
-  return (
-    error.name !== 'Error' && error.name !== 'TypeError' && error.name !== 'RangeError' && /Error$/.test(error.name)
-  );
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 1, options);
+  }
 }

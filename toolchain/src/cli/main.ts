@@ -2,8 +2,10 @@
  * The `toolchain` entry: lazy-loaded subcommands (one module each, under ../commands), `--help` generated from
  * their declared args, unknown flags refused, and one error policy for all of them (see errors.ts).
  */
+
+import { ManifestError, NpyError, PngError } from '@qdm/shared';
 import { type ArgsDef, type CommandDef, runCommand } from 'citty';
-import { isUserFacing, UsageError, UserError } from './errors.ts';
+import { CLIError, UsageError } from './errors.ts';
 import { renderHelp } from './help.ts';
 
 type Loader = () => Promise<CommandDef<ArgsDef>>;
@@ -169,23 +171,31 @@ export async function main(rawArgs: string[]): Promise<number> {
   }
 }
 
+/**
+ * The error as a CLIError: itself, citty's own (a usage error), an error of the shared codecs (bad input files), a
+ * file system error naming its path; undefined for anything else, a bug.
+ */
+export function asCliError(error: unknown): CLIError | undefined {
+  if (error instanceof CLIError) return error;
+  if (!(error instanceof Error)) return undefined;
+  if (error.name === 'CLIError') return new UsageError(error.message, { cause: error }); // citty's
+  if (error instanceof ManifestError || error instanceof NpyError || error instanceof PngError) {
+    return new CLIError(error.message, 1, { cause: error });
+  }
+  const file = fileErrorMessage(error);
+  return file ? new CLIError(file, 1, { cause: error }) : undefined;
+}
+
 function reportError(error: unknown, command: string, json: boolean): number {
   const debug = process.env.QDM_DEBUG === '1';
-  let code = 1;
-  let message: string;
-  if (error instanceof UsageError || (error instanceof Error && error.name === 'CLIError')) {
-    code = 2;
-    message = error.message;
-  } else if (error instanceof UserError || isUserFacing(error)) {
-    message = (error as Error).message;
-  } else if (fileErrorMessage(error)) {
-    message = fileErrorMessage(error) as string;
-  } else {
-    message = `internal error: ${error instanceof Error ? error.message : String(error)} (QDM_DEBUG=1 shows the stack)`;
-  }
+  const known = asCliError(error);
+  const code = known?.code ?? 1;
+  const message =
+    known?.message ??
+    `internal error: ${error instanceof Error ? error.message : String(error)} (QDM_DEBUG=1 shows the stack)`;
   if (json) process.stdout.write(`${JSON.stringify({ ok: false, command, error: message, exitCode: code })}\n`);
   process.stderr.write(`toolchain ${command}: ${message}\n`);
   if (code === 2) process.stderr.write(`see: toolchain ${command} --help\n`);
-  if (debug && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+  for (let e = error; debug && e instanceof Error; e = e.cause) if (e.stack) process.stderr.write(`${e.stack}\n`);
   return code;
 }

@@ -14,22 +14,13 @@ import { deviceArg, deviceArgs } from '../cli/device.ts';
 import { UsageError } from '../cli/errors.ts';
 import { commonArgs, emit } from '../cli/output.ts';
 import { logger, progressBars } from '../cli/progress.ts';
-import { BudgetError } from '../quantize/mixed-precision.ts';
 import type { ObserverSpec } from '../quantize/observers.ts';
 import { SCHEMES, type Scheme } from '../quantize/plan.ts';
 import { RECON_METHODS, type ReconMethod } from '../quantize/reconstruct.ts';
-import { DEFAULT_WIDE_STEPS, parseWideSteps, type WideSteps, WideStepsError } from '../quantize/wide-steps.ts';
+import { DEFAULT_WIDE_STEPS, parseWideSteps } from '../quantize/wide-steps.ts';
 import { parseLocation } from '../store/location.ts';
 
 const IMAGE_ENDS = ['float', 'quantized'] as const;
-
-function wideStepsArg(value: string): WideSteps {
-  try {
-    return parseWideSteps(value);
-  } catch (error) {
-    throw error instanceof WideStepsError ? new UsageError(error.message) : error;
-  }
-}
 
 export default defineCommand({
   meta: {
@@ -167,7 +158,7 @@ export default defineCommand({
       recon: reconArg === 'auto' ? (w === 4 ? 'gptq' : 'none') : reconArg,
       wideSteps:
         args['wide-steps'] !== undefined
-          ? wideStepsArg(args['wide-steps'])
+          ? parseWideSteps(args['wide-steps'])
           : w === 8 && activationBits === 8
             ? DEFAULT_WIDE_STEPS
             : undefined,
@@ -229,10 +220,8 @@ export default defineCommand({
       log: logger(!quiet),
       progress: progressBars(!quiet),
     };
-    const result = await buildArtifact(options).catch((error: unknown) => {
-      // The budget and the wide steps are checked before any calibration work; they are command-line mistakes.
-      throw error instanceof BudgetError || error instanceof WideStepsError ? new UsageError(error.message) : error;
-    });
+    // The budget and the wide steps are checked before any calibration work: BudgetError and WideStepsError exit 2.
+    const result = await buildArtifact(options);
     emit(
       args.json,
       {

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { CLIError } from '../cli/errors.ts';
 
 export interface DownloadProgress {
   receivedBytes: number; // including bytes resumed from an earlier attempt
@@ -32,7 +33,7 @@ export interface DownloadResult {
   resumedBytes: number;
 }
 
-export class DownloadError extends Error {
+export class DownloadError extends CLIError {
   override name = 'DownloadError';
   /** Whether another attempt (resuming the part file) may succeed. */
   readonly retryable: boolean;

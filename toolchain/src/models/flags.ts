@@ -3,6 +3,7 @@
  * README (`MODEL_FLAGS="--image_size 32 --learn_sigma True"`). Missing flags take improved-diffusion's defaults
  * (script_util.model_and_diffusion_defaults); every value is validated with an error that names the flag.
  */
+import { CLIError } from '../cli/errors.ts';
 
 export interface UNetFlags {
   imageSize: number;
@@ -48,7 +49,7 @@ export interface ImprovedDiffusionFlags {
   flags: Record<string, FlagValue>;
 }
 
-export class FlagsError extends Error {
+export class FlagsError extends CLIError {
   readonly flag: string | undefined;
 
   constructor(message: string, flag?: string) {

@@ -4,11 +4,12 @@
  */
 import type { Tensor } from '@qdm/shared';
 import { formatShape } from '@qdm/shared';
+import { CLIError } from '../cli/errors.ts';
 import { checkUNetWeights, type MisshapedWeight, UNetWeightsError } from './unet-weights.ts';
 
 export const FID_WEIGHTS_FILE = 'pt_inception-2015-12-05-6726825d.pth';
 
-export class InceptionWeightsError extends Error {
+export class InceptionWeightsError extends CLIError {
   readonly missing: string[];
   readonly unexpected: string[];
   readonly misshaped: MisshapedWeight[];

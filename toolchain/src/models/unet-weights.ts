@@ -4,6 +4,7 @@
  */
 import type { Tensor } from '@qdm/shared';
 import { formatShape } from '@qdm/shared';
+import { CLIError } from '../cli/errors.ts';
 
 export interface MisshapedWeight {
   name: string;
@@ -11,7 +12,7 @@ export interface MisshapedWeight {
   actual: number[];
 }
 
-export class UNetWeightsError extends Error {
+export class UNetWeightsError extends CLIError {
   readonly missing: string[];
   readonly unexpected: string[];
   readonly misshaped: MisshapedWeight[];

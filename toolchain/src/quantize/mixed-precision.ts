@@ -6,6 +6,7 @@
  * first and last layers, but chosen by measurement.
  */
 import type { CalibrationSet } from '../calibrate/trajectory.ts';
+import { CLIError } from '../cli/errors.ts';
 import type { OnnxModel, OnnxTensor } from '../onnx/ir.ts';
 import { encodeModel } from '../onnx/model.ts';
 import { createSession, float32Tensor } from '../runtime/ort.ts';
@@ -15,8 +16,12 @@ import { dequantizeWeights } from './quant.ts';
 import { SqnrAccumulator } from './sqnr.ts';
 import { roundWeightsNearest, weightMatrix } from './weights.ts';
 
-export class BudgetError extends Error {
+/** An unmeetable --w8-budget: a command-line mistake (exit 2). */
+export class BudgetError extends CLIError {
   override name = 'BudgetError';
+  constructor(message: string) {
+    super(message, 2);
+  }
 }
 
 export interface LayerSensitivity {

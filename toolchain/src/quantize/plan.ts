@@ -14,6 +14,8 @@
  * output computed as (w v^T)^T, see attention-layout.ts): `prepareModel(model, plan)` in export.ts applies them,
  * and that is the graph the observers and the exporter work on.
  */
+
+import { CLIError } from '../cli/errors.ts';
 import type { OnnxGraph, OnnxNode } from '../onnx/ir.ts';
 import { findAttentionReorders, findQkvSplits, reorderAttention, splitQkv } from './attention-layout.ts';
 import { findEmbSplits, splitEmb } from './emb-layout.ts';
@@ -37,7 +39,7 @@ export type {
 
 export const SCHEMES: readonly Scheme[] = ['ptq4dm', 'qdiff', 'full'];
 
-export class PlanError extends Error {
+export class PlanError extends CLIError {
   constructor(message: string) {
     super(message);
     this.name = 'PlanError';

@@ -16,6 +16,7 @@
  * branch when any of its t does (more exact, never less).
  */
 import type { SpacedDiffusion } from '@qdm/shared';
+import { CLIError } from '../cli/errors.ts';
 import type { OnnxGraph, OnnxModel, OnnxNode } from '../onnx/ir.ts';
 
 export interface WideSteps {
@@ -36,7 +37,13 @@ export interface WideStepsRecord extends WideSteps {
   activations: 'float';
 }
 
-export class WideStepsError extends Error {}
+/** A --wide-steps value the calibration respacing cannot take: a command-line mistake (exit 2). */
+export class WideStepsError extends CLIError {
+  override name = 'WideStepsError';
+  constructor(message: string) {
+    super(message, 2);
+  }
+}
 
 /**
  * build-artifact's default for W8A8: the first 1 and last 4 of ddim50 (mnist32, 64 seeds: 44.43 dB same-seed PSNR

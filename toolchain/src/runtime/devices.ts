@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CLIError } from '../cli/errors.ts';
 
 export type Device = 'cpu' | 'cuda' | 'webgpu';
 export type DeviceChoice = Device | 'auto';
@@ -28,7 +29,7 @@ export interface ExecutionProviderEntry {
 }
 
 /** Thrown when a requested EP cannot run here: a user-facing failure (exit 1) naming what to install. */
-export class DeviceUnavailableError extends Error {
+export class DeviceUnavailableError extends CLIError {
   override name = 'DeviceUnavailableError';
 }
 

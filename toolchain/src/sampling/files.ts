@@ -1,5 +1,6 @@
 /** Sample files: evaluator-format .npz (`arr_0` uint8 NHWC, `raw` float32 NCHW, `sample_index`) and PNG grids. */
 import { decodeNpy, decodeNpz, encodeNpz, encodePng, imageGrid, NPZ_SAMPLES_KEY, type Tensor } from '@qdm/shared';
+import { CLIError } from '../cli/errors.ts';
 import { readBytes, writeBytes } from '../store/objects.ts';
 
 export interface SampleSet {
@@ -32,7 +33,7 @@ export async function writeGrid(path: string, set: SampleSet, columns?: number):
 }
 
 /** A sample, noise or grid file that is missing or not what it should be; the message names the file. */
-export class SampleFileError extends Error {
+export class SampleFileError extends CLIError {
   override name = 'SampleFileError';
 }
 
@@ -41,7 +42,7 @@ function decodeFile<T>(path: string, bytes: Uint8Array, decode: (bytes: Uint8Arr
   try {
     return decode(bytes);
   } catch (error) {
-    throw new SampleFileError(`${path}: ${(error as Error).message}`, { cause: error });
+    throw new SampleFileError(`${path}: ${(error as Error).message}`, 1, { cause: error });
   }
 }
 

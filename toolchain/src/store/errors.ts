@@ -2,7 +2,8 @@
  * StoreError: one line a user can act on, naming the location or key and the cause. The CLI prints the message
  * without a stack trace (it is a named `...Error` class); the original error stays on `cause` for QDM_DEBUG.
  */
-export class StoreError extends Error {
+import { CLIError } from '../cli/errors.ts';
+export class StoreError extends CLIError {
   override name = 'StoreError';
   /** The store location or object key the failure is about (s3://bucket/key or a path). */
   readonly where: string;
@@ -10,7 +11,7 @@ export class StoreError extends Error {
   readonly detail: string;
 
   constructor(where: string, detail: string, options?: { cause?: unknown }) {
-    super(`${where}: ${detail}`, options);
+    super(`${where}: ${detail}`, 1, options);
     this.where = where;
     this.detail = detail;
   }
