@@ -271,7 +271,9 @@ describe('defaults matrix: the edge serves what toolchain sample makes', () => {
           const status = page.locator('#browser-status');
           expect(await status.getAttribute('data-done'), (await status.textContent()) ?? '').toBe('true');
           expect(await status.getAttribute('data-backend')).toBe('wasm');
-          // The browser's wasm and the server's wasm: the same kernels, so the same floats up to summation order.
+          // The browser's wasm and the server's wasm: the same kernels (the browser loads the portable graph, the
+          // server its pre-optimized edge graph), so the same images and floats equal up to summation order.
+          expect(await status.getAttribute('data-psnr'), 'identical uint8 images').toBe('Infinity');
           expect(Number(await status.getAttribute('data-max-abs'))).toBeLessThan(1e-3);
           const sha = (await readManifest(join(store, cell.name))).variants[variant].sha256;
           expect(await page.textContent('#browser-caption')).toContain(`sha256 ${sha.slice(0, 12)} checked`);

@@ -66,15 +66,17 @@ export function startEdge(env: Record<string, string>): Promise<EdgeServer> {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let output = '';
+  let up = false;
   return new Promise((ready, fail) => {
     const timer = setTimeout(() => fail(new Error(`edge server not up after 60 s:\n${output}`)), 60_000);
     child.stderr?.setEncoding('utf8').on('data', (s: string) => {
       output += s;
-      const up = /qdm edge on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
-      if (up && timer) {
+      const listening = /qdm edge on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
+      if (listening && !up) {
+        up = true;
         clearTimeout(timer);
         ready({
-          base: up[1],
+          base: listening[1],
           log: () => output,
           stop: () =>
             new Promise<void>((stopped) => {
@@ -87,7 +89,7 @@ export function startEdge(env: Record<string, string>): Promise<EdgeServer> {
     });
     child.on('exit', (code) => {
       clearTimeout(timer);
-      fail(new Error(`edge server exited (${code}):\n${output}`));
+      if (!up) fail(new Error(`edge server exited (${code}):\n${output}`));
     });
   });
 }
