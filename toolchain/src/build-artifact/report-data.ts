@@ -93,6 +93,7 @@ export function buildReportData(input: {
         name: l.node,
         kind: l.kind,
         weightSqnrDb: finite(l.weightSqnrDb),
+        activationSqnrDb: l.activationSqnrDb === undefined ? undefined : finite(l.activationSqnrDb),
         reconBefore: l.errorNearest,
         reconAfter: l.error,
       })),

@@ -86,26 +86,37 @@ export function rangesSection(report: BuildReport, count: number): Html {
 }
 
 /** Rows of the layer table; `index` is the layer's position in graph order (the chart's x). */
-function layerRows(rows: readonly { layer: LayerStats; index: number }[], recon: boolean): (string | Html)[][] {
+/** Which optional columns a variant's layer table has: each only where some layer has the value. */
+interface LayerColumns {
+  activation: boolean;
+  recon: boolean;
+}
+
+function layerRows(rows: readonly { layer: LayerStats; index: number }[], has: LayerColumns): (string | Html)[][] {
   return rows.map(({ layer: l, index }) => [
     String(index),
     html`<code>${l.name}</code>`,
     l.kind,
     formatNumber(l.weightSqnrDb),
-    formatNumber(l.activationSqnrDb),
-    ...(recon ? [formatError(l.reconBefore), formatError(l.reconAfter)] : []),
+    ...(has.activation ? [formatNumber(l.activationSqnrDb)] : []),
+    ...(has.recon ? [formatError(l.reconBefore), formatError(l.reconAfter)] : []),
   ]);
 }
 
-function layerColumns(recon: boolean): Column[] {
-  const columns: Column[] = [
+function layerColumns(has: LayerColumns): Column[] {
+  return [
     { label: '#', num: true },
     { label: 'layer' },
     { label: 'kind' },
     { label: 'weight SQNR (dB)', num: true },
-    { label: 'activation SQNR (dB)', num: true },
+    ...(has.activation ? [{ label: 'activation SQNR (dB)', num: true }] : []),
+    ...(has.recon
+      ? [
+          { label: 'recon error before', num: true },
+          { label: 'after', num: true },
+        ]
+      : []),
   ];
-  return recon ? [...columns, { label: 'recon error before', num: true }, { label: 'after', num: true }] : columns;
 }
 
 /** The layers with the lowest SQNR (weight or activation): where a user would look first. */
@@ -121,14 +132,16 @@ function worstLayers(layers: readonly LayerStats[], count: number): { layer: Lay
 
 function variantLayers(variant: string, layers: readonly LayerStats[]): Html {
   const recon = layers.some((l) => l.reconBefore !== undefined || l.reconAfter !== undefined);
-  const columns = layerColumns(recon);
+  // NOTE: ptq4dm quantizes layer outputs, so its layers read float inputs: no activation column there.
+  const has = { recon, activation: layers.some((l) => l.activationSqnrDb !== undefined) };
+  const columns = layerColumns(has);
   const all = layers.map((layer, index) => ({ layer, index }));
   const reconPlot = recon
     ? html`<h3>${variant}: reconstruction error per layer</h3>${reconChart(variant, layers)}`
     : '';
   return html`<h3>${variant}</h3>${layerSqnrChart(variant, layers)}
-<p class="note">Lowest SQNR in ${variant}:</p>${table(columns, layerRows(worstLayers(layers, 5), recon))}${reconPlot}
-<details><summary>All ${layers.length} layers of ${variant}</summary>${table(columns, layerRows(all, recon))}</details>`;
+<p class="note">Lowest SQNR in ${variant}:</p>${table(columns, layerRows(worstLayers(layers, 5), has))}${reconPlot}
+<details><summary>All ${layers.length} layers of ${variant}</summary>${table(columns, layerRows(all, has))}</details>`;
 }
 
 export function layersSection(report: BuildReport): Html {

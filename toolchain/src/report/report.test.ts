@@ -137,6 +137,16 @@ describe('renderReport', () => {
     expect(html).toContain('<code>--report-samples 0</code>'); // says how to get the samples next time
   });
 
+  it('has an activation SQNR column only for a variant whose layers read quantized inputs', () => {
+    const r = syntheticReport();
+    for (const l of r.layers) if (l.variant === 'w4a8') delete l.activationSqnrDb; // as ptq4dm: float inputs
+    const layers = /<section id="layers">[\s\S]*?<\/section>/.exec(renderReport(r))![0];
+    const part = (v: string) => layers.split('<h3>').find((h) => h.startsWith(`${v}</h3>`))!;
+    const [int8, w4a8] = [part('int8'), part('w4a8')];
+    expect(int8).toContain('activation SQNR (dB)</th>');
+    expect(w4a8).not.toContain('activation SQNR (dB)</th>');
+  });
+
   it('shows infinite SQNR as ∞ and leaves it out of the chart', () => {
     const r = syntheticReport();
     r.layers[0].weightSqnrDb = Number.POSITIVE_INFINITY;
