@@ -22,7 +22,7 @@ import { parseFlags } from '../toolchain/src/models/flags.ts';
 import { unetLayout, unetWeightShapes } from '../toolchain/src/models/unet-layout.ts';
 import type { ReconMethod } from '../toolchain/src/quantize/reconstruct.ts';
 import { createSession, float32Tensor } from '../toolchain/src/runtime/ort.ts';
-import { median, randomWeights } from './lib.ts';
+import { median, provenance, randomWeights, writeResult } from './lib.ts';
 import { machineInfo } from './machine.ts';
 
 // Recorded when the bench starts (the load average beside the run).
@@ -119,8 +119,7 @@ try {
 
   const afterTrajectories = quantize.reduce((s, p) => s + p.seconds, 0);
   const out = {
-    bench: 'build-artifact-cifar10',
-    machine,
+    ...provenance('build-artifact-cifar10', machine),
     model: 'improved-diffusion CIFAR-10 U-Net (random weights), through buildArtifact (the CLI command)',
     flags: flagsText,
     cores: cpus().length,
@@ -146,8 +145,8 @@ try {
   };
   const json = JSON.stringify(out, null, 2);
   console.log(json);
-  mkdirSync(resolve(import.meta.dirname, 'results'), { recursive: true });
-  writeFileSync(resolve(import.meta.dirname, 'results', 'build-artifact-cifar10.json'), `${json}\n`);
+  // Only the run with every default writes bench/results/ (see writeResult).
+  writeResult('build-artifact-cifar10', out, { defaultRun: process.argv.length === 2, indent: 2 });
 } finally {
   if (!args.keep) rmSync(work, { recursive: true, force: true });
 }

@@ -9,6 +9,7 @@ import { ortWebSessions } from '../edge/src/engine/ort-web.ts';
 import { compileOrtWasm } from '../edge/src/node-runtime.ts';
 import { folderSource } from '../edge/src/sources/folder.ts';
 import { benchArtifact, measureVariants, mib, round } from './edge-lib.ts';
+import { provenance } from './lib.ts';
 
 const { values } = parseArgs({
   options: {
@@ -52,7 +53,7 @@ const ratio = stepOf('int8') && stepOf('fp32') ? round(stepOf('int8')! / stepOf(
 console.log(
   JSON.stringify(
     {
-      bench: 'edge-node',
+      ...provenance('edge-node'),
       runtime: `node ${process.version}, onnxruntime-web wasm, 1 thread`,
       artifact: { name: artifact.name, root: artifact.root, requested: artifact.requested },
       steps: `ddim${values.steps}`,

@@ -25,8 +25,8 @@
  * `w8+early32:2+late32:4`, `w8+g2+late16:3`, `w8+ship+early32:1+late32:4`.
  * Prints one JSON object; writes --out only for the default arguments unless --out is given.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   correctEpsilon,
@@ -64,7 +64,7 @@ import { SqnrAccumulator } from '../toolchain/src/quantize/sqnr.ts';
 import { roundWeightsNearest, weightMatrix } from '../toolchain/src/quantize/weights.ts';
 import { wideStepThresholds, withWideSteps } from '../toolchain/src/quantize/wide-steps.ts';
 import { createSession, sessionDenoiser } from '../toolchain/src/runtime/ort.ts';
-import { median } from './lib.ts';
+import { median, provenance, writeResult } from './lib.ts';
 import { machineInfo } from './machine.ts';
 
 const DEFAULT_VARIANTS =
@@ -86,7 +86,9 @@ const defaults =
   args['fid-samples'] === '1000' &&
   args.calib === '256' &&
   args.trajectories === '32' &&
-  args.variants === DEFAULT_VARIANTS;
+  args.variants === DEFAULT_VARIANTS &&
+  args.threads === '2' &&
+  args['latency-runs'] === '60';
 const machine = machineInfo();
 const shared = process.env.QDM_SHARED ?? resolve(import.meta.dirname, '../../shared');
 const seeds = Number(args.seeds);
@@ -583,9 +585,7 @@ results.forEach((r, k) => {
 });
 
 const report = {
-  bench: 'fidelity-mnist32',
-  ...(defaults ? {} : { command: `node bench/fidelity-mnist32.ts ${process.argv.slice(2).join(' ')}` }),
-  machine,
+  ...provenance('fidelity-mnist32', machine),
   model: 'mnist32',
   scheme: 'full (image ends float), activations uint8 per tensor, lp observer',
   sampler: 'ddim50, eta 0, seed 0',
@@ -606,9 +606,5 @@ const report = {
   sensitivity: sensitivity?.map((s) => ({ node: s.node, params: s.params, aloneW4SqnrDb: round(s.aloneW4SqnrDb) })),
   variants: results,
 };
-const out = args.out ?? (defaults ? resolve(import.meta.dirname, 'results/fidelity-mnist32.json') : undefined);
-if (out) {
-  mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, `${JSON.stringify(report, null, 1)}\n`);
-}
+writeResult('fidelity-mnist32', report, { defaultRun: defaults, out: args.out });
 console.log(JSON.stringify(report));

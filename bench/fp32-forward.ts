@@ -26,7 +26,7 @@ import { unetLayout, unetWeightShapes } from '../toolchain/src/models/unet-layou
 import { decodeModel } from '../toolchain/src/onnx/model.ts';
 import type { WinogradTile } from '../toolchain/src/onnx/winograd.ts';
 import { createSession, float32Tensor, type Session } from '../toolchain/src/runtime/ort.ts';
-import { median, randomWeights } from './lib.ts';
+import { median, provenance, randomWeights, writeResult } from './lib.ts';
 import { machineInfo } from './machine.ts';
 
 const machine = machineInfo();
@@ -244,8 +244,7 @@ try {
 }
 
 const report = {
-  bench: 'fp32-forward',
-  machine,
+  ...provenance('fp32-forward', machine),
   threads,
   iterations: rounds * iterations,
   target:
@@ -258,8 +257,5 @@ const report = {
   },
   models,
 };
-if (isDefaultRun) {
-  mkdirSync(resolve(import.meta.dirname, 'results'), { recursive: true });
-  writeFileSync(resolve(import.meta.dirname, 'results/fp32-forward.json'), `${JSON.stringify(report, null, 1)}\n`);
-}
+writeResult('fp32-forward', report, { defaultRun: isDefaultRun });
 console.log(JSON.stringify(report));

@@ -15,7 +15,7 @@
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { encodeNpz, type Tensor } from '@qdm/shared';
 import { readArtifactManifest, readVariant } from '../toolchain/src/artifact/folder.ts';
@@ -26,7 +26,7 @@ import { unetLayout, unetWeightShapes } from '../toolchain/src/models/unet-layou
 import { AUTO_ORDER, type Device, deviceProblem } from '../toolchain/src/runtime/devices.ts';
 import { placementSummary } from '../toolchain/src/runtime/placement.ts';
 import { openVariant, sampleWith } from '../toolchain/src/sampling/run.ts';
-import { median, randomWeights } from './lib.ts';
+import { median, provenance, randomWeights, writeResult } from './lib.ts';
 import { machineInfo } from './machine.ts';
 
 const DEFAULTS = {
@@ -185,8 +185,7 @@ try {
   );
   const gpus = devices.filter((d) => d !== 'cpu');
   const out = {
-    bench: 'gpu',
-    machine: machineInfo(gpus[0] ?? 'cpu'),
+    ...provenance('gpu', machineInfo(gpus[0] ?? 'cpu')),
     model: 'improved-diffusion CIFAR-10 U-Net (random weights)',
     flags: flagsText,
     steps: args.steps,
@@ -202,7 +201,7 @@ try {
   };
   const json = JSON.stringify(out, null, 2);
   console.log(json);
-  if (isDefaultRun) writeFileSync(resolve(import.meta.dirname, 'results', 'gpu.json'), `${json}\n`);
+  writeResult('gpu', out, { defaultRun: isDefaultRun, indent: 2 });
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

@@ -13,6 +13,7 @@ import { type Matrix, matrix } from '../toolchain/src/quantize/matrix.ts';
 import { MomentAccumulator } from '../toolchain/src/quantize/moments.ts';
 import { INT4_WEIGHTS } from '../toolchain/src/quantize/quant.ts';
 import { weightScales } from '../toolchain/src/quantize/range-search.ts';
+import { provenance } from './lib.ts';
 import { machineInfo } from './machine.ts';
 
 // Recorded when the bench starts (the load average beside the run).
@@ -107,7 +108,13 @@ await helper.dispose();
 const whole = unet ? await cifarUnet() : undefined;
 console.log(
   JSON.stringify(
-    { machine, gptq: results, moments, lpScaleSearch: { in: 4608, out: 256, seconds: lpS }, cifarUnet: whole },
+    {
+      ...provenance('quant-math', machine),
+      gptq: results,
+      moments,
+      lpScaleSearch: { in: 4608, out: 256, seconds: lpS },
+      cifarUnet: whole,
+    },
     null,
     1,
   ),

@@ -12,7 +12,7 @@
  *
  * Prints one JSON object; also writes bench/results/quantize-mnist.json.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createDiffusion, type Denoiser, ddimSample, toUint8NHWC } from '@qdm/shared';
@@ -33,7 +33,7 @@ import { type ActivationSite, planQuantization, type Scheme } from '../toolchain
 import { SqnrAccumulator } from '../toolchain/src/quantize/sqnr.ts';
 import { roundWeightsNearest, weightMatrix } from '../toolchain/src/quantize/weights.ts';
 import { createSession, sessionDenoiser } from '../toolchain/src/runtime/ort.ts';
-import { median } from './lib.ts';
+import { median, provenance, writeResult } from './lib.ts';
 import { machineInfo } from './machine.ts';
 
 // Recorded when the bench starts (the load average beside the run).
@@ -260,8 +260,7 @@ const latencies = { batch1: await latency(1, runs), batch8: await latency(8, Mat
 const fp32Bytes = encodeModel(fp32).length;
 const fusion = await Promise.all(variants.map((v) => inspectFusion(v.model)));
 const result = {
-  bench: 'quantize-mnist',
-  machine,
+  ...provenance('quantize-mnist', machine),
   model: 'mnist32',
   sampler: 'ddim50, eta 0',
   seeds,
@@ -288,8 +287,7 @@ const result = {
   latency: { runtime: 'onnxruntime-node 1.30, level all, 1 thread, median', ...latencies },
 };
 const out = JSON.stringify(result, null, 1);
-mkdirSync(resolve(import.meta.dirname, 'results'), { recursive: true });
-writeFileSync(resolve(import.meta.dirname, 'results/quantize-mnist.json'), `${out}\n`);
+writeResult('quantize-mnist', result, { defaultRun: process.argv.length === 2 });
 console.log(out);
 
 function round(v: number, digits = 2): number {
