@@ -5,7 +5,7 @@
  * edge graph and the manifest. Records every phase's wall time and peak RSS from the build itself, and checks that
  * the trajectories ran at onnxruntime's fp32 speed: their time against the same number of batched forwards timed
  * alone with the same session settings.
- * Target (issue): the work after the trajectories <= 5 minutes on this 2-core machine.
+ * Target: the work after the trajectories <= 5 minutes on this 2-core machine.
  *
  *   node bench/build-artifact-cifar10.ts [--trajectories 64] [--calib-steps ddim50] [--calib-samples 256]
  *     [--wbits 4] [--recon gptq] [--report-samples 0] [--keep DIR]

@@ -1,5 +1,5 @@
 /**
- * Load test of the Node edge server (edge/src/node.ts) on 127.0.0.1 with autocannon, under admission control:
+ * Load test of the Node edge server (edge/src/node.ts) on 127.0.0.1 with autocannon, under admission control.
  *   node bench/edge-load.ts [--runtime native|wasm] [--step-batch N] [--threads N] [--max-queue-ms MS]
  *     [--model mnist32] [--variant int8] [--steps 10] [--requests 200] [--runs 3] [--allow-fixture]
  * --runtime (default native) sets QDM_RUNTIME; --step-batch, --threads and --max-queue-ms set QDM_STEP_BATCH,

@@ -1,6 +1,6 @@
 /**
- * Fidelity beyond the published methods on the trained mnist32 model (issue 11): W8A8 and W4A8 of the `full`
- * scheme with each technique on and off: PTQD noise correction (`ptqd`), mixed-precision W4A8 (`w8` = share of
+ * How close quantized variants of the trained mnist32 model stay to fp32, with each technique on and off.
+ * W8A8 and W4A8 of the `full` scheme: PTQD noise correction (`ptqd`), mixed-precision W4A8 (`w8` = share of
  * the weights kept at 8 bits, layers chosen by output sensitivity), GPTQ reconstruction (`gptq`), time-step-grouped
  * activation scales (`gN` = one graph per group of respaced steps) and wide steps (`late16:K` / `early16:K` = the
  * last K steps, t nearest 0, / the first K, noisiest, run a W8A16 graph: the same integer weights, 16-bit

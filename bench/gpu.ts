@@ -6,7 +6,7 @@
  * x the loop's step count). Build: buildArtifact with `--device` (fp32 trajectories, statistics and evaluation
  * references on the device; integer work on the CPU, see CPU_ONLY_WORK) and each phase's seconds.
  * Devices: every one that runs here unless `--devices` names them (an unavailable one is reported, not run).
- * Target (issue 10): a GPU's throughput >= 50x this 2-core CPU's, measured side by side when a GPU is present.
+ * Target: a GPU's throughput >= 50x this 2-core CPU's, measured side by side when a GPU is present.
  *
  *   node bench/gpu.ts [--devices cpu,cuda,webgpu] [--batches 64,256] [--steps ddim50] [--timed-steps 5]
  *     [--build-trajectories 16] [--build-samples 64] [--no-build]

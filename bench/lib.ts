@@ -29,6 +29,15 @@ export function randomWeights(name: string, shape: number[]): Tensor<Float32Arra
   return { dtype: 'float32', shape, data };
 }
 
+/** The first prose line of a bench's header comment (`/** ...` or `// ...`): what `npm run bench` lists. */
+export function summaryOf(source: string): string {
+  for (const line of source.split('\n')) {
+    const text = line.replace(/^\s*(\/\*\*|\*\/|\*|\/\/)\s?/, '').trim();
+    if (text && !text.startsWith('import')) return text;
+  }
+  return '';
+}
+
 /** Where the committed runs live: one JSON per bench's default run (bench/README.md). */
 export const RESULTS_DIR = resolve(import.meta.dirname, 'results');
 

@@ -58,7 +58,7 @@ export const QDROP_FLOAT_PROB = 0.5;
 export interface LayerKernels {
   /** Cholesky, GPTQ, the cross target and the reported errors (float64). */
   exact: MatrixKernels;
-  /** AdaRound's per-iteration gradient gemm, which needs no float64 (float32 is ~2x faster). */
+  /** AdaRound's per-iteration gradient gemm, which needs no float64 (float32 is faster: bench/quant-math.ts). */
   fast: MatrixKernels;
 }
 
