@@ -42,7 +42,11 @@ function rows(json: Json, spec: Record<string, string>): Row[] {
 }
 
 function table(header: string[], body: string[][]): string[] {
-  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...body.map((r) => `| ${r.join(' | ')} |`)];
+  return [
+    `| ${header.join(' | ')} |`,
+    `|${header.map(() => '---').join('|')}|`,
+    ...body.map((r) => `| ${r.join(' | ')} |`),
+  ];
 }
 
 /** Per bench: the figures a section lists (tables of rows, or label/value pairs). */
@@ -67,7 +71,16 @@ const FIGURES: Record<string, (j: Json) => string[]> = {
     ),
   'fidelity-mnist32': (j) =>
     table(
-      ['variant', 'PSNR mean / min (dB)', 'eps SQNR mean / min (dB)', 'class-FID', 'size vs fp32', 'step vs W8A8', 'step vs fp32', 'integer nodes'],
+      [
+        'variant',
+        'PSNR mean / min (dB)',
+        'eps SQNR mean / min (dB)',
+        'class-FID',
+        'size vs fp32',
+        'step vs W8A8',
+        'step vs fp32',
+        'integer nodes',
+      ],
       j.variants.map((v: Json) => [
         `\`${v.variant}\``,
         `${fmt(v.psnr?.meanDb)} / ${fmt(v.psnr?.minDb)}`,
@@ -191,7 +204,10 @@ function machineText(m: Json): string {
     .filter(([, on]) => on)
     .map(([k]) => k)
     .join(', ');
-  const ort = [m.onnxruntime?.node && `onnxruntime-node ${m.onnxruntime.node}`, m.onnxruntime?.web && `onnxruntime-web ${m.onnxruntime.web}`]
+  const ort = [
+    m.onnxruntime?.node && `onnxruntime-node ${m.onnxruntime.node}`,
+    m.onnxruntime?.web && `onnxruntime-web ${m.onnxruntime.web}`,
+  ]
     .filter(Boolean)
     .join(', ');
   return [
@@ -250,7 +266,8 @@ const ORDER = [
 
 /** Why a run other than a bench's default one is kept (the default run needs no reason). */
 const ROLE: Record<string, string> = {
-  'fidelity-mnist32-shipped': 'The shipped one-graph form of wide steps (build-artifact\'s W8A8 default) against plain W8A8.',
+  'fidelity-mnist32-shipped':
+    "The shipped one-graph form of wide steps (build-artifact's W8A8 default) against plain W8A8.",
   'fidelity-mnist32-w4-wide': 'W4A8 (gptq, mixed precision) with and without wide steps.',
   'fidelity-mnist32-wide-nofid':
     'Where wide steps pay: W8A16 or float-activation steps at the start and at the end, and time-step groups; no FID.',
@@ -263,7 +280,7 @@ const ROLE: Record<string, string> = {
   'edge-load-wasm-batch1': 'The load test on the WASM runtime, one sample per model call.',
 };
 
-interface Result {
+export interface Result {
   name: string;
   json: Json;
 }
@@ -311,16 +328,61 @@ function section(r: Result): string[] {
 
 /** The README's results at a glance: one figure a row, each from a JSON, linking to its section. */
 const GLANCE: [label: string, file: string, pick: (j: Json) => unknown, unit: string][] = [
-  ['mnist32 int8 (default recipe) same-seed PSNR vs fp32, 64 seeds', 'fidelity-mnist32-shipped', (j) => variant(j, 'w8+ship+early32:1+late32:4')?.psnr.meanDb, 'dB'],
-  ['... its lowest per-step epsilon SQNR', 'fidelity-mnist32-shipped', (j) => variant(j, 'w8+ship+early32:1+late32:4')?.epsilonSqnr.minDb, 'dB'],
-  ['... its class-FID to the fp32 samples', 'fidelity-mnist32-shipped', (j) => variant(j, 'w8+ship+early32:1+late32:4')?.classFid, ''],
-  ['... its file size / fp32', 'fidelity-mnist32-shipped', (j) => variant(j, 'w8+ship+early32:1+late32:4')?.sizeRatio, 'x'],
-  ['... its step time / fp32 (onnxruntime-node, 1 thread)', 'fidelity-mnist32-shipped', (j) => variant(j, 'w8+ship+early32:1+late32:4')?.stepRatioVsFp32, 'x'],
-  ['mnist32 W4A8 (gptq, 15% of weights at 8 bits) PSNR vs fp32', 'fidelity-mnist32', (j) => variant(j, 'w4+gptq+mp0.15')?.psnr.meanDb, 'dB'],
-  ['CIFAR-10 U-Net W4A8 build, work after the trajectories', 'build-artifact-cifar10', (j) => j.afterTrajectoriesSeconds, 's'],
+  [
+    'mnist32 int8 (default recipe) same-seed PSNR vs fp32, 64 seeds',
+    'fidelity-mnist32-shipped',
+    (j) => variant(j, 'w8+ship+early32:1+late32:4')?.psnr.meanDb,
+    'dB',
+  ],
+  [
+    '... its lowest per-step epsilon SQNR',
+    'fidelity-mnist32-shipped',
+    (j) => variant(j, 'w8+ship+early32:1+late32:4')?.epsilonSqnr.minDb,
+    'dB',
+  ],
+  [
+    '... its class-FID to the fp32 samples',
+    'fidelity-mnist32-shipped',
+    (j) => variant(j, 'w8+ship+early32:1+late32:4')?.classFid,
+    '',
+  ],
+  [
+    '... its file size / fp32',
+    'fidelity-mnist32-shipped',
+    (j) => variant(j, 'w8+ship+early32:1+late32:4')?.sizeRatio,
+    'x',
+  ],
+  [
+    '... its step time / fp32 (onnxruntime-node, 1 thread)',
+    'fidelity-mnist32-shipped',
+    (j) => variant(j, 'w8+ship+early32:1+late32:4')?.stepRatioVsFp32,
+    'x',
+  ],
+  [
+    'mnist32 W4A8 (gptq, 15% of weights at 8 bits) PSNR vs fp32',
+    'fidelity-mnist32',
+    (j) => variant(j, 'w4+gptq+mp0.15')?.psnr.meanDb,
+    'dB',
+  ],
+  [
+    'CIFAR-10 U-Net W4A8 build, work after the trajectories',
+    'build-artifact-cifar10',
+    (j) => j.afterTrajectoriesSeconds,
+    's',
+  ],
   ['CIFAR-10 U-Net int8 in workerd, per step at n = 1', 'edge-cifar10', (j) => j.workerd.batches[0].stepMs, 'ms'],
-  ['CIFAR-10 U-Net int8 in workerd, cold start to session ready', 'edge-cifar10', (j) => j.workerd.coldStartReadyMs, 'ms'],
-  ['Node edge, mnist32 int8, 3 x 200 concurrent requests: served images/s', 'edge-load', (j) => j.totals.imagesPerS, ''],
+  [
+    'CIFAR-10 U-Net int8 in workerd, cold start to session ready',
+    'edge-cifar10',
+    (j) => j.workerd.coldStartReadyMs,
+    'ms',
+  ],
+  [
+    'Node edge, mnist32 int8, 3 x 200 concurrent requests: served images/s',
+    'edge-load',
+    (j) => j.totals.imagesPerS,
+    '',
+  ],
 ];
 
 function variant(j: Json, name: string): Json {
@@ -352,7 +414,9 @@ export function renderResults(results: Result[]): string {
   ].join('\n');
 }
 
-function replaceGlance(readme: string, glance: string): string {
+/** README.md with its results table regenerated from `results`. */
+export function readmeWithGlance(readme: string, results: Result[]): string {
+  const glance = renderGlance(results);
   const start = readme.indexOf(BEGIN);
   const end = readme.indexOf(END);
   if (start < 0 || end < start) throw new Error(`README.md has no ${BEGIN} ... ${END} block`);
@@ -362,7 +426,7 @@ function replaceGlance(readme: string, glance: string): string {
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const results = loadResults();
   const expected = { [RESULTS_MD]: renderResults(results) } as Record<string, string>;
-  expected[README] = replaceGlance(readFileSync(README, 'utf8'), renderGlance(results));
+  expected[README] = readmeWithGlance(readFileSync(README, 'utf8'), results);
   const check = process.argv.includes('--check');
   let stale = 0;
   for (const [file, text] of Object.entries(expected)) {
