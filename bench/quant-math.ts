@@ -120,7 +120,7 @@ console.log(
   ),
 );
 
-/** [out, in (flattened), kernel] of every conv/linear of improved-diffusion's CIFAR-10 model (METHOD.md 1). */
+/** [out, in (flattened), kernel] of every conv/linear of improved-diffusion's CIFAR-10 model. */
 function cifarLayers(): { out: number; in: number; k: number }[] {
   const ch = 128;
   const layers = [

@@ -5,7 +5,7 @@
  * fp32 and each quantized model at 1 thread, batch 1 and 8, measured interleaved (wall and process CPU time).
  *
  * Variants: ptq4dm, qdiff, full (image-space ends float, the default), full-int (every layer integer) and naive
- * (the reference quantizer of METHOD.md 7: conv/linear inputs only, min/max ranges, absmax weight scales).
+ * (the naive reference quantizer: conv/linear inputs only, min/max ranges, absmax weight scales).
  *
  *   node bench/quantize-mnist.ts [--seeds 64] [--calib 256] [--trajectories 32] [--observer lp]
  *     [--variants naive,ptq4dm,qdiff,full,full-int] [--threads 2] [--latency-runs 150]
@@ -126,7 +126,7 @@ for (const name of args.variants.split(',')) {
   log(`${name}: quantized in ${variants.at(-1)!.seconds.toFixed(1)} s`);
 }
 
-/** The reference quantizer of METHOD.md 7: uint8 min/max on every conv/linear input, absmax int8 weights. */
+/** The naive reference quantizer: uint8 min/max on every conv/linear input, absmax int8 weights. */
 async function naive(model: OnnxModel, set: CalibrationSet): Promise<OnnxModel> {
   const plan = planQuantization(model.graph, { scheme: 'ptq4dm', weightBits: 8, activationBits: 8 });
   const inputs = new Map<string, ActivationSite>();

@@ -1,5 +1,5 @@
 /**
- * One layer's rounding from its input moments (METHOD.md section 5): the objective as a quadratic form, then
+ * One layer's rounding from its input moments (docs/method.md#reconstruction): the objective as a quadratic form, then
  * GPTQ or AdaRound on it, and the layer's output error with nearest rounding and with the result.
  *
  * Objectives (x: the fp32 model's input of the layer, x~: the input in the partly quantized model):
