@@ -9,7 +9,16 @@ import { join } from 'node:path';
 import { summaryOf } from './lib.ts';
 
 const here = import.meta.dirname;
-const HELPERS = new Set(['run', 'report', 'lib', 'machine', 'edge-lib', 'edge-load-server', 'workerd-probe', 'cifar10-artifact']);
+const HELPERS = new Set([
+  'run',
+  'report',
+  'lib',
+  'machine',
+  'edge-lib',
+  'edge-load-server',
+  'workerd-probe',
+  'cifar10-artifact',
+]);
 
 function benchmarks(): { name: string; summary: string }[] {
   return readdirSync(here)

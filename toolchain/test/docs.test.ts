@@ -39,7 +39,8 @@ describe('generated docs', () => {
     const doc = read('docs/results.md');
     for (const { name, json } of loadResults()) {
       expect(doc, name).toContain(`## ${name}\n`);
-      for (const field of ['command', 'commit', 'machine']) expect(json, `${name}.json: ${field}`).toHaveProperty(field);
+      for (const field of ['command', 'commit', 'machine'])
+        expect(json, `${name}.json: ${field}`).toHaveProperty(field);
     }
   });
 });
