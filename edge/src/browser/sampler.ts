@@ -55,8 +55,8 @@ export interface AdapterInfo {
 export function softwareAdapter(info: AdapterInfo | null): string | null {
   if (!info) return null;
   const named = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ');
-  if (info.isFallbackAdapter) return named ? `a fallback adapter (${named})` : 'a fallback adapter';
   if (/swiftshader/i.test(named) || info.vendor?.toLowerCase() === 'google') return `a software adapter (${named})`;
+  if (info.isFallbackAdapter) return named ? `a fallback adapter (${named})` : 'a fallback adapter';
   return null;
 }
 

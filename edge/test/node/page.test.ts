@@ -57,6 +57,10 @@ describe('the page without a browser', () => {
       'a software adapter (google swiftshader)',
     );
     expect(softwareAdapter({ vendor: '', description: 'SwiftShader Device (Subzero)' })).toMatch(/software adapter/);
+    // Chrome flags SwiftShader as a fallback adapter too: it is still named as the software adapter it is.
+    expect(softwareAdapter({ vendor: 'google', architecture: 'swiftshader', isFallbackAdapter: true })).toBe(
+      'a software adapter (google swiftshader)',
+    );
     expect(softwareAdapter({ vendor: 'nvidia', architecture: 'ampere', isFallbackAdapter: true })).toBe(
       'a fallback adapter (nvidia ampere)',
     );
