@@ -1,9 +1,11 @@
 // The generated documentation stays in step with what it is generated from: docs/cli.md with every command's
 // --help, docs/results.md and README.md's results table with bench/results/*.json. `npm run docs` regenerates all
 // three; these tests fail until it has been run after a help text or a bench result changed.
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { RESULTS_DIR, writeResult } from '../../bench/lib.ts';
 import { loadResults, readmeWithGlance, renderResults } from '../../bench/report.ts';
 import { CLI_REFERENCE, cliReference } from '../src/cli/reference.ts';
 import { repoRoot } from './paths.ts';
@@ -41,6 +43,25 @@ describe('generated docs', () => {
       expect(doc, name).toContain(`## ${name}\n`);
       for (const field of ['command', 'commit', 'machine'])
         expect(json, `${name}.json: ${field}`).toHaveProperty(field);
+    }
+  });
+
+  it('a bench run with non-default arguments never writes over the default run’s file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'qdm-bench-'));
+    try {
+      expect(writeResult('fidelity-mnist32', { x: 1 }, { defaultRun: false })).toBeNull();
+      expect(() =>
+        writeResult(
+          'fidelity-mnist32',
+          { x: 1 },
+          { defaultRun: false, out: join(RESULTS_DIR, 'fidelity-mnist32.json') },
+        ),
+      ).toThrow(/does not write .*fidelity-mnist32.json; pass --out another file/);
+      const out = join(dir, 'mine.json');
+      expect(writeResult('fidelity-mnist32', { x: 1 }, { defaultRun: false, out })).toBe(out);
+      expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual({ x: 1 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
