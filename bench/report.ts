@@ -25,7 +25,7 @@ export function fmt(value: unknown, unit = ''): string {
   if (typeof value === 'boolean') return value ? 'yes' : 'no';
   if (typeof value !== 'number') return String(value);
   const text = Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(4)));
-  return unit ? `${text} ${unit}` : text;
+  return unit === 'x' ? `${text}x` : unit ? `${text} ${unit}` : text;
 }
 
 function get(json: Json, path: string): unknown {
