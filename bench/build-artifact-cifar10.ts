@@ -5,7 +5,7 @@
  * edge graph and the manifest. Records every phase's wall time and peak RSS from the build itself, and checks that
  * the trajectories ran at onnxruntime's fp32 speed: their time against the same number of batched forwards timed
  * alone with the same session settings.
- * Target (issue): the work after the trajectories <= 5 minutes on this 2-core machine.
+ * Target: the work after the trajectories <= 5 minutes on this 2-core machine.
  *
  *   node bench/build-artifact-cifar10.ts [--trajectories 64] [--calib-steps ddim50] [--calib-samples 256]
  *     [--wbits 4] [--recon gptq] [--report-samples 0] [--keep DIR]
@@ -20,7 +20,7 @@ import { encodeNpz, spaceTimesteps, type Tensor } from '@qdm/shared';
 import { buildArtifact, createSession, float32Tensor } from '@qdm/toolchain';
 import { parseFlags, unetLayout, unetWeightShapes } from '@qdm/toolchain/models';
 import type { ReconMethod } from '@qdm/toolchain/quantize';
-import { median, randomWeights } from './lib.ts';
+import { median, provenance, randomWeights, writeResult } from './lib.ts';
 import { machineInfo } from './machine.ts';
 
 // Recorded when the bench starts (the load average beside the run).
@@ -117,8 +117,7 @@ try {
 
   const afterTrajectories = quantize.reduce((s, p) => s + p.seconds, 0);
   const out = {
-    bench: 'build-artifact-cifar10',
-    machine,
+    ...provenance('build-artifact-cifar10', machine),
     model: 'improved-diffusion CIFAR-10 U-Net (random weights), through buildArtifact (the CLI command)',
     flags: flagsText,
     cores: cpus().length,
@@ -144,8 +143,8 @@ try {
   };
   const json = JSON.stringify(out, null, 2);
   console.log(json);
-  mkdirSync(resolve(import.meta.dirname, 'results'), { recursive: true });
-  writeFileSync(resolve(import.meta.dirname, 'results', 'build-artifact-cifar10.json'), `${json}\n`);
+  // Only the run with every default writes bench/results/ (see writeResult).
+  writeResult('build-artifact-cifar10', out, { defaultRun: process.argv.length === 2, indent: 2 });
 } finally {
   if (!args.keep) rmSync(work, { recursive: true, force: true });
 }

@@ -12,9 +12,7 @@
  *
  * Prints one JSON object; also writes bench/results/build-cifar10.json.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createDiffusion, gaussianNoise, parseSteps, type Tensor } from '@qdm/shared';
 import { type CalibrationSet, sampleTimesteps } from '@qdm/toolchain';
@@ -32,7 +30,7 @@ import {
   roundWeightsNearest,
   weightMatrix,
 } from '@qdm/toolchain/quantize';
-import { randomWeights } from './lib.ts';
+import { provenance, randomWeights, writeResult } from './lib.ts';
 import { machineInfo } from './machine.ts';
 
 // Recorded when the bench starts (the load average beside the run).
@@ -165,8 +163,7 @@ const phases = {
 };
 const total = stats.seconds + planned.seconds + recon.seconds + exported.seconds;
 const report = {
-  bench: 'build-cifar10',
-  machine,
+  ...provenance('build-cifar10', machine),
   model: 'improved-diffusion CIFAR-10 U-Net (random weights)',
   parameters,
   calibration: `synthetic: ${count} Gaussian x_t at uniform DDIM-50 steps of ${args.trajectories} trajectories`,
@@ -187,6 +184,5 @@ const report = {
   target: 'statistics + plan + reconstruction + export <= 300 s',
   met: total <= 300,
 };
-mkdirSync(resolve(import.meta.dirname, 'results'), { recursive: true });
-writeFileSync(resolve(import.meta.dirname, 'results/build-cifar10.json'), `${JSON.stringify(report, null, 1)}\n`);
+writeResult('build-cifar10', report, { defaultRun: process.argv.length === 2 });
 console.log(JSON.stringify(report, null, 1));

@@ -26,6 +26,7 @@ import { decodeModel, encodeModel } from '@qdm/toolchain/onnx';
 import { isWideStep, withoutWideSteps } from '@qdm/toolchain/quantize';
 import { CIFAR10_ARTIFACT, cifar10Artifact } from './cifar10-artifact.ts';
 import { log, measureSteps, mib, round, serverTiming } from './edge-lib.ts';
+import { provenance, writeResult } from './lib.ts';
 import { machineInfo } from './machine.ts';
 import { isolateHeap, workerdRss } from './workerd-probe.ts';
 
@@ -287,8 +288,7 @@ const workerdResult = await workerd();
 const nodeResult = await nodeRuntimes();
 const n1 = workerdResult.batches[0];
 const out = {
-  bench: 'edge-cifar10',
-  machine,
+  ...provenance('edge-cifar10', machine),
   model: 'improved-diffusion CIFAR-10 U-Net (52.5M parameters, random weights), fp32 + int8 (full W8A8)',
   artifact: { dir, builtSeconds: built.builtSeconds ?? null },
   files: Object.fromEntries(
@@ -312,7 +312,4 @@ const out = {
 };
 const json = JSON.stringify(out, null, 2);
 console.log(json);
-if (isDefaultRun) {
-  mkdirSync(resolve(import.meta.dirname, 'results'), { recursive: true });
-  writeFileSync(resolve(import.meta.dirname, 'results', 'edge-cifar10.json'), `${json}\n`);
-}
+writeResult('edge-cifar10', out, { defaultRun: isDefaultRun, indent: 2 });

@@ -1,5 +1,5 @@
 /**
- * Load test of the Node edge server (edge/src/node.ts) on 127.0.0.1 with autocannon, under admission control:
+ * Load test of the Node edge server (edge/src/node.ts) on 127.0.0.1 with autocannon, under admission control.
  *   node bench/edge-load.ts [--runtime native|wasm] [--step-batch N] [--threads N] [--max-queue-ms MS]
  *     [--model mnist32] [--variant int8] [--steps 10] [--requests 200] [--runs 3] [--allow-fixture]
  * --runtime (default native) sets QDM_RUNTIME; --step-batch, --threads and --max-queue-ms set QDM_STEP_BATCH,
@@ -12,13 +12,13 @@
  * default run writes bench/results/edge-load.json.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultConfig } from '@qdm/edge/node';
 import { benchArtifact, log, median, mib, quantile, repoRoot, round } from './edge-lib.ts';
+import { provenance, writeResult } from './lib.ts';
 import { machineInfo } from './machine.ts';
 
 const machine = machineInfo();
@@ -331,8 +331,7 @@ async function main(): Promise<void> {
     const rss = runs.map((r) => r.serverMemoryMiB.rss);
     const liveGrowthMiB = round(live[live.length - 1] - live[0], 1);
     const report = {
-      bench: 'edge-load',
-      machine,
+      ...provenance('edge-load', machine),
       server: {
         entry: 'edge/src/node.ts',
         runtime: models.runtime,
@@ -372,11 +371,8 @@ async function main(): Promise<void> {
     };
     const json = JSON.stringify(report, null, 2);
     console.log(json);
-    if (isDefaultRun) {
-      mkdirSync(join(repoRoot, 'bench/results'), { recursive: true });
-      writeFileSync(join(repoRoot, 'bench/results/edge-load.json'), `${json}\n`);
-      log('edge-load: wrote bench/results/edge-load.json');
-    }
+    const written = writeResult('edge-load', report, { defaultRun: isDefaultRun, indent: 2 });
+    if (written) log(`edge-load: wrote ${written}`);
   } finally {
     server.kill('SIGTERM');
   }

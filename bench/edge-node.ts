@@ -9,6 +9,7 @@ import { folderSource } from '@qdm/edge/node';
 import { ortWebSessions } from '@qdm/edge-probe/ort-web';
 import { compileOrtWasm } from '@qdm/edge-probe/wasm-node';
 import { benchArtifact, measureVariants, mib, round } from './edge-lib.ts';
+import { provenance } from './lib.ts';
 
 const { values } = parseArgs({
   options: {
@@ -52,7 +53,7 @@ const ratio = stepOf('int8') && stepOf('fp32') ? round(stepOf('int8')! / stepOf(
 console.log(
   JSON.stringify(
     {
-      bench: 'edge-node',
+      ...provenance('edge-node'),
       runtime: `node ${process.version}, onnxruntime-web wasm, 1 thread`,
       artifact: { name: artifact.name, root: artifact.root, requested: artifact.requested },
       steps: `ddim${values.steps}`,

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startWranglerDev } from '@qdm/edge/testing';
 import { benchArtifact, log, measureVariants, mib, round } from './edge-lib.ts';
+import { provenance } from './lib.ts';
 import { isolateHeap, workerdRss } from './workerd-probe.ts';
 
 const { values } = parseArgs({
@@ -58,7 +59,7 @@ try {
   console.log(
     JSON.stringify(
       {
-        bench: 'edge-workerd',
+        ...provenance('edge-workerd'),
         runtime: 'workerd via wrangler dev (local), onnxruntime-web wasm, 1 thread',
         artifact: { name: artifact.name, requested: artifact.requested },
         steps: `ddim${values.steps}`,

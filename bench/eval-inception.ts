@@ -9,6 +9,7 @@ import { createSession } from '@qdm/toolchain';
 import { buildFidInception, fidInceptionWeightShapes } from '@qdm/toolchain/models';
 import { encodeModel } from '@qdm/toolchain/onnx';
 import * as ort from 'onnxruntime-node';
+import { provenance } from './lib.ts';
 import { machineInfo } from './machine.ts';
 
 // Recorded when the bench starts (the load average beside the run).
@@ -77,8 +78,7 @@ const round = (x: number, digits = 2) => Number(x.toFixed(digits));
 const meanMs = times.reduce((a, b) => a + b, 0) / times.length;
 console.log(
   JSON.stringify({
-    bench: 'eval-inception',
-    machine,
+    ...provenance('eval-inception', machine),
     runtime: `onnxruntime-node ${ort.env.versions.common} cpu`,
     threads: threads ?? `default (${availableParallelism()} cores)`,
     batch,

@@ -18,6 +18,7 @@ import {
   paddedDigits,
 } from '@qdm/toolchain/eval';
 import { syntheticFeatures } from '@qdm/toolchain/testing';
+import { provenance } from './lib.ts';
 import { machineInfo } from './machine.ts';
 
 // Recorded when the bench starts (the load average beside the run).
@@ -101,8 +102,7 @@ if (!args['skip-full-rank']) {
 
 console.log(
   JSON.stringify({
-    bench: 'eval',
-    machine,
+    ...provenance('eval', machine),
     feature_extraction: {
       model: 'mnist-classifier',
       images: 1000,

@@ -1,5 +1,5 @@
 /**
- * Where W8A8's last-step epsilon error comes from on mnist32 (issue 11 diagnosis, 16 seeds, DDIM 50): epsilon SQNR
+ * Where W8A8's last-step epsilon error comes from on mnist32 (16 seeds, DDIM 50): epsilon SQNR
  * at loop steps 49, 45, 40, 25 (49 = last) for the default W8A8 model, with each activation quantizer left out in
  * turn, with weights quantized only (no activation quantizers), and with ranges observed only on the last steps'
  * pairs (what time-step-grouped scales can reach at best). Prints text lines (a diagnosis, not a JSON bench).

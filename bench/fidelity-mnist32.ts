@@ -1,6 +1,6 @@
 /**
- * Fidelity beyond the published methods on the trained mnist32 model (issue 11): W8A8 and W4A8 of the `full`
- * scheme with each technique on and off: PTQD noise correction (`ptqd`), mixed-precision W4A8 (`w8` = share of
+ * How close quantized variants of the trained mnist32 model stay to fp32, with each technique on and off.
+ * W8A8 and W4A8 of the `full` scheme: PTQD noise correction (`ptqd`), mixed-precision W4A8 (`w8` = share of
  * the weights kept at 8 bits, layers chosen by output sensitivity), GPTQ reconstruction (`gptq`), time-step-grouped
  * activation scales (`gN` = one graph per group of respaced steps) and wide steps (`late16:K` / `early16:K` = the
  * last K steps, t nearest 0, / the first K, noisiest, run a W8A16 graph: the same integer weights, 16-bit
@@ -25,8 +25,8 @@
  * `w8+early32:2+late32:4`, `w8+g2+late16:3`, `w8+ship+early32:1+late32:4`.
  * Prints one JSON object; writes --out only for the default arguments unless --out is given.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   correctEpsilon,
@@ -71,7 +71,7 @@ import {
   withWideSteps,
 } from '@qdm/toolchain/quantize';
 import * as ort from 'onnxruntime-node';
-import { median } from './lib.ts';
+import { median, provenance, writeResult } from './lib.ts';
 import { machineInfo } from './machine.ts';
 
 const DEFAULT_VARIANTS =
@@ -93,7 +93,9 @@ const defaults =
   args['fid-samples'] === '1000' &&
   args.calib === '256' &&
   args.trajectories === '32' &&
-  args.variants === DEFAULT_VARIANTS;
+  args.variants === DEFAULT_VARIANTS &&
+  args.threads === '2' &&
+  args['latency-runs'] === '60';
 const machine = machineInfo();
 const shared = process.env.QDM_SHARED ?? resolve(import.meta.dirname, '../../shared');
 const seeds = Number(args.seeds);
@@ -590,9 +592,7 @@ results.forEach((r, k) => {
 });
 
 const report = {
-  bench: 'fidelity-mnist32',
-  ...(defaults ? {} : { command: `node bench/fidelity-mnist32.ts ${process.argv.slice(2).join(' ')}` }),
-  machine,
+  ...provenance('fidelity-mnist32', machine),
   model: 'mnist32',
   scheme: 'full (image ends float), activations uint8 per tensor, lp observer',
   sampler: 'ddim50, eta 0, seed 0',
@@ -613,9 +613,5 @@ const report = {
   sensitivity: sensitivity?.map((s) => ({ node: s.node, params: s.params, aloneW4SqnrDb: round(s.aloneW4SqnrDb) })),
   variants: results,
 };
-const out = args.out ?? (defaults ? resolve(import.meta.dirname, 'results/fidelity-mnist32.json') : undefined);
-if (out) {
-  mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, `${JSON.stringify(report, null, 1)}\n`);
-}
+writeResult('fidelity-mnist32', report, { defaultRun: defaults, out: args.out });
 console.log(JSON.stringify(report));

@@ -22,7 +22,7 @@ import { encodeNpz, type Tensor } from '@qdm/shared';
 import { createSession, float32Tensor, importCheckpoint, readCheckpoint, type Session } from '@qdm/toolchain';
 import { type ImprovedDiffusionFlags, parseFlags, unetLayout, unetWeightShapes } from '@qdm/toolchain/models';
 import { decodeModel, type WinogradTile } from '@qdm/toolchain/onnx';
-import { median, randomWeights } from './lib.ts';
+import { median, provenance, randomWeights, writeResult } from './lib.ts';
 import { machineInfo } from './machine.ts';
 
 const machine = machineInfo();
@@ -240,8 +240,7 @@ try {
 }
 
 const report = {
-  bench: 'fp32-forward',
-  machine,
+  ...provenance('fp32-forward', machine),
   threads,
   iterations: rounds * iterations,
   target:
@@ -254,8 +253,5 @@ const report = {
   },
   models,
 };
-if (isDefaultRun) {
-  mkdirSync(resolve(import.meta.dirname, 'results'), { recursive: true });
-  writeFileSync(resolve(import.meta.dirname, 'results/fp32-forward.json'), `${JSON.stringify(report, null, 1)}\n`);
-}
+writeResult('fp32-forward', report, { defaultRun: isDefaultRun });
 console.log(JSON.stringify(report));

@@ -6,7 +6,7 @@
  * x the loop's step count). Build: buildArtifact with `--device` (fp32 trajectories, statistics and evaluation
  * references on the device; integer work on the CPU, see CPU_ONLY_WORK) and each phase's seconds.
  * Devices: every one that runs here unless `--devices` names them (an unavailable one is reported, not run).
- * Target (issue 10): a GPU's throughput >= 50x this 2-core CPU's, measured side by side when a GPU is present.
+ * Target: a GPU's throughput >= 50x this 2-core CPU's, measured side by side when a GPU is present.
  *
  *   node bench/gpu.ts [--devices cpu,cuda,webgpu] [--batches 64,256] [--steps ddim50] [--timed-steps 5]
  *     [--build-trajectories 16] [--build-samples 64] [--no-build]
@@ -15,7 +15,7 @@
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { encodeNpz, type Tensor } from '@qdm/shared';
 import {
@@ -31,7 +31,7 @@ import {
   sampleWith,
 } from '@qdm/toolchain';
 import { parseFlags, unetLayout, unetWeightShapes } from '@qdm/toolchain/models';
-import { median, randomWeights } from './lib.ts';
+import { median, provenance, randomWeights, writeResult } from './lib.ts';
 import { machineInfo } from './machine.ts';
 
 const DEFAULTS = {
@@ -190,8 +190,7 @@ try {
   );
   const gpus = devices.filter((d) => d !== 'cpu');
   const out = {
-    bench: 'gpu',
-    machine: machineInfo(gpus[0] ?? 'cpu'),
+    ...provenance('gpu', machineInfo(gpus[0] ?? 'cpu')),
     model: 'improved-diffusion CIFAR-10 U-Net (random weights)',
     flags: flagsText,
     steps: args.steps,
@@ -207,7 +206,7 @@ try {
   };
   const json = JSON.stringify(out, null, 2);
   console.log(json);
-  if (isDefaultRun) writeFileSync(resolve(import.meta.dirname, 'results', 'gpu.json'), `${json}\n`);
+  writeResult('gpu', out, { defaultRun: isDefaultRun, indent: 2 });
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

@@ -17,6 +17,7 @@ import {
   ortKernels,
   weightScales,
 } from '@qdm/toolchain/quantize';
+import { provenance } from './lib.ts';
 import { machineInfo } from './machine.ts';
 
 // Recorded when the bench starts (the load average beside the run).
@@ -111,13 +112,19 @@ await helper.dispose();
 const whole = unet ? await cifarUnet() : undefined;
 console.log(
   JSON.stringify(
-    { machine, gptq: results, moments, lpScaleSearch: { in: 4608, out: 256, seconds: lpS }, cifarUnet: whole },
+    {
+      ...provenance('quant-math', machine),
+      gptq: results,
+      moments,
+      lpScaleSearch: { in: 4608, out: 256, seconds: lpS },
+      cifarUnet: whole,
+    },
     null,
     1,
   ),
 );
 
-/** [out, in (flattened), kernel] of every conv/linear of improved-diffusion's CIFAR-10 model (METHOD.md 1). */
+/** [out, in (flattened), kernel] of every conv/linear of improved-diffusion's CIFAR-10 model. */
 function cifarLayers(): { out: number; in: number; k: number }[] {
   const ch = 128;
   const layers = [

@@ -5,14 +5,14 @@
  * fp32 and each quantized model at 1 thread, batch 1 and 8, measured interleaved (wall and process CPU time).
  *
  * Variants: ptq4dm, qdiff, full (image-space ends float, the default), full-int (every layer integer) and naive
- * (the reference quantizer of METHOD.md 7: conv/linear inputs only, min/max ranges, absmax weight scales).
+ * (the naive reference quantizer: conv/linear inputs only, min/max ranges, absmax weight scales).
  *
  *   node bench/quantize-mnist.ts [--seeds 64] [--calib 256] [--trajectories 32] [--observer lp]
  *     [--variants naive,ptq4dm,qdiff,full,full-int] [--threads 2] [--latency-runs 150]
  *
  * Prints one JSON object; also writes bench/results/quantize-mnist.json.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createDiffusion, type Denoiser, ddimSample, toUint8NHWC } from '@qdm/shared';
@@ -41,7 +41,7 @@ import {
   weightMatrix,
 } from '@qdm/toolchain/quantize';
 import * as ort from 'onnxruntime-node';
-import { median } from './lib.ts';
+import { median, provenance, writeResult } from './lib.ts';
 import { machineInfo } from './machine.ts';
 
 // Recorded when the bench starts (the load average beside the run).
@@ -134,7 +134,7 @@ for (const name of args.variants.split(',')) {
   log(`${name}: quantized in ${variants.at(-1)!.seconds.toFixed(1)} s`);
 }
 
-/** The reference quantizer of METHOD.md 7: uint8 min/max on every conv/linear input, absmax int8 weights. */
+/** The naive reference quantizer: uint8 min/max on every conv/linear input, absmax int8 weights. */
 async function naive(model: OnnxModel, set: CalibrationSet): Promise<OnnxModel> {
   const plan = planQuantization(model.graph, { scheme: 'ptq4dm', weightBits: 8, activationBits: 8 });
   const inputs = new Map<string, ActivationSite>();
@@ -268,8 +268,7 @@ const latencies = { batch1: await latency(1, runs), batch8: await latency(8, Mat
 const fp32Bytes = encodeModel(fp32).length;
 const fusion = await Promise.all(variants.map((v) => inspectFusion(v.model)));
 const result = {
-  bench: 'quantize-mnist',
-  machine,
+  ...provenance('quantize-mnist', machine),
   model: 'mnist32',
   sampler: 'ddim50, eta 0',
   seeds,
@@ -296,8 +295,7 @@ const result = {
   latency: { runtime: 'onnxruntime-node 1.30, level all, 1 thread, median', ...latencies },
 };
 const out = JSON.stringify(result, null, 1);
-mkdirSync(resolve(import.meta.dirname, 'results'), { recursive: true });
-writeFileSync(resolve(import.meta.dirname, 'results/quantize-mnist.json'), `${out}\n`);
+writeResult('quantize-mnist', result, { defaultRun: process.argv.length === 2 });
 console.log(out);
 
 function round(v: number, digits = 2): number {

@@ -11,7 +11,7 @@
  *
  * Prints one JSON object; also writes bench/results/recon-mnist32.json.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createDiffusion, ddimSample, parseSteps, toUint8NHWC } from '@qdm/shared';
@@ -28,6 +28,7 @@ import {
   reconstructWeights,
   type ScaleMethod,
 } from '@qdm/toolchain/quantize';
+import { provenance, writeResult } from './lib.ts';
 import { machineInfo } from './machine.ts';
 
 // Recorded when the bench starts (the load average beside the run).
@@ -175,8 +176,7 @@ for (const [scaleMethod, method, objective, actOrder] of variants) {
 }
 
 const report = {
-  bench: 'recon-mnist32',
-  machine,
+  ...provenance('recon-mnist32', machine),
   scheme: 'full',
   bits: `w${args.wbits}a${args.abits}`,
   seeds,
@@ -190,6 +190,5 @@ const report = {
   setupSeconds,
   runs,
 };
-mkdirSync(resolve(import.meta.dirname, 'results'), { recursive: true });
-writeFileSync(resolve(import.meta.dirname, 'results/recon-mnist32.json'), `${JSON.stringify(report, null, 1)}\n`);
+writeResult('recon-mnist32', report, { defaultRun: process.argv.length === 2 });
 console.log(JSON.stringify(report, null, 1));

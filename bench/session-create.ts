@@ -7,7 +7,7 @@
  * Artifacts come from QDM_ARTIFACTS or artifacts/ (`npm run demo` builds mnist32; bench/cifar10-artifact.ts the
  * CIFAR-10 one). Prints one JSON object; the default run writes bench/results/session-create.json.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ortWebSessions } from '@qdm/edge-probe/ort-web';
@@ -18,7 +18,7 @@ import { decodeModel, encodeModel } from '@qdm/toolchain/onnx';
 import { graphNodes, withoutWideSteps } from '@qdm/toolchain/quantize';
 import { cifar10Artifact } from './cifar10-artifact.ts';
 import { log, round } from './edge-lib.ts';
-import { median } from './lib.ts';
+import { median, provenance, writeResult } from './lib.ts';
 import { machineInfo } from './machine.ts';
 
 const defaults = { models: 'mnist32,cifar10-random', runs: '5' };
@@ -81,9 +81,7 @@ const rows = graphs.map((g) => {
   };
 });
 const out = {
-  bench: 'session-create',
-  ...(isDefaultRun ? {} : { command: `node bench/session-create.ts ${process.argv.slice(2).join(' ')}` }),
-  machine: machineInfo(),
+  ...provenance('session-create', machineInfo()),
   runtime: `${sessions.runtime ?? 'onnxruntime-web'} wasm, 1 thread, ORT format read in place, optimizer off`,
   note: 'nodes: the same edge optimization written as ONNX, If branches included',
   runs,
@@ -91,7 +89,4 @@ const out = {
 };
 const json = JSON.stringify(out, null, 2);
 console.log(json);
-if (isDefaultRun) {
-  mkdirSync(resolve(import.meta.dirname, 'results'), { recursive: true });
-  writeFileSync(resolve(import.meta.dirname, 'results', 'session-create.json'), `${json}\n`);
-}
+writeResult('session-create', out, { defaultRun: isDefaultRun, indent: 2 });

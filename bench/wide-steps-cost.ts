@@ -8,7 +8,7 @@
  * The model is an artifact under QDM_ARTIFACTS or artifacts/ (`cifar10-random`: bench/cifar10-artifact.ts builds it).
  * Prints one JSON object; the default run writes bench/results/wide-steps-cost.json.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ortWebSessions } from '@qdm/edge-probe/ort-web';
@@ -18,7 +18,7 @@ import { isWideStep } from '@qdm/toolchain/quantize';
 import * as ort from 'onnxruntime-node';
 import { CIFAR10_ARTIFACT, cifar10Artifact } from './cifar10-artifact.ts';
 import { log, round } from './edge-lib.ts';
-import { median } from './lib.ts';
+import { median, provenance, writeResult } from './lib.ts';
 import { machineInfo } from './machine.ts';
 
 const defaults = { model: CIFAR10_ARTIFACT, steps: 'ddim50', runs: '7', threads: '2' };
@@ -103,9 +103,7 @@ const runtime = (prefix: 'native' | 'wasm') => {
   };
 };
 const out = {
-  bench: 'wide-steps-cost',
-  ...(isDefaultRun ? {} : { command: `node bench/wide-steps-cost.ts ${process.argv.slice(2).join(' ')}` }),
-  machine: machineInfo(),
+  ...provenance('wide-steps-cost', machineInfo()),
   model: args.model,
   parameters: manifest.model.parameters,
   wideSteps: wide,
@@ -118,7 +116,4 @@ const out = {
 };
 const json = JSON.stringify(out, null, 2);
 console.log(json);
-if (isDefaultRun) {
-  mkdirSync(resolve(import.meta.dirname, 'results'), { recursive: true });
-  writeFileSync(resolve(import.meta.dirname, 'results', 'wide-steps-cost.json'), `${json}\n`);
-}
+writeResult('wide-steps-cost', out, { defaultRun: isDefaultRun, indent: 2 });

@@ -4,6 +4,7 @@ import { defaultConfig, type EdgeConfig } from './config.ts';
 import { createEngine, type Engine } from './engine/engine.ts';
 import type { SessionFactory } from './engine/session.ts';
 import { HttpError, toHttpError } from './errors.ts';
+import { FAVICON_SVG } from './favicon.ts';
 import { pageHtml } from './page-html.ts';
 import { type BrowserAssets, browserRoutes } from './routes/browser.ts';
 import { modelRoutes } from './routes/models.ts';
@@ -43,6 +44,9 @@ export function createApp(deps: AppDeps): EdgeApp {
   app.notFound((c) => c.json({ error: 'not_found', message: `no route ${c.req.method} ${c.req.path}` }, 404));
 
   app.get('/', (c) => c.html(pageHtml));
+  app.get('/favicon.ico', (c) =>
+    c.body(FAVICON_SVG, 200, { 'content-type': 'image/svg+xml', 'cache-control': 'public, max-age=86400' }),
+  );
   app.get('/healthz', (c) =>
     c.json({
       ok: true,

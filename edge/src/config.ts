@@ -36,9 +36,8 @@ export const defaultConfig: EdgeConfig = {
   maxLoadedBytes: Number.POSITIVE_INFINITY,
   memoryBudget: Number.POSITIVE_INFINITY,
   maxQueueMs: 30_000,
-  // Measured (bench/edge-load.ts, mnist32 int8, native 2 threads, 200 concurrent n=1 ddim10): on a busy machine
-  // (load 10) 7.6 images/s at 8 and 8.1 at 16 vs 5.1 one call at a time; quiet, 8 and 1 tie (33.0 vs 32.9), as on
-  // CIFAR-10 int8 (4.59 vs 4.60). Joining never lost; 8, not 16: the same rate, half the activations per call.
+  // Chosen with bench/edge-load.ts `--step-batch` (docs/results.md#edge-load): joining concurrent requests' steps
+  // never lost throughput, and won on a busy machine; 8, not 16: the same rate, half the activations per call.
   stepBatch: 8,
 };
 

@@ -10,6 +10,7 @@ export const pageHtml = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>qdm: fp32 vs int8 samples</title>
+<link rel="icon" href="/favicon.ico" type="image/svg+xml">
 <style>
   body { font: 15px/1.4 system-ui, sans-serif; margin: 2rem auto; max-width: 60rem; padding: 0 1rem; color: #222; }
   form { display: flex; flex-wrap: wrap; gap: .75rem 1.25rem; align-items: end; }

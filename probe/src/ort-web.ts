@@ -104,7 +104,8 @@ function initRuntime(wasm: WebAssembly.Module): Promise<Runtime> {
 function sessionOptions(options: SessionOptions | undefined): ort.InferenceSession.SessionOptions {
   if (options?.format === 'ort') {
     // An ORT-format edge graph is read in place: weights stay in the model bytes (no second copy in the heap),
-    // no prepacked copies, no arena holding freed blocks. CIFAR-10 int8: heap 150 -> 73 MiB (edge/README.md).
+    // no prepacked copies, no arena holding freed blocks: what lets the CIFAR-10 int8 fit a Worker
+    // (docs/results.md#edge-cifar10).
     return {
       executionProviders: ['wasm'],
       graphOptimizationLevel: 'disabled',

@@ -44,8 +44,8 @@ export type SessionFactory = ((model: Uint8Array, options?: SessionOptions) => P
   /** A buffer in the runtime's memory for an ORT-format model that sessions read in place (WASM runtimes). */
   allocate?: (byteLength: number) => Promise<ModelBuffer>;
   /**
-   * Starts the runtime's one-time initialization (WASM: instantiating onnxruntime, about 0.3 s of CPU) without
-   * waiting for it, so it overlaps the manifest and model reads of the first request.
+   * Starts the runtime's one-time initialization (WASM: instantiating onnxruntime, a noticeable part of a cold
+   * start) without waiting for it, so it overlaps the manifest and model reads of the first request.
    */
   warm?: () => void;
   /** Bytes of the runtime's own memory (the WASM heap holding every session's weights), when known. */

@@ -77,8 +77,8 @@ export interface EdgeGraph {
   memory?: EdgeMemory;
   /**
    * A variant with wide steps (quantization.wideSteps): the same edge graph without them, every step on the 8-bit
-   * kernels, for a runtime whose memory budget the float-activation steps pass (at CIFAR-10 size they need about
-   * 20 MiB more than a 128 MB Worker has). The edge loads it only then, and says so in /models.
+   * kernels, for a runtime whose memory budget the float-activation steps pass (at CIFAR-10 size they need more
+   * than a 128 MB Worker has). The edge loads it only then, and says so in /models.
    */
   eightBitOnly?: Omit<EdgeGraph, 'eightBitOnly'>;
   /**

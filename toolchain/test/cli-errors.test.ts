@@ -83,7 +83,7 @@ describe('toolchain merge and import: bad input', () => {
     expect(existsSync(out)).toBe(false);
   });
 
-  it('import takes the flags string pasted after --flags, as the README shows', async () => {
+  it('import takes the flags string pasted after --flags, as docs/cli.md and improved-diffusion show it', async () => {
     const missing = join(work, 'missing.pt');
     const result = await runCli([
       'import',

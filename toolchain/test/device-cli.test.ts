@@ -1,7 +1,7 @@
 /**
  * `--device`: the missing-EP and unknown-device errors, and the tiny U-Net on onnxruntime-node's WebGPU EP through
  * SwiftShader (Debian's chromium ships it; CI installs chromium): fp32 images equal the CPU's within 1e-3, and an
- * int8 QDQ variant run as simulated quantization stays within the README's bound of the CPU integer kernels.
+ * int8 QDQ variant run as simulated quantization stays within docs/gpu.md's bound of the CPU integer kernels.
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -113,7 +113,7 @@ describe.skipIf(!existsSync(SWIFTSHADER))('webgpu through SwiftShader', () => {
     expect(gpu.json.placement.cpuOps.QuantizeLinear).toBeGreaterThan(0);
     const db = psnr(cpu.raw, gpu.raw);
     console.info(`int8 webgpu vs CPU integer kernels: ${db.toFixed(1)} dB, max abs ${maxAbs(cpu.raw, gpu.raw)}`);
-    expect(db).toBeGreaterThan(40); // measured 51.8 dB (README: int8 on a GPU)
+    expect(db).toBeGreaterThan(40); // docs/gpu.md, "int8 on a GPU"
     expect(maxAbs(cpu.raw, gpu.raw)).toBeGreaterThan(0); // not the integer kernels: rounding differs somewhere
   }, 180_000);
 });

@@ -1,11 +1,12 @@
 /**
  * The page's "in this browser" section (inserted into page-html.ts): samples the left variant with the form's seed,
  * samples and steps in the browser (browser/sampler.ts, loaded from /browser/sampler.js), next to the server's images
- * of the same seed, with the backend that ran, the per-step time and the PSNR between the two.
+ * of the same seed, with the backend that ran (and whether its WebGPU adapter is a software one), the time left while
+ * it runs, the per-step time and the PSNR between the two.
  */
 export const browserSectionHtml = `
 <h2>In this browser</h2>
-<p class="note">The left variant, the same seed and steps, run here by onnxruntime-web (WebGPU, else WASM) and on the server.</p>
+<p class="note">The left variant, the same seed and steps, run here by onnxruntime-web (WebGPU, else WASM) and on the server. The status line names the backend and, after the first step, the time left.</p>
 <button id="run-browser" type="button">Sample in the browser</button>
 <div id="browser-status"></div>
 <div class="pair">
@@ -21,6 +22,7 @@ $('run-browser').addEventListener('click', async () => {
   const status = $('browser-status');
   delete status.dataset.done;
   delete status.dataset.backend;
+  delete status.dataset.software;
   $('run-browser').disabled = true;
   try {
     if ($('seed').value === '') $('seed').value = String(Math.floor(Math.random() * 2 ** 32));
@@ -38,8 +40,9 @@ $('run-browser').addEventListener('click', async () => {
       '\\nsha256 ' + r.sha256.slice(0, 12) + ' checked';
     $('server-caption').textContent = 'server, seed ' + r.seed + '\\nPSNR browser vs server ' +
       (Number.isFinite(r.psnrDb) ? r.psnrDb.toFixed(1) + ' dB' : 'identical') + ', max |diff| ' + r.maxAbs.toExponential(2);
-    Object.assign(status.dataset, { backend: r.backend, fallback: r.fallback ?? '', psnr: String(r.psnrDb), maxAbs: String(r.maxAbs), done: 'true' });
-    show('done on ' + r.backend + (r.fallback ? ': WebGPU unavailable (' + r.fallback + '), fell back to wasm' : ''));
+    Object.assign(status.dataset, { backend: r.backend, fallback: r.fallback ?? '', software: r.software ?? '', psnr: String(r.psnrDb), maxAbs: String(r.maxAbs), done: 'true' });
+    show('done on ' + r.backend + (r.fallback ? ': WebGPU unavailable (' + r.fallback + '), fell back to wasm' : '') +
+      (r.software ? ': WebGPU runs on ' + r.software + ', which computes on the CPU; try fewer steps (e.g. ddim10)' : ''));
   } catch (error) {
     show(error.message, true);
     status.dataset.done = 'error';

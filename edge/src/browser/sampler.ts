@@ -2,8 +2,9 @@
  * Sampling in the browser (bundled by esbuild, served as /browser/sampler.js): the request is checked by the server's
  * own parser and planner (so bad input reads as the server's 400 would), the model file is fetched from
  * /browser/model/... and its sha256 checked with SubtleCrypto, onnxruntime-web runs it on WebGPU (falling back to
- * WASM, saying why), and the DDIM loop and seeded noise are @qdm/shared's, as on the server. The server's samples
- * of the same seed come back as npy for the side-by-side PSNR.
+ * WASM, saying why; naming a software adapter), the status line gives the time left, and the DDIM loop and seeded
+ * noise are @qdm/shared's, as on the server. The server's samples of the same seed come back as npy for the
+ * side-by-side PSNR.
  */
 import { ddimSample, decodeNpy, toUint8NHWC } from '@qdm/shared';
 import type { EdgeConfig } from '../config.ts';
@@ -37,10 +38,44 @@ export interface BrowserParams {
   eta?: string;
 }
 
+/** What `GPUAdapter.info` (or the older `requestAdapterInfo()`) reports, and the adapter's fallback flag. */
+export interface AdapterInfo {
+  vendor?: string;
+  architecture?: string;
+  device?: string;
+  description?: string;
+  isFallbackAdapter?: boolean;
+}
+
+/**
+ * A software WebGPU adapter (SwiftShader, or one the browser flags as a fallback) computes on the CPU: correct, and
+ * far slower than a GPU, so the page says so and suggests fewer steps. Chrome's SwiftShader reports vendor
+ * "google", architecture "swiftshader".
+ */
+export function softwareAdapter(info: AdapterInfo | null): string | null {
+  if (!info) return null;
+  const named = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ');
+  if (/swiftshader/i.test(named) || info.vendor?.toLowerCase() === 'google') return `a software adapter (${named})`;
+  if (info.isFallbackAdapter) return named ? `a fallback adapter (${named})` : 'a fallback adapter';
+  return null;
+}
+
+/** The status line while sampling: the backend, the step, and once a step is timed, the time left. */
+export function progressText(backend: string, stepMs: number[], total: number): string {
+  const done = stepMs.length;
+  if (done === 0) return `${backend}: starting ${total} steps`;
+  const mean = stepMs.reduce((a, b) => a + b, 0) / done;
+  const leftS = (mean * (total - done)) / 1000;
+  const left = done >= total ? 'sampling done' : `about ${leftS < 10 ? leftS.toFixed(1) : Math.round(leftS)} s left`;
+  return `${backend}: step ${done} of ${total}, ${left}`;
+}
+
 export interface BrowserResult {
   backend: 'webgpu' | 'wasm';
   /** Why WebGPU was not used, when it was not. */
   fallback: string | null;
+  /** When WebGPU runs on a software adapter: which one (the page suggests fewer steps). */
+  software: string | null;
   sha256: string;
   seed: number;
   steps: number;
@@ -85,17 +120,19 @@ async function modelBytes(model: string, variant: string, expected: string): Pro
 async function openSession(
   ort: Ort,
   bytes: Uint8Array,
-): Promise<{ session: OrtSession; backend: 'webgpu' | 'wasm'; fallback: string | null }> {
-  const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+): Promise<{ session: OrtSession; backend: 'webgpu' | 'wasm'; fallback: string | null; software: string | null }> {
+  const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<GpuAdapter | null> } }).gpu;
   let fallback: string;
+  const adapter = gpu ? await gpu.requestAdapter().catch(() => null) : null;
   if (!gpu) fallback = 'this browser has no WebGPU (navigator.gpu is undefined)';
-  else if (!(await gpu.requestAdapter().catch(() => null))) fallback = 'WebGPU gave no adapter';
+  else if (!adapter) fallback = 'WebGPU gave no adapter';
   else {
     try {
       return {
         session: await ort.InferenceSession.create(bytes, { executionProviders: ['webgpu'] }),
         backend: 'webgpu',
         fallback: null,
+        software: softwareAdapter(await adapterInfo(adapter)),
       };
     } catch (error) {
       fallback = `the WebGPU EP refused the model: ${(error as Error).message}`;
@@ -105,7 +142,23 @@ async function openSession(
     session: await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] }),
     backend: 'wasm',
     fallback,
+    software: null,
   };
+}
+
+interface GpuAdapter {
+  info?: AdapterInfo;
+  isFallbackAdapter?: boolean;
+  requestAdapterInfo?: () => Promise<AdapterInfo>;
+}
+
+/** `adapter.info` (current browsers) or `requestAdapterInfo()` (older Chrome), with the fallback flag. */
+async function adapterInfo(adapter: GpuAdapter): Promise<AdapterInfo | null> {
+  const info = adapter.info ?? (await adapter.requestAdapterInfo?.().catch(() => undefined));
+  const isFallbackAdapter = Boolean(info?.isFallbackAdapter ?? adapter.isFallbackAdapter);
+  if (!info) return isFallbackAdapter ? { isFallbackAdapter } : null;
+  const { vendor, architecture, device, description } = info;
+  return { vendor, architecture, device, description, isFallbackAdapter };
 }
 
 function compare(a: Float32Array, b: Float32Array, n: number, shape: [number, number, number]) {
@@ -146,9 +199,11 @@ export async function runInBrowser(params: BrowserParams, onStatus: (text: strin
   const ort = (await import(/* @vite-ignore */ ORT_URL)) as Ort;
   ort.env.wasm.wasmPaths = '/browser/ort/';
   ort.env.wasm.numThreads = 1;
-  const { session, backend, fallback } = await openSession(ort, bytes);
+  const { session, backend, fallback, software } = await openSession(ort, bytes);
+  const label = software ? `${backend} on ${software}` : backend;
   const [c, h, w] = plan.shape;
   const stepMs: number[] = [];
+  onStatus(progressText(label, stepMs, plan.steps));
   let x: Float32Array;
   try {
     const denoiser = async (xt: Float32Array, t: Float32Array, batch: number) => {
@@ -158,7 +213,7 @@ export async function runInBrowser(params: BrowserParams, onStatus: (text: strin
         t: new ort.Tensor('float32', t, [batch]),
       });
       stepMs.push(performance.now() - started);
-      onStatus(`${backend}: step ${stepMs.length} of ${plan.steps}`);
+      onStatus(progressText(label, stepMs, plan.steps));
       return out.out.data as Float32Array;
     };
     x = await ddimSample(denoiser, {
@@ -181,6 +236,7 @@ export async function runInBrowser(params: BrowserParams, onStatus: (text: strin
   return {
     backend,
     fallback,
+    software,
     sha256: entry.sha256,
     seed: request.seed,
     steps: plan.steps,

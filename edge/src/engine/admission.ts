@@ -34,7 +34,7 @@ const PACE_RANGE: [number, number] = [0.5, 4];
  * session's measured time per sample at the batch its queued requests would be joined into, times the pace: how
  * much wall time the queue has really taken per priced millisecond while it was busy (the sampler's own work,
  * encoding responses, reading requests, event-loop turns).
- * Pricing the model calls alone ran about 15% low under load (bench/edge-load.ts: p99 past the bound).
+ * Pricing the model calls alone ran low under load (bench/edge-load.ts: p99 past the bound).
  */
 export class WorkQueue {
   readonly #admitted = new Set<Admitted>();

@@ -7,8 +7,8 @@ import { type SessionFactory, sameRelease } from './session.ts';
  * A variant built with wide steps (toolchain's wide-steps.ts: float activations on the first and last steps, an
  * If on t inside the graph) carries a second edge graph without them. A WASM runtime under a memory budget loads
  * that one when the wide graph's measured heap at n = 1 passes the budget and the 8-bit-only one fits: at
- * CIFAR-10 size the float-activation steps need about 20 MiB more than a 128 MB Worker has, and serving the
- * 8-bit steps everywhere beats refusing every request. `/models` says which.
+ * CIFAR-10 size the float-activation steps need more than a 128 MB Worker has (docs/results.md#edge-cifar10),
+ * and serving the 8-bit steps everywhere beats refusing every request. `/models` says which.
  */
 export interface EdgeGraphChoice {
   graph: EdgeGraph;

@@ -1,7 +1,7 @@
 /**
  * onnxruntime-web's WASM runtime (exactly what a Worker runs) with each session on a worker thread of its own: the
  * Node entry's `QDM_RUNTIME=wasm`. In one thread, every step would hold the server's event loop, which then takes in
- * one new connection per turn: a burst of 200 requests was read over 13-24 s (bench/edge-load.ts, admissions logged).
+ * one new connection per turn: a burst of concurrent requests is read over many seconds, unpriced (bench/edge-load.ts).
  * Each thread has its own heap; the model is read whole (no in-place streaming: Node is not short of memory).
  */
 import * as ort from 'onnxruntime-web/wasm';

@@ -208,7 +208,7 @@ export class SessionCache {
 
   /**
    * Streams the file into a buffer of the runtime's own memory, verifies it there and opens the session over it:
-   * the model never exists as a JS copy beside the runtime's (a CIFAR-10 int8 is 54 MB of a Worker's 128 MB).
+   * the model never exists as a JS copy beside the runtime's (a CIFAR-10 int8 is a large share of a Worker's 128 MB).
    */
   async #createInPlace(
     snapshot: ArtifactSnapshot,

@@ -1,8 +1,9 @@
 /**
  * The thread side of a threaded session (see threaded.ts): onnxruntime-node and onnxruntime-web both compute on the
  * calling thread, so on Node each session lives on a worker thread of its own and the server's event loop stays free
- * to read requests, admit or refuse them and answer /healthz while a step runs. Measured: a CIFAR-10 batch-8 call
- * held the main thread for 1.9 s, and a loop blocked between turns takes in one new connection per turn.
+ * to read requests, admit or refuse them and answer /healthz while a step runs. A CIFAR-10 batch-8 call holds a
+ * thread for seconds, and a loop blocked between turns takes in one new connection per turn
+ * (docs/results.md#edge-load).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ModelSession, SessionFactory } from './session.ts';

@@ -15,7 +15,7 @@ const hex = (buffer: ArrayBuffer) =>
 
 /**
  * workerd's `crypto.DigestStream`, else Node's `node:crypto` (reached without an import, so the Worker bundle does
- * not pull it in), else the portable JS implementation (about 14x slower: 0.7 s for a 54 MB model).
+ * not pull it in), else the portable JS implementation (many times slower).
  */
 export function streamHash(): StreamHash {
   const DigestStream = (globalThis.crypto as unknown as { DigestStream?: DigestStreamCtor }).DigestStream;

@@ -68,6 +68,10 @@ describe('GET /browser/model/:model/:variant', () => {
   });
 });
 
+async function statusLog(page: Page): Promise<string[]> {
+  return page.evaluate(() => (window as unknown as { statusLog: string[] }).statusLog);
+}
+
 async function runInPage(
   browser: Browser,
   inputs: Record<string, string>,
@@ -78,6 +82,13 @@ async function runInPage(
   await page.waitForSelector('body[data-ready="true"]');
   for (const [id, value] of Object.entries(inputs)) await page.fill(`#${id}`, value);
   for (const [id, value] of Object.entries(selects)) await page.selectOption(`#${id}`, value);
+  // Every status line the run shows, in order (the progress lines pass too fast to poll for).
+  await page.evaluate(() => {
+    const status = document.getElementById('browser-status') as HTMLElement;
+    const log: string[] = [];
+    (window as unknown as { statusLog: string[] }).statusLog = log;
+    new MutationObserver(() => log.push(status.textContent ?? '')).observe(status, { childList: true, subtree: true });
+  });
   await page.click('#run-browser');
   await page.waitForSelector('#browser-status[data-done]', { timeout: 150_000 });
   return page;
@@ -105,6 +116,12 @@ describe.skipIf(!hasChromium)('sampling in the browser', () => {
     expect(psnr === Number.POSITIVE_INFINITY || psnr >= 40).toBe(true);
     expect(await page.textContent('#browser-caption')).toMatch(/browser, webgpu\nseed 42, steps 4 .* step [\d.]+ ms/);
     expect(await page.textContent('#server-caption')).toContain('PSNR browser vs server');
+    // SwiftShader is a software adapter: the page names it and suggests fewer steps.
+    expect(await status.getAttribute('data-software')).toMatch(/software adapter \(.*swiftshader.*\)/i);
+    expect(await status.textContent()).toMatch(/^done on webgpu: WebGPU runs on a software adapter .* try fewer steps/);
+    const log = await statusLog(page);
+    expect(log).toContainEqual(expect.stringMatching(/^webgpu on a software adapter .*: starting 4 steps$/));
+    expect(log).toContainEqual(expect.stringMatching(/: step 1 of 4, about [\d.]+ s left$/));
     console.info(`browser webgpu vs server: ${await page.textContent('#server-caption')}`);
     await page.close();
   }, 180_000);
@@ -115,6 +132,8 @@ describe.skipIf(!hasChromium)('sampling in the browser', () => {
     expect(await status.getAttribute('data-done'), (await status.textContent()) ?? '').toBe('true');
     expect(await status.getAttribute('data-backend')).toBe('wasm');
     expect(await status.textContent()).toMatch(/WebGPU unavailable \(.+\), fell back to wasm/);
+    expect(await status.getAttribute('data-software')).toBe('');
+    expect(await statusLog(page)).toContainEqual(expect.stringMatching(/^wasm: step 1 of 4, about [\d.]+ s left$/));
     console.info(`${await status.textContent()}; ${await page.textContent('#server-caption')}`);
     expect(Number(await status.getAttribute('data-max-abs'))).toBeLessThan(1e-3);
     await page.close();

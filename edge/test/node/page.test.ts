@@ -7,6 +7,7 @@ import { type ServerType, serve } from '@hono/node-server';
 import { decodePng } from '@qdm/shared';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { progressText, softwareAdapter } from '../../src/browser/sampler.ts';
 import { folderSource } from '../../src/sources/folder.ts';
 import { folderStore } from '../fixtures/folder.ts';
 import { unetArtifact } from '../fixtures/unet-artifact.ts';
@@ -41,6 +42,41 @@ function pixelSpread(png: Uint8Array): { distinct: number; std: number } {
   return { distinct: colours.size, std };
 }
 
+describe('the page without a browser', () => {
+  it('answers /favicon.ico with an icon, and the page links it', async () => {
+    const app = appOver(folderSource(await folderStore(await unetArtifact())));
+    const res = await app.request('/favicon.ico');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('image/svg+xml');
+    expect(await res.text()).toMatch(/^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    expect(await (await app.request('/')).text()).toContain('<link rel="icon" href="/favicon.ico"');
+  });
+
+  it('names a software WebGPU adapter, and only a software one', () => {
+    expect(softwareAdapter({ vendor: 'google', architecture: 'swiftshader', description: '' })).toBe(
+      'a software adapter (google swiftshader)',
+    );
+    expect(softwareAdapter({ vendor: '', description: 'SwiftShader Device (Subzero)' })).toMatch(/software adapter/);
+    // Chrome flags SwiftShader as a fallback adapter too: it is still named as the software adapter it is.
+    expect(softwareAdapter({ vendor: 'google', architecture: 'swiftshader', isFallbackAdapter: true })).toBe(
+      'a software adapter (google swiftshader)',
+    );
+    expect(softwareAdapter({ vendor: 'nvidia', architecture: 'ampere', isFallbackAdapter: true })).toBe(
+      'a fallback adapter (nvidia ampere)',
+    );
+    expect(softwareAdapter({ vendor: 'nvidia', architecture: 'ampere', isFallbackAdapter: false })).toBeNull();
+    expect(softwareAdapter({ vendor: 'apple', architecture: 'common-3' })).toBeNull();
+    expect(softwareAdapter(null)).toBeNull();
+  });
+
+  it('gives the time left once a step is timed', () => {
+    expect(progressText('webgpu', [], 10)).toBe('webgpu: starting 10 steps');
+    expect(progressText('wasm', [200], 10)).toBe('wasm: step 1 of 10, about 1.8 s left');
+    expect(progressText('wasm', [1000, 3000], 12)).toBe('wasm: step 2 of 12, about 20 s left');
+    expect(progressText('wasm', [5, 5, 5], 3)).toBe('wasm: step 3 of 3, sampling done');
+  });
+});
+
 describe.skipIf(!hasChromium)('GET / in headless Chromium', () => {
   let server: ServerType;
   let base: string;
@@ -65,6 +101,10 @@ describe.skipIf(!hasChromium)('GET / in headless Chromium', () => {
     const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
+    const failed: string[] = [];
+    page.on('response', (res) => {
+      if (res.status() >= 400) failed.push(`${res.status()} ${res.url()}`);
+    });
     await page.goto(`${base}/`);
     await page.waitForSelector('body[data-ready="true"]');
     expect(await page.inputValue('#left-variant')).toBe('fp32');
@@ -92,5 +132,6 @@ describe.skipIf(!hasChromium)('GET / in headless Chromium', () => {
       expect(caption).toMatch(/step [\d.]+ ms/);
     }
     expect(errors).toEqual([]);
+    expect(failed).toEqual([]); // the favicon included
   });
 });

@@ -92,7 +92,7 @@ export interface BuildOptions {
   w8Budget?: number;
   /**
    * PTQD noise correction fit per calibration step and stored in the manifest. Default 'none': on mnist32 it
-   * measured no gain (W8A8 -0.6 dB, W4A8 +0.2 dB same-seed PSNR; bench/fidelity-mnist32.ts).
+   * measured no gain at eta 0 (the `+ptqd` rows of docs/results.md#fidelity-mnist32).
    */
   noiseCorrection?: 'ptqd' | 'none';
   calibration: CalibrationOptions;
@@ -131,8 +131,8 @@ export interface BuildResult {
 export const VARIANT_FILE = (name: string) => `model.${name}.onnx`;
 
 /**
- * NOTE: measured on mnist32 (bench/fidelity-mnist32.ts, W4A8 + GPTQ, 64 seeds, DDIM 50): 0 -> 30.5 dB same-seed
- * PSNR at 0.173x the fp32 bytes, 0.15 -> 39.1 dB at 0.192x (the 0.2x size target leaves room for about 0.2).
+ * NOTE: on mnist32 W4A8 + GPTQ this budget gained the most same-seed PSNR that the 0.2x size target leaves room for
+ * (the `w4+gptq` and `w4+gptq+mp0.15` rows of docs/results.md#fidelity-mnist32).
  */
 export const DEFAULT_W8_BUDGET = 0.15;
 

@@ -1,8 +1,8 @@
 /**
  * The edge graph: a variant as onnxruntime's optimizer leaves it (QDQ pairs fused into QLinearConv/QGemm, float
  * fusions applied), written at build time so the edge skips that work when it creates a session. On
- * onnxruntime-web the optimizer is most of a cold start (mnist32 int8: about 900 ms for the first session from
- * the QDQ graph, 420 ms from this one, same outputs bit for bit).
+ * onnxruntime-web the optimizer is most of a cold start from the QDQ graph (bench/edge-node.ts
+ * `--portable-graphs` against the default); the outputs are the same bit for bit.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

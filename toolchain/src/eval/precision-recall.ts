@@ -10,8 +10,8 @@
  * NOTE: the evaluator computes the distances in float16 on the GPU (falling back to float32 when a float16
  * value is not finite) and keeps radii in float32; here everything is float64, so borderline points can differ
  * from the published TF numbers by that rounding, while agreeing with a float64 numpy port of the same logic.
- * Cost: N_ref^2 + N_sample^2 + N_ref N_sample dot products of length D, in cache-sized blocks, ~4 GFLOP/s on one
- * core (bench: 1000 vs 1000 at D = 2048 in 3 s; 10k vs 10k would take ~5 min).
+ * Cost: N_ref^2 + N_sample^2 + N_ref N_sample dot products of length D, in cache-sized blocks on one core: seconds
+ * at a thousand a side, minutes at ten thousand (bench/eval.ts).
  */
 import type { FeatureMatrix } from './moments.ts';
 

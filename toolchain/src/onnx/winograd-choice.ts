@@ -1,10 +1,10 @@
 /**
  * Which convs run as Winograd, decided from timings rather than a size rule: whether F(m x m, 3 x 3) beats
- * onnxruntime's direct Conv depends on the CPU (AVX-512 vs AMX kernels), the channels, the map size, the batch and
- * the threads (bench/fp32-forward: 0.6x on one machine, 1.3x slower on another for mnist32). Each distinct conv
- * shape is timed once in both forms (runtime/conv-timing.ts); a shape is rewritten only if Winograd was faster by
- * the margin at every batch timed, and the rewritten graph is kept only if, timed whole, it is faster again.
- * These functions are pure: the same recorded timings give the same decision on any machine.
+ * onnxruntime's direct Conv depends on the CPU (AVX-512 vs AMX kernels), the channels, the map size, the batch and the
+ * threads (it won on one machine and lost on another for the same model: docs/results.md#fp32-forward). Each distinct
+ * conv shape is timed once in both forms (runtime/conv-timing.ts); a shape is rewritten only if Winograd was faster by
+ * the margin at every batch timed, and the rewritten graph is kept only if, timed whole, it is faster again. These
+ * functions are pure: the same recorded timings give the same decision on any machine.
  */
 
 export interface ConvShape {

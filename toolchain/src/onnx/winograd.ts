@@ -10,12 +10,12 @@
  *   -> A^T M A as two MatMuls by A^T -> DepthToSpace m (DCR) = [N, K, S, S].
  *
  * The tile pixels are gathered with C innermost (whole channel vectors per index, cheap) and the product runs as a
- * grouped conv, which onnxruntime executes in its NCHWc layout at graphOptimizationLevel 'all' (CIFAR-10 U-Net,
- * 1 thread, batch 1: 105 ms vs 166 direct; 125 vs 176 at 'extended', 140 vs 181 at 'basic'). U is computed in the
- * graph from the original weight, so the file stays the size of the plain one; onnxruntime's constant folding
+ * grouped conv, which onnxruntime executes in its NCHWc layout at graphOptimizationLevel 'all' (the fastest of the
+ * three levels for this form; whether it beats the direct conv depends on the CPU: winograd-choice.ts). U is computed
+ * in the graph from the original weight, so the file stays the size of the plain one; onnxruntime's constant folding
  * ('basic' and up) materializes it at session start ((m + 2)^2 / 9 times the 3x3 weights in memory). Nodes are named
- * `<conv name>/winograd/<step>`; the last writes the conv's output value. Exact in real arithmetic; float32 error
- * grows with m (winograd.test.ts).
+ * `<conv name>/winograd/<step>`; the last writes the conv's output value. Exact in real arithmetic; float32 error grows
+ * with m (winograd.test.ts).
  */
 import type { AttributeValue, OnnxModel, OnnxNode, OnnxTensor } from './ir.ts';
 import { kernelTransform, tileGatherIndices, winogradMatrices } from './winograd-matrices.ts';

@@ -94,7 +94,7 @@ describe('chooseThreads', () => {
     unetLayout(parseFlags('--image_size 32 --num_channels 128 --num_res_blocks 3 --learn_sigma True').unet),
   );
 
-  it('one thread for mnist32 at batch 1 (faster there than two, issue 12), more as the batch grows', () => {
+  it('one thread for mnist32 at batch 1 (faster there than two), more as the batch grows', () => {
     expect(mnist32 / 1e9).toBeCloseTo(0.229, 3);
     expect(chooseThreads(mnist32, 2)).toBe(1);
     expect(chooseThreads(mnist32 * 4, 16)).toBe(1);

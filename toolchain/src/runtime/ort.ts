@@ -53,9 +53,9 @@ export async function createSession(modelBytes: Uint8Array, options: CreateSessi
 }
 
 /**
- * Work one more intra-op thread needs before it pays. mnist32 (0.23 GMAC per sample in its 3x3 convs) at batch 1
- * ran 7.4 ms on 1 thread and 10.1 ms on 2 on a quiet 2-core Xeon (issue 12): waking a thread for a few microseconds
- * of work per op costs more than it saves. The CIFAR-10 U-Net is 7.1 GMAC per sample, so it keeps every core.
+ * Work one more intra-op thread needs before it pays. mnist32 at batch 1 ran faster on 1 thread than on 2 on a
+ * quiet 2-core Xeon: waking a thread for a few microseconds of work per op costs more than it saves. The CIFAR-10
+ * U-Net does many times that work per sample, so it keeps every core.
  * NOTE: on a machine already busy with other work extra threads lose at every size (bench/fp32-forward); pass
  * `threads` there.
  */

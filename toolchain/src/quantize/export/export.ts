@@ -281,8 +281,8 @@ export function qdqNames(value: string) {
 }
 
 /**
- * Inserted Q/DQ nodes carry no name: their output value names them, and the names would cost ~1.5% of an int8
- * file (three strings per quantizer instead of two).
+ * Inserted Q/DQ nodes carry no name: their output value names them, and the names would add measurably to an
+ * int8 file (three strings per quantizer instead of two).
  */
 function dqNode(inputs: string[], output: string, axis?: number): OnnxNode {
   return {

@@ -24,9 +24,10 @@ export interface PlanOptions {
    * The image-space ends: the conv reading the model input x_t and the conv writing the model output.
    * 'float' keeps both float (their weights, the x_t input and the output), 'quantized' treats them like every
    * other layer. Default: 'float' for full, 'quantized' for ptq4dm and qdiff (as published).
-   * NOTE: measured on mnist32 (full W8A8, DDIM 50, 64 seeds): all-integer 33.6 dB same-seed PSNR, float ends
-   * 40.3 dB. At small t the noise in x_t is below one uint8 step of x_t's range, and an 8-bit epsilon output
-   * perturbs every DDIM step; the two convs hold ~1% of the MACs and run as fast in float as in int8.
+   * NOTE: quantizing them costs mnist32 several dB of same-seed PSNR (`full` vs `full-int` in
+   * bench/quantize-mnist.ts; docs/results.md#quantize-mnist). At small t the noise in x_t is below one uint8 step
+   * of x_t's range, and an 8-bit epsilon output perturbs every DDIM step; the two convs hold a tiny share of the
+   * MACs and run as fast in float as in int8.
    */
   imageEnds?: 'float' | 'quantized';
   /** Weight layers (node names) kept at 8 bits when weightBits is 4: mixed precision (mixed-precision.ts). */

@@ -1,6 +1,6 @@
 /**
  * The quantization plan: which weights and which activations of an fp32 U-Net graph get quantizers, under one of
- * three published schemes (METHOD.md section 4), and what stays float and why.
+ * three published schemes (docs/method.md#quantizer-placement), and what stays float and why.
  *
  * - ptq4dm: every Conv/Gemm weight (per output channel) and the activation after each.
  * - qdiff:  every Conv/Gemm weight and input, attention q, k, v and the softmax output, and shortcut splitting of

@@ -1,6 +1,6 @@
 /**
- * Where each scheme puts activation quantizers (METHOD.md section 4), as rules over the graph after shortcut
- * splitting. See plan.ts for what each scheme means.
+ * Where each scheme puts activation quantizers (docs/method.md#quantizer-placement), as rules over the graph after
+ * shortcut splitting. See plan.ts for what each scheme means.
  */
 import type { OnnxNode } from '../../onnx/ir.ts';
 import type { GraphIndex } from '../graph-index.ts';

@@ -18,7 +18,7 @@ import {
 import type { Matrix } from './matrix.ts';
 
 export interface OrtKernelOptions {
-  /** Element type inside onnxruntime. float32 is ~2x faster; results come back as float64 either way. */
+  /** Element type inside onnxruntime. float32 is faster (bench/quant-math.ts); results come back as float64. */
   precision?: GemmElement;
   intraOpNumThreads?: number;
 }

@@ -50,8 +50,8 @@ export interface MatrixKernels {
   gemm32(a: Matrix32, b: Matrix32, opts?: GemmOptions): Promise<Product>;
   /**
    * (A - za)^T (B - zb), exact in int32 (|sum| < 2^31 for up to 33k rows): A uint8, B int8, as onnxruntime's
-   * MatMulInteger runs fastest (u8 x s8 dot products, ~3x float32 gemm). The moments of layer inputs that a uint8
-   * quantizer produced come from their codes this way.
+   * MatMulInteger runs fastest (u8 x s8 dot products, faster than float32 gemm: bench/quant-math.ts). The moments
+   * of layer inputs that a uint8 quantizer produced come from their codes this way.
    */
   integerGramTransA(a: CodeMatrix<Uint8Array>, b: CodeMatrix<Int8Array>): Promise<IntegerProduct>;
   /** Release native resources (sessions); the kernels must not be used afterwards. */

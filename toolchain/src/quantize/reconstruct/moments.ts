@@ -28,7 +28,8 @@ export interface MomentOptions {
   chunk?: number;
   /**
    * The inputs arrive as the uint8 codes of a per-tensor quantizer (x~ = scale * (code - zeroPoint)): the moments
-   * of x~ are then taken exactly with integer products (kernels' `integerGramTransA`), ~3x faster than float32.
+   * of x~ are then taken exactly with integer products (kernels' `integerGramTransA`), faster than float32
+   * (bench/quant-math.ts).
    */
   codes?: { scale: number; zeroPoint: number };
 }
@@ -232,7 +233,7 @@ function columnBlock<T extends Float32Array | Uint8Array>(
   return { rows: x.rows, cols: c1 - c0, data: out };
 }
 
-/** acc[r0.., c0..] += p. NOTE: one loop per element type, so each stays monomorphic (a mixed one ran ~5x slower). */
+/** acc[r0.., c0..] += p. NOTE: one loop per element type, so each stays monomorphic (a mixed one ran far slower). */
 function addProduct(acc: Matrix, r0: number, c0: number, p: Product): void {
   if (p.data instanceof Float32Array) addRows32(acc.data, acc.cols, r0, c0, p.data, p.rows, p.cols);
   else addRows64(acc.data, acc.cols, r0, c0, p.data, p.rows, p.cols);

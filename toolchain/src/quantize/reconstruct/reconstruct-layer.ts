@@ -1,5 +1,5 @@
 /**
- * One layer's rounding from its input moments (METHOD.md section 5): the objective as a quadratic form, then
+ * One layer's rounding from its input moments (docs/method.md#reconstruction): the objective as a quadratic form, then
  * GPTQ or AdaRound on it, and the layer's output error with nearest rounding and with the result.
  *
  * Objectives (x: the fp32 model's input of the layer, x~: the input in the partly quantized model):
@@ -59,7 +59,7 @@ export const QDROP_FLOAT_PROB = 0.5;
 export interface LayerKernels {
   /** Cholesky, GPTQ, the cross target and the reported errors (float64). */
   exact: MatrixKernels;
-  /** AdaRound's per-iteration gradient gemm, which needs no float64 (float32 is ~2x faster). */
+  /** AdaRound's per-iteration gradient gemm, which needs no float64 (float32 is faster: bench/quant-math.ts). */
   fast: MatrixKernels;
 }
 

@@ -39,9 +39,9 @@ export interface ReconstructOptions {
   /** 'none' keeps nearest rounding but still runs the pass, to report each layer's error. */
   method: ReconMethod;
   /**
-   * Default 'plain' (reconstruct-layer.ts), which also needs no fp32 pass. NOTE: mnist32 W4A8 full, GPTQ with
-   * act-order (64 seeds): plain 30.2-30.8 dB, cross 27.5 dB; AdaRound: plain 23.4, cross 23.1, qdrop 23.4 dB
-   * (an earlier plan, without act-order: GPTQ plain 23.3, cross 24.6, qdrop 23.2 dB).
+   * Default 'plain' (reconstruct-layer.ts), which also needs no fp32 pass. NOTE: on mnist32 W4A8 `cross` and
+   * `qdrop` gave no better same-seed PSNR than `plain`, for GPTQ or AdaRound (bench/recon-mnist32.ts
+   * `--objectives`; the committed run: docs/results.md#recon-mnist32).
    */
   objective?: ReconObjective;
   /** Calibration pairs the forward pass runs on, spread over the set (default 128). */
@@ -52,8 +52,9 @@ export interface ReconstructOptions {
   columns?: number;
   /**
    * Per-output-channel scales. Default 'absmax' for GPTQ (its error feedback does what the clipping search does
-   * for nearest rounding: mnist32 W4A8 30.5 dB with absmax, 30.8 with 'lp', and the search over every weight costs
-   * ~25 s on the CIFAR-10 U-Net), 'lp' for AdaRound and none (they only choose between the two nearest levels).
+   * for nearest rounding: 'lp' gained little on mnist32 W4A8, and the search over every weight is a noticeable
+   * share of a CIFAR-10 build; bench/recon-mnist32.ts `--scales`), 'lp' for AdaRound and none (they only choose
+   * between the two nearest levels).
    */
   scaleMethod?: ScaleMethod;
   /** Default act-order, damping 0.01 (see `DEFAULT_GPTQ`). */
@@ -71,13 +72,14 @@ export interface ReconstructOptions {
 export const DEFAULT_RECON_SAMPLES = 128;
 export const DEFAULT_RECON_COLUMNS = 8192;
 /**
- * NOTE: act-order measured on mnist32 W4A8 full (64 seeds): 28.6 -> 30.6 dB same-seed PSNR. Without it GPTQ's
- * in-sample layer error is low but generalizes worse than AdaRound's up/down choices.
+ * NOTE: act-order raised mnist32 W4A8's same-seed PSNR clearly (bench/recon-mnist32.ts `--act-order`). Without it
+ * GPTQ's in-sample layer error is low but generalizes worse than AdaRound's up/down choices.
  */
 export const DEFAULT_GPTQ: GptqSettings = { actOrder: true, damping: 0.01 };
 /**
  * NOTE: Adam's step is ~lr per iteration, so few iterations need a larger lr than the published 1e-3 for alphas to
- * move at all. mnist32 W4A8 full (64 seeds): 200 at 2e-2 gave 30.2 dB in 84 s, 500 at 1e-2 30.3 dB in 174 s.
+ * move at all. On mnist32 W4A8, 500 iterations at a smaller lr matched 200 at this one in twice the time
+ * (bench/recon-mnist32.ts `--iterations --lr`; the default run: docs/results.md#recon-mnist32).
  */
 export const DEFAULT_ADAROUND: Required<AdaRoundSettings> = { iterations: 200, lr: 2e-2, lambda: 0.01 };
 

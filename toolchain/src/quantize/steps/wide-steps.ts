@@ -3,9 +3,10 @@
  * integer weights; every other step keeps the 8-bit graph and its integer kernels.
  *
  * Why: on mnist32 the same-seed PSNR is set by the first, noisiest steps and the minimum epsilon SQNR by the last
- * (W8A8 falls to 11-12 dB at t near 0), and a step with float activations costs 1.85x an 8-bit one there, so five
- * of fifty buy +3.6 dB PSNR and +10 dB minimum SQNR for 7.7% of the time (bench/fidelity-mnist32.ts). At CIFAR-10
- * size a wide step costs 3x an 8-bit one on onnxruntime-node, 2x on WASM (bench/wide-steps-cost.ts).
+ * (plain W8A8's lowest SQNR is at t near 0), and a step with float activations costs about twice an 8-bit one, so
+ * a few of fifty buy most of the fidelity float activations would give, for a small share of the time
+ * (docs/results.md#fidelity-mnist32-wide-nofid, #fidelity-mnist32-shipped). At CIFAR-10 size a wide step costs
+ * more against an 8-bit one, most on onnxruntime-node (docs/results.md#wide-steps-cost).
  *
  * How it ships: one ONNX graph. An `If` on the t input picks the branch: wide when max(t) is above the first
  * steps' threshold or min(t) below the last steps'. Both branches read the same outer-scope initializers, so the
@@ -46,9 +47,9 @@ export class WideStepsError extends CLIError {
 }
 
 /**
- * build-artifact's default for W8A8: the first 1 and last 4 of ddim50 (mnist32, 64 seeds: 44.43 dB same-seed PSNR
- * and 22.1 dB minimum epsilon SQNR vs 40.84 / 11.8 without, 1.077x the W8A8 step; first 2 + last 4 gave 45.19 dB
- * at 1.092x, near the 10% limit; bench/results/fidelity-mnist32-shipped.json).
+ * build-artifact's default for W8A8: the first 1 and last 4 of ddim50. It met the fidelity targets on mnist32 with
+ * the most margin under the 10% step-time limit; first 2 + last 4 was a little better and a little slower, near
+ * that limit (docs/results.md#fidelity-mnist32-shipped).
  */
 export const DEFAULT_WIDE_STEPS: WideSteps = { first: 1, last: 4 };
 
