@@ -16,7 +16,7 @@ let failed = 0;
 let skipped = 0;
 const seen: string[] = [];
 let matrix = '';
-for (const pkg of ['shared', 'toolchain', 'edge']) {
+for (const pkg of ['shared', 'probe', 'toolchain', 'edge']) {
   const dir = join(root, pkg);
   for (const file of readdirSync(dir).filter((f) => /^\.vitest-report.*\.json$/.test(f))) {
     const report = JSON.parse(readFileSync(join(dir, file), 'utf8')) as VitestReport;
