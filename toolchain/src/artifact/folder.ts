@@ -6,7 +6,7 @@
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MANIFEST_FILE, type Manifest, ManifestError, parseManifest } from '@qdm/shared';
-import { CLIError } from '../cli/errors.ts';
+import { CLIError } from '../errors.ts';
 import { sha256Hex } from '../store/digest.ts';
 import { writeBytesAtomic } from '../store/folder-writer.ts';
 

@@ -19,7 +19,7 @@ import {
 import { importCheckpoint, TOOLCHAIN_VERSION } from '../artifact/import.ts';
 import type { TimestepPolicy } from '../calibrate/timesteps.ts';
 import { type CalibrationNoise, type CalibrationSet, collectCalibration } from '../calibrate/trajectory.ts';
-import { CLIError } from '../cli/errors.ts';
+import { CLIError } from '../errors.ts';
 import type { ImprovedDiffusionFlags } from '../models/flags.ts';
 import type { OnnxModel } from '../onnx/ir.ts';
 import { decodeModel } from '../onnx/model.ts';

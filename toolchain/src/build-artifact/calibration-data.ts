@@ -5,7 +5,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeNpz, decodePng } from '@qdm/shared';
-import { CLIError } from '../cli/errors.ts';
+import { CLIError } from '../errors.ts';
 
 export class CalibrationDataError extends CLIError {
   override name = 'CalibrationDataError';

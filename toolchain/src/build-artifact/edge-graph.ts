@@ -11,7 +11,7 @@ import { measureEdgeMemory } from '@qdm/edge-probe/measure-memory';
 import type { EdgeGraph } from '@qdm/shared';
 import * as ort from 'onnxruntime-node';
 import { sha256Bytes, writeFileAtomic } from '../artifact/folder.ts';
-import { CLIError } from '../cli/errors.ts';
+import { CLIError } from '../errors.ts';
 import type { OnnxGraph, OnnxModel, OnnxTensor } from '../onnx/ir.ts';
 import { decodeModel, encodeModel } from '../onnx/model.ts';
 

@@ -3,7 +3,7 @@
  * i in [0, T'): i = T'-1 is the first (noisiest) model call of a trajectory, i = 0 the last. NOTE: the published
  * PTQ4DM/DI2N code stored the loop counter instead, which runs the opposite way; here i is always the real one.
  */
-import { CLIError } from '../cli/errors.ts';
+import { CLIError } from '../errors.ts';
 
 /** A calibration request that cannot be met as given (the message names the option to change). */
 export class CalibrationError extends CLIError {

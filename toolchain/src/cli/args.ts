@@ -1,6 +1,6 @@
 /** Small validators for command-line values: each error names the flag, so the user knows what to fix. */
 import { parseSteps } from '@qdm/shared';
-import { UsageError } from './errors.ts';
+import { UsageError } from '../errors.ts';
 
 export function requireArg(flag: string, value: string | undefined): string {
   if (value === undefined || value === '') throw new UsageError(`--${flag} is required`);

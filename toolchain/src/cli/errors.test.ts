@@ -6,6 +6,7 @@ import { CalibrationDataError } from '../build-artifact/calibration-data.ts';
 import { EdgeGraphError } from '../build-artifact/edge-graph.ts';
 import { CalibrationError } from '../calibrate/timesteps.ts';
 import { CheckpointError } from '../checkpoint/errors.ts';
+import { CLIError, UsageError, UserError } from '../errors.ts';
 import { EvaluationError } from '../eval/errors.ts';
 import { DownloadError } from '../fetch/download.ts';
 import { FlagsError } from '../models/flags.ts';
@@ -15,7 +16,6 @@ import { WideStepsError } from '../quantize/steps/wide-steps.ts';
 import { DeviceUnavailableError } from '../runtime/devices.ts';
 import { SampleFileError } from '../sampling/files.ts';
 import { StoreError } from '../store/errors.ts';
-import { CLIError, UsageError, UserError } from './errors.ts';
 import { asCliError } from './main.ts';
 
 describe('CLI errors', () => {

@@ -5,7 +5,7 @@
 
 import { ManifestError, NpyError, PngError } from '@qdm/shared';
 import { type ArgsDef, type CommandDef, runCommand } from 'citty';
-import { CLIError, UsageError } from './errors.ts';
+import { CLIError, UsageError } from '../errors.ts';
 import { renderHelp } from './help.ts';
 
 type Loader = () => Promise<CommandDef<ArgsDef>>;

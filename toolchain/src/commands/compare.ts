@@ -3,9 +3,9 @@ import { join, resolve } from 'node:path';
 import { encodeNpz } from '@qdm/shared';
 import { defineCommand } from 'citty';
 import { floatArg, intArg, requireArg, stepsArg } from '../cli/args.ts';
-import { UsageError } from '../cli/errors.ts';
 import { commonArgs, emit } from '../cli/output.ts';
 import { Progress } from '../cli/progress.ts';
+import { UsageError } from '../errors.ts';
 import {
   type EndpointReport,
   type EndpointRun,

@@ -3,9 +3,9 @@ import { dirname, join, resolve } from 'node:path';
 import { defineCommand } from 'citty';
 import { loadFlags } from '../artifact/import.ts';
 import { buildArtifact } from '../build-artifact/build.ts';
-import { UserError } from '../cli/errors.ts';
 import { commonArgs, emit } from '../cli/output.ts';
 import { logger, progressBars } from '../cli/progress.ts';
+import { UserError } from '../errors.ts';
 import { DEFAULT_WIDE_STEPS } from '../quantize/steps/wide-steps.ts';
 
 /** ../shared beside the repository (override with QDM_SHARED), as in the README's quick start. */

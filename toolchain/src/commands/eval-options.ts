@@ -6,8 +6,8 @@
 import { resolve } from 'node:path';
 import { intArg, outputFileArg } from '../cli/args.ts';
 import { deviceArg, deviceArgs } from '../cli/device.ts';
-import { UsageError } from '../cli/errors.ts';
 import { Progress } from '../cli/progress.ts';
+import { UsageError } from '../errors.ts';
 import { type FeatureNetwork, openFeatureNetwork } from '../eval/feature-network.ts';
 import { loadReferenceImages, parseReference } from '../eval/reference.ts';
 import { checkNetwork, loadReferenceStats, saveReferenceStats } from '../eval/reference-stats.ts';

@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
 import { defineCommand } from 'citty';
 import { intArg, requireArg } from '../cli/args.ts';
-import { UsageError } from '../cli/errors.ts';
 import { commonArgs, emit } from '../cli/output.ts';
+import { UsageError } from '../errors.ts';
 import { finiteOrNull } from '../eval/pixel-metrics.ts';
 import { type QualityMetrics, scoreAgainst } from '../eval/quality.ts';
 import { checkSameSize, readSampleImages } from '../eval/reference.ts';

@@ -1,9 +1,9 @@
 import { join, resolve } from 'node:path';
 import { defineCommand } from 'citty';
 import { writeFileAtomic } from '../artifact/folder.ts';
-import { UsageError } from '../cli/errors.ts';
 import { commonArgs, emit } from '../cli/output.ts';
 import { Progress } from '../cli/progress.ts';
+import { UsageError } from '../errors.ts';
 import { downloadFile } from '../fetch/download.ts';
 import { isPublishedModelName, PUBLISHED_MODELS, publishedModel } from '../fetch/models.ts';
 

@@ -2,9 +2,9 @@ import { readFile, stat } from 'node:fs/promises';
 import { defineCommand } from 'citty';
 import { importCheckpoint, loadFlags } from '../artifact/import.ts';
 import { enumArg, intArg, requireArg } from '../cli/args.ts';
-import { UsageError, UserError } from '../cli/errors.ts';
 import { commonArgs, emit } from '../cli/output.ts';
 import { logger } from '../cli/progress.ts';
+import { UsageError, UserError } from '../errors.ts';
 import { type WinogradTimings, winogradTimingsProblem } from '../onnx/winograd-choice.ts';
 import { checkArtifactName } from '../store/location.ts';
 

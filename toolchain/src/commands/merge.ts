@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
 import { defineCommand } from 'citty';
 import { outputFileArg } from '../cli/args.ts';
-import { UsageError } from '../cli/errors.ts';
 import { commonArgs, emit } from '../cli/output.ts';
+import { UsageError } from '../errors.ts';
 import { readSamples, writeSamples } from '../sampling/files.ts';
 import { mergeSampleSets } from '../sampling/merge.ts';
 import { isS3Uri, objectLocation } from '../store/objects.ts';

@@ -1,4 +1,4 @@
-import { CLIError } from '../cli/errors.ts';
+import { CLIError } from '../errors.ts';
 
 /** EvaluationError: an evaluation input the user can fix (a missing output, mismatched sets, a foreign stats file). */
 export class EvaluationError extends CLIError {

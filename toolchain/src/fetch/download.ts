@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { CLIError } from '../cli/errors.ts';
+import { CLIError } from '../errors.ts';
 
 export interface DownloadProgress {
   receivedBytes: number; // including bytes resumed from an earlier attempt

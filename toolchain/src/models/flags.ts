@@ -3,7 +3,7 @@
  * README (`MODEL_FLAGS="--image_size 32 --learn_sigma True"`). Missing flags take improved-diffusion's defaults
  * (script_util.model_and_diffusion_defaults); every value is validated with an error that names the flag.
  */
-import { CLIError } from '../cli/errors.ts';
+import { CLIError } from '../errors.ts';
 
 export interface UNetFlags {
   imageSize: number;

@@ -4,7 +4,7 @@
  */
 import type { Tensor } from '@qdm/shared';
 import { formatShape } from '@qdm/shared';
-import { CLIError } from '../cli/errors.ts';
+import { CLIError } from '../errors.ts';
 import { checkUNetWeights, type MisshapedWeight, UNetWeightsError } from './unet-weights.ts';
 
 export const FID_WEIGHTS_FILE = 'pt_inception-2015-12-05-6726825d.pth';

@@ -4,7 +4,7 @@
  */
 import type { Tensor } from '@qdm/shared';
 import { formatShape } from '@qdm/shared';
-import { CLIError } from '../cli/errors.ts';
+import { CLIError } from '../errors.ts';
 
 export interface MisshapedWeight {
   name: string;

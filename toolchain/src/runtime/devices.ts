@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CLIError } from '../cli/errors.ts';
+import { CLIError } from '../errors.ts';
 
 export type Device = 'cpu' | 'cuda' | 'webgpu';
 export type DeviceChoice = Device | 'auto';

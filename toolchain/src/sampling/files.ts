@@ -1,6 +1,6 @@
 /** Sample files: evaluator-format .npz (`arr_0` uint8 NHWC, `raw` float32 NCHW, `sample_index`) and PNG grids. */
 import { decodeNpy, decodeNpz, encodeNpz, encodePng, imageGrid, NPZ_SAMPLES_KEY, type Tensor } from '@qdm/shared';
-import { CLIError } from '../cli/errors.ts';
+import { CLIError } from '../errors.ts';
 import { readBytes, writeBytes } from '../store/objects.ts';
 
 export interface SampleSet {

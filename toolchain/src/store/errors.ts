@@ -2,7 +2,7 @@
  * StoreError: one line a user can act on, naming the location or key and the cause. The CLI prints the message
  * without a stack trace (it is a named `...Error` class); the original error stays on `cause` for QDM_DEBUG.
  */
-import { CLIError } from '../cli/errors.ts';
+import { CLIError } from '../errors.ts';
 export class StoreError extends CLIError {
   override name = 'StoreError';
   /** The store location or object key the failure is about (s3://bucket/key or a path). */

@@ -6,7 +6,7 @@
  * first and last layers, but chosen by measurement.
  */
 import type { CalibrationSet } from '../../calibrate/trajectory.ts';
-import { CLIError } from '../../cli/errors.ts';
+import { CLIError } from '../../errors.ts';
 import type { OnnxModel, OnnxTensor } from '../../onnx/ir.ts';
 import { encodeModel } from '../../onnx/model.ts';
 import { createSession, float32Tensor } from '../../runtime/ort.ts';

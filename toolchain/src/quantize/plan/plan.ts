@@ -14,7 +14,7 @@
  * output computed as (w v^T)^T, see attention-layout.ts): `prepareModel(model, plan)` in export.ts applies them,
  * and that is the graph the observers and the exporter work on.
  */
-import { CLIError } from '../../cli/errors.ts';
+import { CLIError } from '../../errors.ts';
 import type { OnnxGraph, OnnxNode } from '../../onnx/ir.ts';
 import { type GraphIndex, indexGraph } from '../graph-index.ts';
 import type { LayerInput } from '../reconstruct/moments.ts';

@@ -17,7 +17,7 @@
  * branch when any of its t does (more exact, never less).
  */
 import type { SpacedDiffusion } from '@qdm/shared';
-import { CLIError } from '../../cli/errors.ts';
+import { CLIError } from '../../errors.ts';
 import type { OnnxGraph, OnnxModel, OnnxNode } from '../../onnx/ir.ts';
 
 export interface WideSteps {
