@@ -35,6 +35,7 @@ import { type QuantizeReport, quantizeModel } from '../quantize/pipeline.ts';
 import { planQuantization, type Scheme } from '../quantize/plan.ts';
 import type { ReconMethod } from '../quantize/reconstruct.ts';
 import { type WideSteps, type WideStepsRecord, wideStepThresholds } from '../quantize/wide-steps.ts';
+import { type RecipeRecord, recipeRecord } from '../recipe.ts';
 import { renderReport } from '../report/report.ts';
 import type { Device } from '../runtime/devices.ts';
 import { type PlacementSummary, placementSummary } from '../runtime/placement.ts';
@@ -45,12 +46,17 @@ import { readCleanImages } from './calibration-data.ts';
 import { writeEdgeGraph } from './edge-graph.ts';
 import { PhaseClock } from './phases.ts';
 import { buildReportData, type VariantBuild } from './report-data.ts';
+import { type ResolvedVariantSpec, resolveBuildOptions } from './resolve-options.ts';
 
+/**
+ * One variant to build. Unset settings here and in BuildOptions take the recipe's defaults (toolchain/src/recipe.ts,
+ * the CLI's): say `recon: 'none'`, `wideSteps: WIDE_STEPS_OFF`, `w8Budget: 0` to build without them.
+ */
 export interface VariantSpec {
   name: string;
   weightBits: 4 | 8;
   activationBits: 8 | 16;
-  /** This variant's weight rounding (default: BuildOptions.recon). */
+  /** This variant's weight rounding (default: BuildOptions.recon, else the recipe's for its widths). */
   recon?: ReconMethod;
   /** Steps of the calibration respacing that run with float activations in the same graph (wide-steps.ts). */
   wideSteps?: WideSteps;
@@ -81,18 +87,16 @@ export interface BuildOptions {
   keepFloat: string[];
   /** The convs reading x_t and writing the output: float or quantized (default: float for full, see plan.ts). */
   imageEnds?: 'float' | 'quantized';
-  observer: ObserverSpec;
-  recon: ReconMethod;
+  /** Unset: the recipe's (lp). */
+  observer?: ObserverSpec;
+  /** Every variant's weight rounding unless its spec says otherwise; unset: the recipe's for each width. */
+  recon?: ReconMethod;
   /**
    * Mixed-precision W4A8: the share of the weights kept at 8 bits in 4-bit variants, the layers chosen by output
-   * sensitivity (mixed-precision.ts); 0 or unset = every layer at 4 bits. The CLI's default is DEFAULT_W8_BUDGET;
-   * library callers (benches) opt in, so a build they time does not gain a sensitivity phase silently.
+   * sensitivity (mixed-precision.ts); 0 = every layer at 4 bits; unset: the recipe's default (DEFAULT_W8_BUDGET).
    */
   w8Budget?: number;
-  /**
-   * PTQD noise correction fit per calibration step and stored in the manifest. Default 'none': on mnist32 it
-   * measured no gain (W8A8 -0.6 dB, W4A8 +0.2 dB same-seed PSNR; bench/fidelity-mnist32.ts).
-   */
+  /** PTQD noise correction fit per calibration step and stored in the manifest; unset: the recipe's ('none'). */
   noiseCorrection?: 'ptqd' | 'none';
   calibration: CalibrationOptions;
   /** Same-seed sample grids for the report and the PSNR in the manifest (0 = skip). */
@@ -116,6 +120,8 @@ export interface BuildResult {
     ratio: number;
     integerNodes: Record<string, number>;
     psnrDb: number | null;
+    /** The recipe the variant was built with (recipe.ts), as the manifest records it. */
+    recipe: RecipeRecord;
     /** Seconds of each stage of the quantize phase (statistics = observe, reconstruction = weights, ...). */
     stageSeconds: Record<string, number>;
   }[];
@@ -148,11 +154,8 @@ export function phaseDevice(phase: string, device: Device): Device | 'mixed' {
 
 export const VARIANT_FILE = (name: string) => `model.${name}.onnx`;
 
-/**
- * NOTE: measured on mnist32 (bench/fidelity-mnist32.ts, W4A8 + GPTQ, 64 seeds, DDIM 50): 0 -> 30.5 dB same-seed
- * PSNR at 0.173x the fp32 bytes, 0.15 -> 39.1 dB at 0.192x (the 0.2x size target leaves room for about 0.2).
- */
-export const DEFAULT_W8_BUDGET = 0.15;
+/** The recipe's default budget for 4-bit variants (recipe.ts says why). */
+export { DEFAULT_W8_BUDGET } from '../recipe.ts';
 
 /** The --w8-budget every 4-bit variant gets; checked against the plan before any calibration work. */
 function checkW8Budget(options: BuildOptions, fp32: Uint8Array): void {
@@ -378,7 +381,8 @@ export function meanFinite(values: number[]): number | null {
   return finite.length ? finite.reduce((a, b) => a + b, 0) / finite.length : null;
 }
 
-export async function buildArtifact(options: BuildOptions): Promise<BuildResult> {
+export async function buildArtifact(partial: BuildOptions): Promise<BuildResult> {
+  const options = resolveBuildOptions(partial);
   const clock = new PhaseClock();
   const staging = await stagingFolder(options);
   let built = false;
@@ -427,7 +431,7 @@ export async function buildArtifact(options: BuildOptions): Promise<BuildResult>
           imageEnds: options.imageEnds,
           w8Layers: precision?.w8.map((l) => l.node),
           observer: options.observer,
-          recon: spec.recon ?? options.recon,
+          recon: spec.recipe.recon,
           wideSteps: wideSteps.get(spec.name),
           threads: options.threads,
           device: options.device,
@@ -530,6 +534,7 @@ export async function buildArtifact(options: BuildOptions): Promise<BuildResult>
         ratio: b.bytes / fp32.length,
         integerNodes: b.report.integerNodes,
         psnrDb: b.psnr ? meanFinite(b.psnr) : null,
+        recipe: recipeRecord(b.spec.recipe),
         stageSeconds: b.report.seconds,
       })),
       phases: clock.phases.map((p) => ({ ...p, device: phaseDevice(p.name, options.device ?? 'cpu') })),
@@ -545,7 +550,7 @@ export async function buildArtifact(options: BuildOptions): Promise<BuildResult>
 }
 
 function variantEntry(
-  spec: VariantSpec,
+  spec: ResolvedVariantSpec,
   file: string,
   bytes: Uint8Array,
   report: QuantizeReport,
@@ -565,8 +570,9 @@ function variantEntry(
       activationBits: report.activationBits,
       softmaxBits: report.softmaxBits,
       imageEnds: report.imageEnds,
-      recon: spec.recon ?? options.recon,
-      noiseCorrection: options.noiseCorrection ?? 'none',
+      recon: spec.recipe.recon,
+      noiseCorrection: spec.recipe.noiseCorrection,
+      recipe: recipeRecord(spec.recipe),
       ...(mixed
         ? {
             w8Budget: mixed.budget,

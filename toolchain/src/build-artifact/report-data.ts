@@ -6,11 +6,12 @@ import type { BuildReport, SampleGrid } from '../report/types.ts';
 import type { Device } from '../runtime/devices.ts';
 import { placementSummary } from '../runtime/placement.ts';
 import type { SampleResult } from '../sampling/run.ts';
-import { type BuildOptions, CPU_ONLY_WORK, phaseDevice, type VariantSpec } from './build.ts';
+import { CPU_ONLY_WORK, phaseDevice } from './build.ts';
 import type { PhaseRecord } from './phases.ts';
+import type { ResolvedBuildOptions, ResolvedVariantSpec } from './resolve-options.ts';
 
 export interface VariantBuild {
-  spec: VariantSpec;
+  spec: ResolvedVariantSpec;
   file: string;
   bytes: number;
   report: QuantizeReport;
@@ -35,7 +36,7 @@ export function buildReportData(input: {
   fp32Samples?: SampleResult;
   builds: VariantBuild[];
   calibration: CalibrationSet;
-  options: BuildOptions;
+  options: ResolvedBuildOptions;
   phases: PhaseRecord[];
 }): BuildReport {
   const { manifest, builds, options } = input;
@@ -65,7 +66,7 @@ export function buildReportData(input: {
         scheme: b.report.scheme,
         weightBits: b.report.weightBits,
         activationBits: b.report.activationBits,
-        recon: options.recon,
+        recon: b.spec.recipe.recon,
         integerNodes: b.report.integerNodes,
       })),
     ],
