@@ -35,6 +35,7 @@ import {
   type Denoiser,
   ddimSample,
   type NoiseCorrection,
+  pixelDiff,
   toUint8NHWC,
 } from '@qdm/shared';
 import * as ort from 'onnxruntime-node';
@@ -385,14 +386,10 @@ function groupDenoiser(sessions: ort.InferenceSession[], groups: Group[]): Denoi
 }
 
 // --- evaluation ----------------------------------------------------------------------------------------------------
+/** The first n images of each set: the manifest's same-seed PSNR (@qdm/shared pixel-metrics.ts). */
 function psnr(a: Uint8Array, b: Uint8Array, n: number) {
-  const values: number[] = [];
-  for (let s = 0; s < n; s++) {
-    let e = 0;
-    for (let j = s * SIZE; j < (s + 1) * SIZE; j++) e += (a[j] - b[j]) ** 2;
-    values.push(e === 0 ? 100 : 10 * Math.log10((255 * 255 * SIZE) / e)); // NOTE: identical counts 100 dB
-  }
-  return { meanDb: round(values.reduce((x, y) => x + y, 0) / n), minDb: round(Math.min(...values)) };
+  const d = pixelDiff(a.subarray(0, n * SIZE), b.subarray(0, n * SIZE), n);
+  return { meanDb: round(d.psnrMean), minDb: round(d.psnrMin) };
 }
 
 const network =

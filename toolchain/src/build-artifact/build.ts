@@ -7,7 +7,15 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { type Manifest, manifestFiles, type NoiseCorrection, numel, type VariantEntry } from '@qdm/shared';
+import {
+  type Manifest,
+  manifestFiles,
+  meanPsnr,
+  type NoiseCorrection,
+  numel,
+  pixelDiff,
+  type VariantEntry,
+} from '@qdm/shared';
 import {
   ArtifactError,
   readArtifactManifest,
@@ -365,22 +373,6 @@ async function sampleGrid(
   }
 }
 
-/** Per-image PSNR (dB) of uint8 images against the fp32 images of the same seeds. */
-export function samePsnr(reference: Uint8Array, test: Uint8Array, n: number): number[] {
-  const size = reference.length / n;
-  return Array.from({ length: n }, (_, s) => {
-    let se = 0;
-    for (let i = s * size; i < (s + 1) * size; i++) se += (reference[i] - test[i]) ** 2;
-    const mse = se / size;
-    return mse === 0 ? Number.POSITIVE_INFINITY : 10 * Math.log10((255 * 255) / mse);
-  });
-}
-
-export function meanFinite(values: number[]): number | null {
-  const finite = values.map((v) => (Number.isFinite(v) ? v : 100)); // identical images count as 100 dB
-  return finite.length ? finite.reduce((a, b) => a + b, 0) / finite.length : null;
-}
-
 export async function buildArtifact(partial: BuildOptions): Promise<BuildResult> {
   const options = resolveBuildOptions(partial);
   const clock = new PhaseClock();
@@ -456,7 +448,9 @@ export async function buildArtifact(partial: BuildOptions): Promise<BuildResult>
             )
           : undefined;
       const psnr =
-        samples && fp32Samples ? samePsnr(fp32Samples.images, samples.images, options.reportSamples) : undefined;
+        samples && fp32Samples
+          ? pixelDiff(fp32Samples.images, samples.images, options.reportSamples).psnrPerImage
+          : undefined;
       builds.push({
         spec,
         file,
@@ -483,7 +477,7 @@ export async function buildArtifact(partial: BuildOptions): Promise<BuildResult>
       options.log(
         `${spec.name}: ${(result.bytes.length / 1e6).toFixed(2)} MB (${(result.report.bytes.ratio * 100).toFixed(0)}% of fp32), ` +
           `${result.report.fusion.integerTotal} integer nodes` +
-          (psnr ? `, same-seed PSNR ${meanFinite(psnr)?.toFixed(2)} dB over ${psnr.length} seeds` : ''),
+          (psnr ? `, same-seed PSNR ${meanPsnr(psnr)?.toFixed(2)} dB over ${psnr.length} seeds` : ''),
       );
     }
 
@@ -533,7 +527,7 @@ export async function buildArtifact(partial: BuildOptions): Promise<BuildResult>
         bytes: b.bytes,
         ratio: b.bytes / fp32.length,
         integerNodes: b.report.integerNodes,
-        psnrDb: b.psnr ? meanFinite(b.psnr) : null,
+        psnrDb: b.psnr ? meanPsnr(b.psnr) : null,
         recipe: recipeRecord(b.spec.recipe),
         stageSeconds: b.report.seconds,
       })),
@@ -596,7 +590,7 @@ function variantEntry(
     },
     metrics: {
       sizeRatioVsFp32: report.bytes.ratio,
-      ...(psnr ? { samePsnrDb: meanFinite(psnr), samePsnrSeeds: psnr.length, samePsnrSteps: options.reportSteps } : {}),
+      ...(psnr ? { samePsnrDb: meanPsnr(psnr), samePsnrSeeds: psnr.length, samePsnrSteps: options.reportSteps } : {}),
       meanEpsilonSqnrDb: mean(report.epsilonSqnrByStep.filter((v): v is number => v !== null)),
     },
   };
