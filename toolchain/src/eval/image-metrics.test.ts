@@ -34,7 +34,7 @@ describe.each(['rgb', 'gray'])('%s pairs', (kind) => {
     expect(got.maxAbs).toBe(ref.max_abs);
     // The reference writes an identical image's (infinite) PSNR as null.
     const expected = (ref.psnr as (number | null)[]).map((p) => p ?? PSNR_CAP_DB);
-    got.psnrPerImage.forEach((p, i) => expect(p).toBeCloseTo(expected[i], 10));
+    for (const [i, p] of got.psnrPerImage.entries()) expect(p).toBeCloseTo(expected[i], 10);
     expect(got.identical).toBe(ref.psnr.filter((p: number | null) => p === null).length);
     expect(got.psnrMean).toBeCloseTo(expected.reduce((s, p) => s + p, 0) / expected.length, 10);
     expect(got.psnrMin).toBe(Math.min(...got.psnrPerImage));
