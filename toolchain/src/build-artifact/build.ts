@@ -456,6 +456,7 @@ export async function buildArtifact(partial: BuildOptions): Promise<BuildResult>
         file,
         bytes: result.bytes.length,
         report: result.report,
+        plan: result.plan,
         samples,
         psnr,
       });

@@ -2,11 +2,13 @@
 import { encodePng, imageGrid, type Manifest } from '@qdm/shared';
 import type { CalibrationSet } from '../calibrate/trajectory.ts';
 import type { QuantizeReport } from '../quantize/pipeline.ts';
+import type { QuantPlan } from '../quantize/plan.ts';
 import type { BuildReport, SampleGrid } from '../report/types.ts';
 import type { Device } from '../runtime/devices.ts';
 import { placementSummary } from '../runtime/placement.ts';
 import type { SampleResult } from '../sampling/run.ts';
 import { CPU_ONLY_WORK, phaseDevice } from './build.ts';
+import { layerActivationSqnr } from './layer-sqnr.ts';
 import type { PhaseRecord } from './phases.ts';
 import type { ResolvedBuildOptions, ResolvedVariantSpec } from './resolve-options.ts';
 
@@ -15,6 +17,8 @@ export interface VariantBuild {
   file: string;
   bytes: number;
   report: QuantizeReport;
+  /** The plan the variant was quantized with: which activation quantizer belongs to which layer. */
+  plan: Pick<QuantPlan, 'weights' | 'scheme'>;
   samples?: SampleResult;
   psnr?: number[];
 }
@@ -79,16 +83,18 @@ export function buildReportData(input: {
       observer: options.observer.kind,
       stepHistogram: histogram,
     },
-    layers: builds.flatMap((b) =>
-      b.report.layers.map((l) => ({
+    layers: builds.flatMap((b) => {
+      const activation = layerActivationSqnr(b.plan, b.report.activations);
+      return b.report.layers.map((l) => ({
         variant: b.spec.name,
         name: l.node,
         kind: l.kind,
         weightSqnrDb: finite(l.weightSqnrDb),
+        activationSqnrDb: activation.get(l.node)?.db,
         reconBefore: l.errorNearest,
         reconAfter: l.error,
-      })),
-    ),
+      }));
+    }),
     activationRanges: first
       ? Object.entries(first.rangesByStep).map(([site, r]) => {
           const steps: number[] = [];
