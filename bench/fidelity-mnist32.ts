@@ -22,7 +22,8 @@
  *     [--variants w8,w8+ptqd,...] [--threads 2] [--latency-runs 60] [--out bench/results/fidelity-mnist32.json]
  *
  * A variant name is its bits then "+"-joined techniques: `w8`, `w8+ptqd`, `w4+gptq+mp0.15+ptqd`, `w8+g4`,
- * `w8+early32:2+late32:4`, `w8+g2+late16:3`, `w8+ship+early32:1+late32:4`.
+ * `w8+early32:2+late32:4`, `w8+g2+late16:3`, `w8+ship+early32:1+late32:4`; `recipe` stands for the techniques of
+ * the recipe `build-artifact` ships for those bits (toolchain/src/recipe.ts): `w8+recipe`, `w4+recipe`.
  * Prints one JSON object; writes --out only for the default arguments unless --out is given.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -64,6 +65,7 @@ import { reconstructWeights } from '../toolchain/src/quantize/reconstruct.ts';
 import { SqnrAccumulator } from '../toolchain/src/quantize/sqnr.ts';
 import { roundWeightsNearest, weightMatrix } from '../toolchain/src/quantize/weights.ts';
 import { wideStepThresholds, withWideSteps } from '../toolchain/src/quantize/wide-steps.ts';
+import { resolveRecipe } from '../toolchain/src/recipe.ts';
 import { createSession, sessionDenoiser } from '../toolchain/src/runtime/ort.ts';
 import { median } from './lib.ts';
 import { machineInfo } from './machine.ts';
@@ -127,6 +129,18 @@ interface Spec {
   /** Wide steps as build-artifact ships them: one graph, an If on t (float-activation wide steps only). */
   ship: boolean;
 }
+/** The shipped recipe of W<bits>A8 as this bench's techniques (the defaults `toolchain build-artifact` resolves). */
+function recipeTechniques(bits: 4 | 8): string[] {
+  const r = resolveRecipe({ weightBits: bits, activationBits: 8, scheme: 'full' });
+  if (r.recon === 'adaround') throw new Error('the recipe reconstructs with adaround, which this bench does not run');
+  return [
+    ...(r.recon === 'gptq' ? ['gptq'] : []),
+    ...(r.w8Budget > 0 ? [`mp${r.w8Budget}`] : []),
+    ...(r.noiseCorrection === 'ptqd' ? ['ptqd'] : []),
+    ...(r.wideSteps ? ['ship', `early32:${r.wideSteps.first}`, `late32:${r.wideSteps.last}`] : []),
+  ];
+}
+
 function parseSpec(name: string): Spec {
   const [bits, ...techniques] = name.split('+');
   if (bits !== 'w8' && bits !== 'w4') throw new Error(`variant ${name}: starts with w8 or w4`);
@@ -143,7 +157,7 @@ function parseSpec(name: string): Spec {
     earlyBits: 16,
     ship: false,
   };
-  for (const t of techniques) {
+  for (const t of techniques.flatMap((t) => (t === 'recipe' ? recipeTechniques(spec.bits) : [t]))) {
     if (t === 'gptq') spec.gptq = true;
     else if (t === 'ptqd') spec.ptqd = true;
     else if (t === 'ship') spec.ship = true;

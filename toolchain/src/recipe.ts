@@ -9,6 +9,7 @@
  * bench/results/fidelity-mnist32.json (mixed precision, PTQD), bench/results/fidelity-mnist32-shipped.json and
  * fidelity-mnist32-w4-wide.json (wide steps); the README's tables quote them.
  */
+import type { RecipeSettings } from '@qdm/shared';
 import type { ObserverSpec } from './quantize/observers.ts';
 import { SCHEMES, type Scheme } from './quantize/plan.ts';
 import { RECON_METHODS, type ReconMethod } from './quantize/reconstruct.ts';
@@ -205,7 +206,7 @@ export function resolveRecipes(
 }
 
 /** The recipe as the manifest records it (`quantization.recipe`): plain JSON, wide steps off as "off". */
-export function recipeRecord(recipe: Recipe) {
+export function recipeRecord(recipe: Recipe): RecipeRecord {
   return {
     scheme: recipe.scheme,
     weightBits: recipe.weightBits,
@@ -221,4 +222,4 @@ export function recipeRecord(recipe: Recipe) {
   };
 }
 
-export type RecipeRecord = ReturnType<typeof recipeRecord>;
+export type RecipeRecord = RecipeSettings;
