@@ -113,7 +113,7 @@ describe('toolchain table', () => {
     expect(lines[0]).toMatch(
       /^\| variant \| method \| calibration \| IS \| FID \| sFID \| precision \| recall \| PSNR/,
     );
-    expect(lines[4]).toMatch(/^\| copy&lt;b&gt;"&amp;\\\| \| full W8A8 gptq \| uniform \|.* ∞ \|$/);
+    expect(lines[4]).toMatch(/^\| copy&lt;b&gt;"&amp;\\\| \| full W8A8 gptq \| uniform \|.* 100\.00 \|$/);
     expect(JSON.parse(readFileSync(join(out, 'table.json'), 'utf8')).rows).toEqual(table.rows);
     const html = readFileSync(join(out, 'table.html'), 'utf8');
     expect(html).toContain('copy&lt;b&gt;&quot;&amp;|');
