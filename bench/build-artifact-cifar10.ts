@@ -6,9 +6,13 @@
  * the trajectories ran at onnxruntime's fp32 speed: their time against the same number of batched forwards timed
  * alone with the same session settings.
  * Target: the work after the trajectories <= 5 minutes on this 2-core machine.
+ * The variant is built with the recipe `toolchain build-artifact` ships for its widths (`resolveRecipe` of @qdm/toolchain:
+ * for W4A8 gptq and the default --w8-budget, so a sensitivity phase); --recon, --w8-budget and --wide-steps
+ * override it as the CLI's flags do (`--w8-budget 0` is the build without mixed precision). The JSON records the
+ * resolved recipe.
  *
  *   node bench/build-artifact-cifar10.ts [--trajectories 64] [--calib-steps ddim50] [--calib-samples 256]
- *     [--wbits 4] [--recon gptq] [--report-samples 0] [--keep DIR]
+ *     [--wbits 4] [--recon auto] [--w8-budget B] [--wide-steps F,L|off] [--report-samples 0] [--keep DIR]
  *
  * Prints one JSON object; also writes bench/results/build-artifact-cifar10.json.
  */
@@ -19,7 +23,7 @@ import { parseArgs } from 'node:util';
 import { encodeNpz, spaceTimesteps, type Tensor } from '@qdm/shared';
 import { buildArtifact, createSession, float32Tensor } from '@qdm/toolchain';
 import { parseFlags, unetLayout, unetWeightShapes } from '@qdm/toolchain/models';
-import type { ReconMethod } from '@qdm/toolchain/quantize';
+import { parseWideSteps, type ReconMethod } from '@qdm/toolchain/quantize';
 import { median, provenance, randomWeights, writeResult } from './lib.ts';
 import { machineInfo } from './machine.ts';
 
@@ -33,7 +37,9 @@ const { values: args } = parseArgs({
     'calib-samples': { type: 'string', default: '256' },
     'calib-batch': { type: 'string', default: '16' },
     wbits: { type: 'string', default: '4' },
-    recon: { type: 'string', default: 'gptq' },
+    recon: { type: 'string', default: 'auto' },
+    'w8-budget': { type: 'string' },
+    'wide-steps': { type: 'string' },
     'report-samples': { type: 'string', default: '0' },
     keep: { type: 'string' },
   },
@@ -63,11 +69,19 @@ try {
     flags,
     name: 'cifar10-random',
     out: join(work, 'cifar10-random'),
-    variants: [{ name: `w${weightBits}a8`, weightBits, activationBits: 8 }],
+    variants: [
+      {
+        name: `w${weightBits}a8`,
+        weightBits,
+        activationBits: 8,
+        ...(args['wide-steps'] ? { wideSteps: parseWideSteps(args['wide-steps']) } : {}),
+      },
+    ],
     scheme: 'full',
     keepFloat: [],
-    observer: { kind: 'lp' },
-    recon: args.recon as ReconMethod,
+    // Unset settings take the recipe's defaults for the widths, as on the command line.
+    recon: args.recon === 'auto' ? undefined : (args.recon as ReconMethod),
+    w8Budget: args['w8-budget'] === undefined ? undefined : Number(args['w8-budget']),
     calibration: {
       policy: { kind: 'uniform' },
       samples: Number(args['calib-samples']),
@@ -126,7 +140,7 @@ try {
     calibSamples: Number(args['calib-samples']),
     calibBatch: batch,
     variant: result.variants[0],
-    recon: args.recon,
+    recipe: result.variants[0].recipe,
     phases: result.phases.map((p) => ({ ...p, seconds: Number(p.seconds.toFixed(2)) })),
     trajectorySpeed: {
       seconds: trajectoryPhase?.seconds,

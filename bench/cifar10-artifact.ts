@@ -1,7 +1,8 @@
 /**
  * The CIFAR-10-configuration artifact the edge benches measure: improved-diffusion's CIFAR-10 U-Net (52.5M
- * parameters) with seeded random weights, built by `buildArtifact` itself (fp32 + int8 full W8A8, round to nearest,
- * 4 ddim50 calibration trajectories: what matters here is size, not quality), with its ORT-format edge graphs and
+ * parameters) with seeded random weights, built by `buildArtifact` itself (fp32 + int8 full W8A8 with the recipe
+ * the CLI ships, `resolveRecipe` of @qdm/toolchain; 4 ddim50 calibration trajectories: what matters here is size, not
+ * quality), with its ORT-format edge graphs and
  * their measured edge heap. Built once into `artifacts/cifar10-random/` (git-ignored) and reused.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,7 +11,6 @@ import { join, resolve } from 'node:path';
 import { encodeNpz, MANIFEST_FILE, type Tensor } from '@qdm/shared';
 import { buildArtifact } from '@qdm/toolchain';
 import { parseFlags, unetLayout, unetWeightShapes } from '@qdm/toolchain/models';
-import { DEFAULT_WIDE_STEPS } from '@qdm/toolchain/quantize';
 import { randomWeights } from './lib.ts';
 
 export const CIFAR10_FLAGS =
@@ -41,11 +41,9 @@ export async function cifar10Artifact(rebuild = false): Promise<{ root: string; 
       flags,
       name: CIFAR10_ARTIFACT,
       out: dir,
-      variants: [{ name: 'int8', weightBits: 8, activationBits: 8, wideSteps: DEFAULT_WIDE_STEPS }],
+      variants: [{ name: 'int8', weightBits: 8, activationBits: 8 }], // the recipe's defaults (wide steps on)
       scheme: 'full',
       keepFloat: [],
-      observer: { kind: 'lp' },
-      recon: 'none',
       calibration: {
         policy: { kind: 'uniform' },
         samples: 128,

@@ -22,7 +22,8 @@
  *     [--variants w8,w8+ptqd,...] [--threads 2] [--latency-runs 60] [--out bench/results/fidelity-mnist32.json]
  *
  * A variant name is its bits then "+"-joined techniques: `w8`, `w8+ptqd`, `w4+gptq+mp0.15+ptqd`, `w8+g4`,
- * `w8+early32:2+late32:4`, `w8+g2+late16:3`, `w8+ship+early32:1+late32:4`.
+ * `w8+early32:2+late32:4`, `w8+g2+late16:3`, `w8+ship+early32:1+late32:4`; `recipe` stands for the techniques of
+ * the recipe `build-artifact` ships for those bits (`resolveRecipe` of @qdm/toolchain): `w8+recipe`, `w4+recipe`.
  * Prints one JSON object; writes --out only for the default arguments unless --out is given.
  */
 import { readFileSync } from 'node:fs';
@@ -35,6 +36,7 @@ import {
   type Denoiser,
   ddimSample,
   type NoiseCorrection,
+  pixelDiff,
   toUint8NHWC,
 } from '@qdm/shared';
 import {
@@ -45,6 +47,7 @@ import {
   frechetDistance,
   openFeatureNetwork,
   readCheckpoint,
+  resolveRecipe,
   sessionDenoiser,
 } from '@qdm/toolchain';
 import { buildUNet, parseFlags } from '@qdm/toolchain/models';
@@ -135,6 +138,18 @@ interface Spec {
   /** Wide steps as build-artifact ships them: one graph, an If on t (float-activation wide steps only). */
   ship: boolean;
 }
+/** The shipped recipe of W<bits>A8 as this bench's techniques (the defaults `toolchain build-artifact` resolves). */
+function recipeTechniques(bits: 4 | 8): string[] {
+  const r = resolveRecipe({ weightBits: bits, activationBits: 8, scheme: 'full' });
+  if (r.recon === 'adaround') throw new Error('the recipe reconstructs with adaround, which this bench does not run');
+  return [
+    ...(r.recon === 'gptq' ? ['gptq'] : []),
+    ...(r.w8Budget > 0 ? [`mp${r.w8Budget}`] : []),
+    ...(r.noiseCorrection === 'ptqd' ? ['ptqd'] : []),
+    ...(r.wideSteps ? ['ship', `early32:${r.wideSteps.first}`, `late32:${r.wideSteps.last}`] : []),
+  ];
+}
+
 function parseSpec(name: string): Spec {
   const [bits, ...techniques] = name.split('+');
   if (bits !== 'w8' && bits !== 'w4') throw new Error(`variant ${name}: starts with w8 or w4`);
@@ -151,7 +166,7 @@ function parseSpec(name: string): Spec {
     earlyBits: 16,
     ship: false,
   };
-  for (const t of techniques) {
+  for (const t of techniques.flatMap((t) => (t === 'recipe' ? recipeTechniques(spec.bits) : [t]))) {
     if (t === 'gptq') spec.gptq = true;
     else if (t === 'ptqd') spec.ptqd = true;
     else if (t === 'ship') spec.ship = true;
@@ -394,14 +409,10 @@ function groupDenoiser(sessions: ort.InferenceSession[], groups: Group[]): Denoi
 }
 
 // --- evaluation ----------------------------------------------------------------------------------------------------
+/** The first n images of each set: the manifest's same-seed PSNR (@qdm/shared pixel-metrics.ts). */
 function psnr(a: Uint8Array, b: Uint8Array, n: number) {
-  const values: number[] = [];
-  for (let s = 0; s < n; s++) {
-    let e = 0;
-    for (let j = s * SIZE; j < (s + 1) * SIZE; j++) e += (a[j] - b[j]) ** 2;
-    values.push(e === 0 ? 100 : 10 * Math.log10((255 * 255 * SIZE) / e)); // NOTE: identical counts 100 dB
-  }
-  return { meanDb: round(values.reduce((x, y) => x + y, 0) / n), minDb: round(Math.min(...values)) };
+  const d = pixelDiff(a.subarray(0, n * SIZE), b.subarray(0, n * SIZE), n);
+  return { meanDb: round(d.psnrMean), minDb: round(d.psnrMin) };
 }
 
 const network =

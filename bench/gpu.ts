@@ -113,11 +113,9 @@ async function buildPhases(dir: string, device: Device) {
   const result = await buildArtifact({
     artifact: dir,
     out: mkdtempSync(join(tmpdir(), `qdm-bench-gpu-build-${device}-`)),
-    variants: [{ name: 'int8', weightBits: 8, activationBits: 8 }],
+    variants: [{ name: 'int8', weightBits: 8, activationBits: 8 }], // the recipe the CLI ships for W8A8
     scheme: 'full',
     keepFloat: [],
-    observer: { kind: 'lp' },
-    recon: 'none',
     calibration: {
       policy: { kind: 'uniform' },
       samples: Number(args['build-samples']),
@@ -137,6 +135,7 @@ async function buildPhases(dir: string, device: Device) {
   return {
     phases: result.phases.map((p) => ({ name: p.name, device: p.device, seconds: Number(p.seconds.toFixed(2)) })),
     stageSeconds: result.variants[0]?.stageSeconds,
+    recipe: result.variants[0]?.recipe,
     cpuOnly: result.cpuOnly,
   };
 }

@@ -15,7 +15,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createDiffusion, type Denoiser, ddimSample, toUint8NHWC } from '@qdm/shared';
+import { createDiffusion, type Denoiser, ddimSample, meanPsnr, PSNR_CAP_DB, pixelDiff, toUint8NHWC } from '@qdm/shared';
 import {
   type CalibrationSet,
   collectCalibration,
@@ -204,19 +204,14 @@ for (const [k, v] of variants.entries()) {
       eta: 0,
     });
     const images = toUint8NHWC(x0, n, ...SHAPE);
-    const size = channels * pixels;
-    for (let b = 0; b < n; b++) {
-      let se = 0;
-      for (let i = b * size; i < (b + 1) * size; i++) se += (images[i] - fpImages[chunk][i]) ** 2;
-      values.push(se === 0 ? Number.POSITIVE_INFINITY : 10 * Math.log10((255 * 255) / (se / size)));
-    }
+    values.push(...pixelDiff(fpImages[chunk], images, n).psnrPerImage);
   }
-  const finite = values.map((p) => Math.min(p, 100)); // identical images count as 100 dB
+  // The manifest's same-seed PSNR (@qdm/shared pixel-metrics.ts: an identical image is PSNR_CAP_DB).
   psnr.push({
     variant: v.name,
-    meanDb: round(finite.reduce((a, b) => a + b) / finite.length),
+    meanDb: round(meanPsnr(values)!),
     minDb: round(Math.min(...values)),
-    identicalImages: values.filter((p) => p === Number.POSITIVE_INFINITY).length,
+    identicalImages: values.filter((p) => p === PSNR_CAP_DB).length,
   });
   log(`${v.name}: PSNR mean ${psnr.at(-1)!.meanDb} dB`);
 }

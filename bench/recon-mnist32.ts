@@ -14,7 +14,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createDiffusion, ddimSample, parseSteps, toUint8NHWC } from '@qdm/shared';
+import { createDiffusion, ddimSample, parseSteps, pixelDiff, toUint8NHWC } from '@qdm/shared';
 import { collectCalibration, createSession, readCheckpoint, sessionDenoiser } from '@qdm/toolchain';
 import { buildUNet, parseFlags } from '@qdm/toolchain/models';
 import { encodeModel, type OnnxModel } from '@qdm/toolchain/onnx';
@@ -81,17 +81,10 @@ async function images(model: OnnxModel): Promise<Uint8Array> {
   }
 }
 
+/** The manifest's same-seed PSNR (mean of the images') and the pooled one (@qdm/shared pixel-metrics.ts). */
 function psnr(a: Uint8Array, b: Uint8Array): { mean: number; pooled: number } {
-  const size = a.length / seeds;
-  let total = 0;
-  let sum = 0;
-  for (let i = 0; i < seeds; i++) {
-    let e = 0;
-    for (let j = i * size; j < (i + 1) * size; j++) e += (a[j] - b[j]) ** 2;
-    total += e;
-    sum += e === 0 ? 100 : 10 * Math.log10((255 * 255 * size) / e); // NOTE: an identical image counts 100 dB
-  }
-  return { mean: sum / seeds, pooled: 10 * Math.log10((255 * 255 * a.length) / total) };
+  const d = pixelDiff(a, b, seeds);
+  return { mean: d.psnrMean, pooled: d.psnrPooled };
 }
 
 const clock = performance.now();

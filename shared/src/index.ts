@@ -8,6 +8,7 @@ export * from './noise.ts';
 export * from './noise-correction.ts';
 export * from './npy.ts';
 export * from './npz.ts';
+export * from './pixel-metrics.ts';
 export * from './png.ts';
 export * from './respace.ts';
 export * from './sample-loop.ts';

@@ -55,7 +55,28 @@ export interface QuantizationSettings {
     tBelow: number | null;
     activations: 'float';
   };
+  /** The recipe the variant was built with (toolchain/src/recipe.ts), for people and tables. */
+  recipe?: RecipeSettings;
   [extra: string]: unknown;
+}
+
+/**
+ * Every setting of a build recipe as resolved; `defaults` names the settings the builder did not give, each with
+ * why its default is what it is.
+ */
+export interface RecipeSettings {
+  scheme: string;
+  weightBits: number;
+  activationBits: number;
+  recon: string;
+  /** Share of the weights a 4-bit variant keeps at 8 bits; 0 = off. */
+  w8Budget: number;
+  wideSteps: { first: number; last: number } | 'off';
+  noiseCorrection: string;
+  imageEnds: string;
+  softmaxBits: number;
+  observer: { kind: string; [option: string]: unknown };
+  defaults: Record<string, string>;
 }
 
 /**

@@ -48,7 +48,6 @@ export {
   type BuildResult,
   buildArtifact,
   type CalibrationOptions,
-  DEFAULT_W8_BUDGET,
   VARIANT_FILE,
   type VariantSpec,
   variantName,
@@ -72,6 +71,24 @@ export {
   type Scheme,
   type WideSteps,
 } from './quantize/index.ts';
+/**
+ * The recipe: every default of a variant (reconstruction, mixed-precision budget, wide steps, noise correction,
+ * image ends, softmax bits, observer) resolved in one place from (wbits, abits, scheme) and explicit overrides,
+ * with the reason for each; `buildArtifact` and the CLI both call it.
+ */
+export {
+  DEFAULT_W8_BUDGET,
+  type Recipe,
+  RecipeError,
+  type RecipeOverrides,
+  type RecipeRecord,
+  type RecipeRequest,
+  recipeDefaults,
+  recipeRecord,
+  resolveRecipe,
+  resolveRecipes,
+  WIDE_STEPS_OFF,
+} from './recipe.ts';
 
 // ---- artifacts on disk ----
 

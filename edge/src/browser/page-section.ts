@@ -39,7 +39,7 @@ $('run-browser').addEventListener('click', async () => {
       '\\nseed ' + r.seed + ', steps ' + r.steps + ' (' + r.respacing + '), step ' + median(r.stepMs).toFixed(1) + ' ms (median)' +
       '\\nsha256 ' + r.sha256.slice(0, 12) + ' checked';
     $('server-caption').textContent = 'server, seed ' + r.seed + '\\nPSNR browser vs server ' +
-      (Number.isFinite(r.psnrDb) ? r.psnrDb.toFixed(1) + ' dB' : 'identical') + ', max |diff| ' + r.maxAbs.toExponential(2);
+      r.psnrDb.toFixed(1) + ' dB' + (r.identical ? ' (identical)' : '') + ', max |diff| ' + r.maxAbs.toExponential(2);
     Object.assign(status.dataset, { backend: r.backend, fallback: r.fallback ?? '', software: r.software ?? '', psnr: String(r.psnrDb), maxAbs: String(r.maxAbs), done: 'true' });
     show('done on ' + r.backend + (r.fallback ? ': WebGPU unavailable (' + r.fallback + '), fell back to wasm' : '') +
       (r.software ? ': WebGPU runs on ' + r.software + ', which computes on the CPU; try fewer steps (e.g. ddim10)' : ''));

@@ -6,7 +6,7 @@
  * noise are @qdm/shared's, as on the server. The server's samples of the same seed come back as npy for the
  * side-by-side PSNR.
  */
-import { ddimSample, decodeNpy, toUint8NHWC } from '@qdm/shared';
+import { ddimSample, decodeNpy, pixelDiff, toUint8NHWC } from '@qdm/shared';
 import type { EdgeConfig } from '../config.ts';
 import { planSample } from '../engine/plan.ts';
 import { HttpError } from '../errors.ts';
@@ -81,7 +81,10 @@ export interface BrowserResult {
   steps: number;
   respacing: string;
   stepMs: number[];
+  /** Same-seed PSNR of the uint8 images (@qdm/shared pixel-metrics.ts: identical images are PSNR_CAP_DB). */
   psnrDb: number;
+  /** Every image identical to the server's. */
+  identical: boolean;
   maxAbs: number;
   browserPng: Uint8Array;
   serverPng: Uint8Array;
@@ -164,12 +167,8 @@ async function adapterInfo(adapter: GpuAdapter): Promise<AdapterInfo | null> {
 function compare(a: Float32Array, b: Float32Array, n: number, shape: [number, number, number]) {
   let maxAbs = 0;
   for (let i = 0; i < a.length; i++) maxAbs = Math.max(maxAbs, Math.abs(a[i] - b[i]));
-  const ua = toUint8NHWC(a, n, ...shape);
-  const ub = toUint8NHWC(b, n, ...shape);
-  let se = 0;
-  for (let i = 0; i < ua.length; i++) se += (ua[i] - ub[i]) ** 2;
-  const psnrDb = se === 0 ? Number.POSITIVE_INFINITY : 10 * Math.log10((255 * 255) / (se / ua.length));
-  return { maxAbs, psnrDb };
+  const diff = pixelDiff(toUint8NHWC(a, n, ...shape), toUint8NHWC(b, n, ...shape), n);
+  return { maxAbs, psnrDb: diff.psnrMean, identical: diff.identical === n };
 }
 
 export async function runInBrowser(params: BrowserParams, onStatus: (text: string) => void): Promise<BrowserResult> {
@@ -231,7 +230,7 @@ export async function runInBrowser(params: BrowserParams, onStatus: (text: strin
   const res = await fetch(`/sample?${query}`);
   if (!res.ok) throw new Error(`server: ${describeError(res.status, await res.json().catch(() => ({})))}`);
   const server = decodeNpy(new Uint8Array(await res.arrayBuffer())).data as Float32Array;
-  const { maxAbs, psnrDb } = compare(x, server, request.n, plan.shape);
+  const { maxAbs, psnrDb, identical } = compare(x, server, request.n, plan.shape);
   const samples = (data: Float32Array) => ({ x: data, n: request.n, c, h, w });
   return {
     backend,
@@ -243,6 +242,7 @@ export async function runInBrowser(params: BrowserParams, onStatus: (text: strin
     respacing: plan.respacing,
     stepMs,
     psnrDb,
+    identical,
     maxAbs,
     browserPng: gridPng(samples(x)),
     serverPng: gridPng(samples(server)),

@@ -3,7 +3,7 @@
  * seeded U-Net. Every program runs as a user runs it: `toolchain import` of an .npz checkpoint, `toolchain
  * build-artifact` into a folder store, `toolchain push` to S3 (s3rver), `toolchain sample` from S3, the Node edge
  * (`npm run serve`) on native over S3 and on wasm over the folder, `wrangler dev` (workerd, local R2) and the
- * page's in-browser sampler in Chromium. Nothing from toolchain/src or edge/src is imported: CLI and HTTP only.
+ * page's in-browser sampler in Chromium. Nothing from the toolchain's or the edge's sources is imported: CLI and HTTP only.
  *
  * Each cell asserts: the build exits 0 with the variants the flag makes; the manifest names every file in the
  * folder with its sha256 and the bytes match; every section of the build report has data and no table column is

@@ -7,7 +7,15 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { type Manifest, manifestFiles, type NoiseCorrection, numel, type VariantEntry } from '@qdm/shared';
+import {
+  type Manifest,
+  manifestFiles,
+  meanPsnr,
+  type NoiseCorrection,
+  numel,
+  pixelDiff,
+  type VariantEntry,
+} from '@qdm/shared';
 import {
   ArtifactError,
   readArtifactManifest,
@@ -36,6 +44,7 @@ import { planQuantization, type Scheme } from '../quantize/plan/plan.ts';
 import type { ReconMethod } from '../quantize/reconstruct/reconstruct.ts';
 import { fitNoiseCorrection } from '../quantize/steps/noise-correction.ts';
 import { type WideSteps, type WideStepsRecord, wideStepThresholds } from '../quantize/steps/wide-steps.ts';
+import { type RecipeRecord, recipeRecord } from '../recipe.ts';
 import { renderReport } from '../report/report.ts';
 import type { Device } from '../runtime/devices.ts';
 import { type PlacementSummary, placementSummary } from '../runtime/placement.ts';
@@ -46,12 +55,17 @@ import { readCleanImages } from './calibration-data.ts';
 import { EdgeGraphError, writeEdgeGraph } from './edge-graph.ts';
 import { CPU_ONLY_WORK, PhaseClock, phaseDevice } from './phases.ts';
 import { buildReportData, type VariantBuild } from './report-data.ts';
+import { type ResolvedVariantSpec, resolveBuildOptions } from './resolve-options.ts';
 
+/**
+ * One variant to build. Unset settings here and in BuildOptions take the recipe's defaults (toolchain/src/recipe.ts,
+ * the CLI's): say `recon: 'none'`, `wideSteps: WIDE_STEPS_OFF`, `w8Budget: 0` to build without them.
+ */
 export interface VariantSpec {
   name: string;
   weightBits: 4 | 8;
   activationBits: 8 | 16;
-  /** This variant's weight rounding (default: BuildOptions.recon). */
+  /** This variant's weight rounding (default: BuildOptions.recon, else the recipe's for its widths). */
   recon?: ReconMethod;
   /** Steps of the calibration respacing that run with float activations in the same graph (wide-steps.ts). */
   wideSteps?: WideSteps;
@@ -82,18 +96,16 @@ export interface BuildOptions {
   keepFloat: string[];
   /** The convs reading x_t and writing the output: float or quantized (default: float for full, see plan.ts). */
   imageEnds?: 'float' | 'quantized';
-  observer: ObserverSpec;
-  recon: ReconMethod;
+  /** Unset: the recipe's (lp). */
+  observer?: ObserverSpec;
+  /** Every variant's weight rounding unless its spec says otherwise; unset: the recipe's for each width. */
+  recon?: ReconMethod;
   /**
    * Mixed-precision W4A8: the share of the weights kept at 8 bits in 4-bit variants, the layers chosen by output
-   * sensitivity (mixed-precision.ts); 0 or unset = every layer at 4 bits. The CLI's default is DEFAULT_W8_BUDGET;
-   * library callers (benches) opt in, so a build they time does not gain a sensitivity phase silently.
+   * sensitivity (mixed-precision.ts); 0 = every layer at 4 bits; unset: the recipe's default (DEFAULT_W8_BUDGET).
    */
   w8Budget?: number;
-  /**
-   * PTQD noise correction fit per calibration step and stored in the manifest. Default 'none': on mnist32 it
-   * measured no gain at eta 0 (the `+ptqd` rows of docs/results.md#fidelity-mnist32).
-   */
+  /** PTQD noise correction fit per calibration step and stored in the manifest; unset: the recipe's ('none'). */
   noiseCorrection?: 'ptqd' | 'none';
   calibration: CalibrationOptions;
   /** Same-seed sample grids for the report and the PSNR in the manifest (0 = skip). */
@@ -117,6 +129,8 @@ export interface BuildResult {
     ratio: number;
     integerNodes: Record<string, number>;
     psnrDb: number | null;
+    /** The recipe the variant was built with (recipe.ts), as the manifest records it. */
+    recipe: RecipeRecord;
     /** Seconds of each stage of the quantize phase (statistics = observe, reconstruction = weights, ...). */
     stageSeconds: Record<string, number>;
   }[];
@@ -129,12 +143,6 @@ export interface BuildResult {
 }
 
 export const VARIANT_FILE = (name: string) => `model.${name}.onnx`;
-
-/**
- * NOTE: on mnist32 W4A8 + GPTQ this budget gained the most same-seed PSNR that the 0.2x size target leaves room for
- * (the `w4+gptq` and `w4+gptq+mp0.15` rows of docs/results.md#fidelity-mnist32).
- */
-export const DEFAULT_W8_BUDGET = 0.15;
 
 /** The --w8-budget every 4-bit variant gets; checked against the plan before any calibration work. */
 function checkW8Budget(options: BuildOptions, fp32: Uint8Array): void {
@@ -344,22 +352,6 @@ async function sampleGrid(
   }
 }
 
-/** Per-image PSNR (dB) of uint8 images against the fp32 images of the same seeds. */
-export function samePsnr(reference: Uint8Array, test: Uint8Array, n: number): number[] {
-  const size = reference.length / n;
-  return Array.from({ length: n }, (_, s) => {
-    let se = 0;
-    for (let i = s * size; i < (s + 1) * size; i++) se += (reference[i] - test[i]) ** 2;
-    const mse = se / size;
-    return mse === 0 ? Number.POSITIVE_INFINITY : 10 * Math.log10((255 * 255) / mse);
-  });
-}
-
-export function meanFinite(values: number[]): number | null {
-  const finite = values.map((v) => (Number.isFinite(v) ? v : 100)); // identical images count as 100 dB
-  return finite.length ? finite.reduce((a, b) => a + b, 0) / finite.length : null;
-}
-
 /**
  * A build that failed after it wrote quantized variants: the staging folder is kept with them, and the message
  * says in one line what failed, what was kept and what to rerun (`cause` is the original error). `complete`: the
@@ -391,7 +383,8 @@ async function edgeGraphOrPortable<T>(options: BuildOptions, name: string, write
   }
 }
 
-export async function buildArtifact(options: BuildOptions): Promise<BuildResult> {
+export async function buildArtifact(partial: BuildOptions): Promise<BuildResult> {
+  const options = resolveBuildOptions(partial);
   const clock = new PhaseClock();
   const staging = await stagingFolder(options);
   let built = false;
@@ -442,7 +435,7 @@ export async function buildArtifact(options: BuildOptions): Promise<BuildResult>
           imageEnds: options.imageEnds,
           w8Layers: precision?.w8.map((l) => l.node),
           observer: options.observer,
-          recon: spec.recon ?? options.recon,
+          recon: spec.recipe.recon,
           wideSteps: wideSteps.get(spec.name),
           threads: options.threads,
           device: options.device,
@@ -468,12 +461,15 @@ export async function buildArtifact(options: BuildOptions): Promise<BuildResult>
             )
           : undefined;
       const psnr =
-        samples && fp32Samples ? samePsnr(fp32Samples.images, samples.images, options.reportSamples) : undefined;
+        samples && fp32Samples
+          ? pixelDiff(fp32Samples.images, samples.images, options.reportSamples).psnrPerImage
+          : undefined;
       builds.push({
         spec,
         file,
         bytes: result.bytes.length,
         report: result.report,
+        plan: result.plan,
         samples,
         psnr,
       });
@@ -497,7 +493,7 @@ export async function buildArtifact(options: BuildOptions): Promise<BuildResult>
       options.log(
         `${spec.name}: ${(result.bytes.length / 1e6).toFixed(2)} MB (${(result.report.bytes.ratio * 100).toFixed(0)}% of fp32), ` +
           `${result.report.fusion.integerTotal} integer nodes` +
-          (psnr ? `, same-seed PSNR ${meanFinite(psnr)?.toFixed(2)} dB over ${psnr.length} seeds` : ''),
+          (psnr ? `, same-seed PSNR ${meanPsnr(psnr)?.toFixed(2)} dB over ${psnr.length} seeds` : ''),
       );
     }
 
@@ -548,7 +544,8 @@ export async function buildArtifact(options: BuildOptions): Promise<BuildResult>
         bytes: b.bytes,
         ratio: b.bytes / fp32.length,
         integerNodes: b.report.integerNodes,
-        psnrDb: b.psnr ? meanFinite(b.psnr) : null,
+        psnrDb: b.psnr ? meanPsnr(b.psnr) : null,
+        recipe: recipeRecord(b.spec.recipe),
         stageSeconds: b.report.seconds,
       })),
       phases: clock.phases.map((p) => ({ ...p, device: phaseDevice(p.name, options.device ?? 'cpu') })),
@@ -573,7 +570,7 @@ export async function buildArtifact(options: BuildOptions): Promise<BuildResult>
 }
 
 function variantEntry(
-  spec: VariantSpec,
+  spec: ResolvedVariantSpec,
   file: string,
   bytes: Uint8Array,
   report: QuantizeReport,
@@ -593,8 +590,9 @@ function variantEntry(
       activationBits: report.activationBits,
       softmaxBits: report.softmaxBits,
       imageEnds: report.imageEnds,
-      recon: spec.recon ?? options.recon,
-      noiseCorrection: options.noiseCorrection ?? 'none',
+      recon: spec.recipe.recon,
+      noiseCorrection: spec.recipe.noiseCorrection,
+      recipe: recipeRecord(spec.recipe),
       ...(mixed
         ? {
             w8Budget: mixed.budget,
@@ -618,7 +616,7 @@ function variantEntry(
     },
     metrics: {
       sizeRatioVsFp32: report.bytes.ratio,
-      ...(psnr ? { samePsnrDb: meanFinite(psnr), samePsnrSeeds: psnr.length, samePsnrSteps: options.reportSteps } : {}),
+      ...(psnr ? { samePsnrDb: meanPsnr(psnr), samePsnrSeeds: psnr.length, samePsnrSteps: options.reportSteps } : {}),
       meanEpsilonSqnrDb: mean(report.epsilonSqnrByStep.filter((v): v is number => v !== null)),
     },
   };

@@ -2,27 +2,31 @@
 import { encodePng, imageGrid, type Manifest } from '@qdm/shared';
 import type { CalibrationSet } from '../calibrate/trajectory.ts';
 import type { QuantizeReport } from '../quantize/pipeline.ts';
+import type { QuantPlan } from '../quantize/plan/plan.ts';
+import type { Recipe } from '../recipe.ts';
 import type { BuildReport, SampleGrid } from '../report/types.ts';
 import type { Device } from '../runtime/devices.ts';
 import { placementSummary } from '../runtime/placement.ts';
 import type { SampleResult } from '../sampling/run.ts';
+import { layerActivationSqnr } from './layer-sqnr.ts';
 import { CPU_ONLY_WORK, type PhaseRecord, phaseDevice } from './phases.ts';
 
-/** What the report shows of a build's settings (a BuildOptions has them all). */
+/** What the report shows of a build's settings (a resolved BuildOptions has them all). */
 export interface ReportSettings {
   reportSamples: number;
-  recon: string;
   observer: { kind: string };
   calibration: { policy: { kind: string }; trajectories: number; steps: string; noise: string };
   device?: Device;
 }
 
 export interface VariantBuild {
-  /** The variant as build.ts specified it (a VariantSpec). */
-  spec: { name: string; weightBits: number; activationBits: number };
+  /** The variant as build.ts resolved it (a ResolvedVariantSpec). */
+  spec: { name: string; weightBits: number; activationBits: number; recipe: Recipe };
   file: string;
   bytes: number;
   report: QuantizeReport;
+  /** The plan the variant was quantized with: which activation quantizer belongs to which layer. */
+  plan: Pick<QuantPlan, 'weights' | 'scheme'>;
   samples?: SampleResult;
   psnr?: number[];
 }
@@ -74,7 +78,7 @@ export function buildReportData(input: {
         scheme: b.report.scheme,
         weightBits: b.report.weightBits,
         activationBits: b.report.activationBits,
-        recon: options.recon,
+        recon: b.spec.recipe.recon,
         integerNodes: b.report.integerNodes,
       })),
     ],
@@ -87,17 +91,18 @@ export function buildReportData(input: {
       observer: options.observer.kind,
       stepHistogram: histogram,
     },
-    layers: builds.flatMap((b) =>
-      b.report.layers.map((l) => ({
+    layers: builds.flatMap((b) => {
+      const activation = layerActivationSqnr(b.plan, b.report.activations);
+      return b.report.layers.map((l) => ({
         variant: b.spec.name,
         name: l.node,
         kind: l.kind,
         weightSqnrDb: finite(l.weightSqnrDb),
-        activationSqnrDb: l.activationSqnrDb === undefined ? undefined : finite(l.activationSqnrDb),
+        activationSqnrDb: activation.get(l.node)?.db,
         reconBefore: l.errorNearest,
         reconAfter: l.error,
-      })),
-    ),
+      }));
+    }),
     activationRanges: first
       ? Object.entries(first.rangesByStep).map(([site, r]) => {
           const steps: number[] = [];

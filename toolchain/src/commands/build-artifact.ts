@@ -1,12 +1,6 @@
 import { defineCommand } from 'citty';
 import { loadFlags } from '../artifact/import.ts';
-import {
-  type BuildOptions,
-  buildArtifact,
-  DEFAULT_W8_BUDGET,
-  type VariantSpec,
-  variantName,
-} from '../build-artifact/build.ts';
+import { type BuildOptions, buildArtifact, type VariantSpec, variantName } from '../build-artifact/build.ts';
 import type { TimestepPolicy } from '../calibrate/timesteps.ts';
 import type { CalibrationNoise } from '../calibrate/trajectory.ts';
 import { enumArg, floatArg, intArg, listArg, stepsArg } from '../cli/args.ts';
@@ -17,7 +11,8 @@ import { UsageError } from '../errors.ts';
 import type { ObserverSpec } from '../quantize/observe/observers.ts';
 import { SCHEMES, type Scheme } from '../quantize/plan/plan.ts';
 import { RECON_METHODS, type ReconMethod } from '../quantize/reconstruct/reconstruct.ts';
-import { DEFAULT_WIDE_STEPS, parseWideSteps } from '../quantize/steps/wide-steps.ts';
+import { parseWideSteps } from '../quantize/steps/wide-steps.ts';
+import { type RecipeOverrides, resolveRecipes } from '../recipe.ts';
 import { parseLocation } from '../store/location.ts';
 
 const IMAGE_ENDS = ['float', 'quantized'] as const;
@@ -62,8 +57,7 @@ export default defineCommand({
     },
     observer: {
       type: 'string',
-      description: 'activation ranges: lp (p=2.4 search), percentile, minmax, ema',
-      default: 'lp',
+      description: 'activation ranges: lp (p=2.4 search, the default), percentile, minmax, ema',
     },
     percentile: { type: 'string', description: 'for --observer percentile', default: '99.99' },
     recon: {
@@ -86,7 +80,6 @@ export default defineCommand({
         'ptqd: fit eps_q = (1 + k_t) eps + r per calibration step and store it, so every sampler corrects epsilon ' +
         '(and, with eta > 0, adds less noise by the residual variance); none: off, the default, because on mnist32 ' +
         'it measured no gain (W8A8 -0.6 dB, W4A8 +0.2 dB same-seed PSNR)',
-      default: 'none',
     },
     'wide-steps': {
       type: 'string',
@@ -151,17 +144,13 @@ export default defineCommand({
     if (weightBits.length === 0) throw new UsageError('--wbits must name at least one width');
     if (args['variant-name'] && weightBits.length > 1) throw new UsageError('--variant-name needs a single --wbits');
     const reconArg = enumArg<ReconMethod | 'auto'>('recon', args.recon, [...RECON_METHODS, 'auto']);
+    // Only what the user gave: buildArtifact resolves the rest with the recipe's defaults (recipe.ts).
+    const wideSteps = args['wide-steps'] !== undefined ? parseWideSteps(args['wide-steps']) : undefined;
     const variants: VariantSpec[] = weightBits.map((w) => ({
       name: args['variant-name'] ?? variantName(w, activationBits),
       weightBits: w,
       activationBits,
-      recon: reconArg === 'auto' ? (w === 4 ? 'gptq' : 'none') : reconArg,
-      wideSteps:
-        args['wide-steps'] !== undefined
-          ? parseWideSteps(args['wide-steps'])
-          : w === 8 && activationBits === 8
-            ? DEFAULT_WIDE_STEPS
-            : undefined,
+      ...(wideSteps ? { wideSteps } : {}),
     }));
     const policyKind = enumArg('calib-timesteps', args['calib-timesteps'], ['uniform', 'normal', 'every-k']);
     const policy: TimestepPolicy =
@@ -174,11 +163,31 @@ export default defineCommand({
         : policyKind === 'every-k'
           ? { kind: 'every-k', every: intArg('every', args.every, { min: 1 }) }
           : { kind: 'uniform' };
-    const observerKind = enumArg('observer', args.observer, ['lp', 'percentile', 'minmax', 'ema']);
-    const observer: ObserverSpec =
+    const observerKind =
+      args.observer === undefined
+        ? undefined
+        : enumArg('observer', args.observer, ['lp', 'percentile', 'minmax', 'ema']);
+    const observer: ObserverSpec | undefined =
       observerKind === 'percentile'
         ? { kind: 'percentile', percentile: floatArg('percentile', args.percentile, { min: 50, max: 100 }) }
-        : { kind: observerKind };
+        : observerKind && { kind: observerKind };
+    const scheme = enumArg<Scheme>('scheme', args.scheme, SCHEMES);
+    const overrides: RecipeOverrides = {
+      recon: reconArg === 'auto' ? undefined : reconArg,
+      w8Budget:
+        args['w8-budget'] === undefined ? undefined : floatArg('w8-budget', args['w8-budget'], { min: 0, max: 1 }),
+      noiseCorrection:
+        args['noise-correction'] === undefined
+          ? undefined
+          : enumArg('noise-correction', args['noise-correction'], ['ptqd', 'none'] as const),
+      imageEnds: args['image-ends'] ? enumArg('image-ends', args['image-ends'], IMAGE_ENDS) : undefined,
+      softmaxBits: args['softmax-bits']
+        ? (Number(enumArg('softmax-bits', args['softmax-bits'], ['8', '16'])) as 8 | 16)
+        : undefined,
+      observer,
+    };
+    // Combinations that cannot be built fail here (RecipeError: exit 2), before any work.
+    resolveRecipes(variants, { scheme, ...overrides });
     const quiet = args.quiet || args.json;
     const device = await deviceArg(args.device);
     const options: BuildOptions = {
@@ -188,21 +197,10 @@ export default defineCommand({
       name: args.name,
       out,
       variants,
-      scheme: enumArg<Scheme>('scheme', args.scheme, SCHEMES),
-      softmaxBits: args['softmax-bits']
-        ? (Number(enumArg('softmax-bits', args['softmax-bits'], ['8', '16'])) as 8 | 16)
-        : undefined,
+      scheme,
       keepFloat: listArg(args['keep-float']),
-      imageEnds: args['image-ends'] ? enumArg('image-ends', args['image-ends'], IMAGE_ENDS) : undefined,
-      observer,
-      recon: variants[0].recon ?? 'none',
-      w8Budget:
-        args['w8-budget'] !== undefined
-          ? floatArg('w8-budget', args['w8-budget'], { min: 0, max: 1 })
-          : weightBits.includes(4)
-            ? DEFAULT_W8_BUDGET
-            : undefined,
-      noiseCorrection: enumArg('noise-correction', args['noise-correction'], ['ptqd', 'none'] as const),
+      ...overrides,
+      recon: overrides.recon as ReconMethod | undefined,
       calibration: {
         policy,
         samples: intArg('calib-samples', args['calib-samples'], { min: 1, max: 1_000_000 }),
@@ -220,7 +218,6 @@ export default defineCommand({
       log: logger(!quiet),
       progress: progressBars(!quiet),
     };
-    // The budget and the wide steps are checked before any calibration work: BudgetError and WideStepsError exit 2.
     const result = await buildArtifact(options);
     emit(
       args.json,

@@ -275,7 +275,7 @@ function humanSummary(
     );
   });
   lines.push(
-    `same seeds (${pair.n}): PSNR ${pair.identical ? '∞ (identical)' : `${f(pair.psnr, 2)} dB`}, SSIM ${f(pair.ssim, 4)}`,
+    `same seeds (${pair.n}): PSNR ${f(pair.psnr, 2)} dB${pair.identical ? ' (identical)' : ''}, SSIM ${f(pair.ssim, 4)}`,
   );
   lines.push(
     `FID a-b ${f(quality.fid_a_b, 3)}, a-ref ${f(quality.fid_a_ref, 3)}, b-ref ${f(quality.fid_b_ref, 3)}; ` +

@@ -6,7 +6,6 @@ import { buildArtifact } from '../build-artifact/build.ts';
 import { commonArgs, emit } from '../cli/output.ts';
 import { logger, progressBars } from '../cli/progress.ts';
 import { UserError } from '../errors.ts';
-import { DEFAULT_WIDE_STEPS } from '../quantize/steps/wide-steps.ts';
 
 /** ../shared beside the repository (override with QDM_SHARED), as in the README's quick start. */
 function sharedDir(): string {
@@ -36,11 +35,10 @@ export default defineCommand({
       flags: await loadFlags(join(shared, 'models/mnist32/flags.json')),
       name: 'mnist32',
       out: resolve(args.out),
-      variants: [{ name: 'int8', weightBits: 8, activationBits: 8, wideSteps: DEFAULT_WIDE_STEPS }],
+      // The recipe `build-artifact` ships for W8A8 (recipe.ts): its defaults, nothing set here.
+      variants: [{ name: 'int8', weightBits: 8, activationBits: 8 }],
       scheme: 'full',
       keepFloat: [],
-      observer: { kind: 'lp' },
-      recon: 'none',
       calibration: {
         policy: { kind: 'uniform' },
         samples: 256,

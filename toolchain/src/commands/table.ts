@@ -244,8 +244,10 @@ function agreement(fp32: ImageSet, set: ImageSet): SameSeedAgreement {
   const diff = pixelDiff(fp32.images, set.images, set.n);
   const ssim = ssimPerImage(fp32.images, set.images, set.n, set.h, set.w, set.c);
   return {
-    psnr: diff.psnr,
-    psnrMin: Math.min(...diff.psnrPerImage),
+    psnr: diff.psnrMean,
+    psnrMin: diff.psnrMin,
+    psnrPooled: diff.psnrPooled,
+    identical: diff.identical,
     mse: diff.mse,
     ssim: ssim.reduce((a, b) => a + b, 0) / ssim.length,
     maxAbs: diff.maxAbs,

@@ -67,7 +67,7 @@ export function metricLabel(key: string): string {
 export function compareHtml(p: ComparePage): string {
   const pair = p.pair;
   const agreement = cards([
-    { value: pair.identical ? '∞ (identical)' : num(pair.psnr, 2), label: `PSNR dB over ${pair.n} seeds` },
+    { value: `${num(pair.psnr, 2)}${pair.identical ? ' (identical)' : ''}`, label: `PSNR dB over ${pair.n} seeds` },
     { value: num(pair.psnr_min, 2), label: 'worst image PSNR dB' },
     { value: num(pair.ssim, 4), label: 'mean SSIM' },
     { value: num(pair.ssim_min, 4), label: 'worst image SSIM' },

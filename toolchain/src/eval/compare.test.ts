@@ -2,6 +2,7 @@ import { encodeNpy } from '@qdm/shared';
 import { describe, expect, it } from 'vitest';
 import { endpointReport, pairAgreement, parseSeeds, runEndpoint } from './compare.ts';
 import { fetchSample, parseServerTiming, sampleUrl } from './endpoint.ts';
+import { PSNR_CAP_DB } from './pixel-metrics.ts';
 
 const IMAGE: [number, number, number] = [3, 16, 16];
 
@@ -159,7 +160,15 @@ describe('runEndpoint', () => {
       concurrency: 2,
       fetch: fakeFetch((seed) => npyResponse(seed)).fn,
     });
-    expect(pairAgreement(a, same)).toMatchObject({ n: 3, identical: true, psnr: null, mse: 0, ssim: 1, max_abs: 0 });
+    expect(pairAgreement(a, same)).toMatchObject({
+      n: 3,
+      identical: true,
+      identical_images: 3,
+      psnr: PSNR_CAP_DB,
+      mse: 0,
+      ssim: 1,
+      max_abs: 0,
+    });
     const shifted = fakeFetch((seed) => (seed === 1 ? new Response('', { status: 404 }) : npyResponse(seed, 0.05)));
     const b = await runEndpoint('http://b', [0, 1, 2], { ...options, concurrency: 2, fetch: shifted.fn });
     const pair = pairAgreement(a, b);

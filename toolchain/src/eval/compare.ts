@@ -14,7 +14,7 @@ import {
   type SampleInfo,
 } from './endpoint.ts';
 import { type LatencySummary, summarizeLatency } from './latency.ts';
-import { finiteOrNull, pixelDiff } from './pixel-metrics.ts';
+import { pixelDiff } from './pixel-metrics.ts';
 import type { ImageSet } from './set-features.ts';
 import { ssimPerImage } from './ssim.ts';
 
@@ -73,8 +73,11 @@ export function imagesOf(run: EndpointRun, seeds?: readonly number[]): (ImageSet
 
 export interface PairAgreement {
   n: number;
+  /** Mean of the images' PSNR (@qdm/shared pixel-metrics.ts: an identical image is PSNR_CAP_DB). */
   psnr: number | null;
   psnr_min: number | null;
+  psnr_pooled: number | null;
+  identical_images: number | null;
   mse: number | null;
   ssim: number | null;
   ssim_min: number | null;
@@ -90,6 +93,8 @@ export function pairAgreement(a: EndpointRun, b: EndpointRun): PairAgreement {
     n: both.length,
     psnr: null,
     psnr_min: null,
+    psnr_pooled: null,
+    identical_images: null,
     mse: null,
     ssim: null,
     ssim_min: null,
@@ -107,8 +112,10 @@ export function pairAgreement(a: EndpointRun, b: EndpointRun): PairAgreement {
   const ssim = ssimPerImage(x.images, y.images, x.n, x.h, x.w, x.c);
   return {
     n: x.n,
-    psnr: finiteOrNull(diff.psnr),
-    psnr_min: finiteOrNull(Math.min(...diff.psnrPerImage)),
+    psnr: diff.psnrMean,
+    psnr_min: diff.psnrMin,
+    psnr_pooled: diff.psnrPooled,
+    identical_images: diff.identical,
     mse: diff.mse,
     ssim: ssim.reduce((s, v) => s + v, 0) / ssim.length,
     ssim_min: Math.min(...ssim),

@@ -74,12 +74,18 @@ describe('table rows', () => {
       calibration: 'uniform',
       sha256: '1'.repeat(64),
       metrics,
-      vsFp32: { psnr: Number.POSITIVE_INFINITY, psnrMin: Number.POSITIVE_INFINITY, mse: 0, ssim: 1, maxAbs: 0 },
+      vsFp32: { psnr: 100, psnrMin: 100, psnrPooled: 100, identical: 3, mse: 0, ssim: 1, maxAbs: 0 },
       samplingSeconds: 1,
     };
     const lines = markdownTable([row]).trim().split('\n');
     expect(lines).toHaveLength(3);
-    expect(lines[2]).toBe('| a\\|b&lt;i&gt; | full W8A8 | uniform | 2.500 | — | — | 0.500 | 0.250 | ∞ |');
-    expect(rowJson(row)).toMatchObject({ psnr_vs_fp32: null, mse_vs_fp32: 0, identical_to_fp32: true, fid: null });
+    expect(lines[2]).toBe('| a\\|b&lt;i&gt; | full W8A8 | uniform | 2.500 | — | — | 0.500 | 0.250 | 100.00 |');
+    expect(rowJson(row)).toMatchObject({
+      psnr_vs_fp32: 100,
+      identical_images_vs_fp32: 3,
+      mse_vs_fp32: 0,
+      identical_to_fp32: true,
+      fid: null,
+    });
   });
 });

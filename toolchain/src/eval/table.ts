@@ -1,18 +1,22 @@
 /**
  * The quality table of an artifact: one row per variant (fp32 first, then the manifest's order) with its method
  * and calibration from the manifest's quantization settings, the quality metrics against the reference, and the
- * same-seed pixel agreement with fp32 (uint8 images: pooled PSNR, worst image, SSIM). Markdown and JSON here; the
- * HTML page is table-html.ts.
+ * same-seed pixel agreement with fp32 (uint8 images: PSNR as the build's manifest reports it, worst image, SSIM;
+ * the convention is @qdm/shared's pixel-metrics.ts). Markdown and JSON here; the HTML page is table-html.ts.
  */
 import type { Manifest, VariantEntry } from '@qdm/shared';
 import { finiteOrNull } from './pixel-metrics.ts';
 import type { QualityMetrics } from './quality.ts';
 
 export interface SameSeedAgreement {
-  /** PSNR of the pooled MSE over all values (Infinity when identical). */
+  /** Mean of the images' PSNR (an identical image: PSNR_CAP_DB), as the manifest's samePsnrDb. */
   psnr: number;
   /** Worst (lowest) per-image PSNR. */
   psnrMin: number;
+  /** PSNR of the MSE over every value. */
+  psnrPooled: number;
+  /** Images identical to their fp32 twin. */
+  identical: number;
   mse: number;
   ssim: number;
   maxAbs: number;
@@ -98,7 +102,7 @@ function fixed(x: number | null | undefined, digits: number): string {
   return x.toFixed(digits);
 }
 
-/** PSNR cell: "—" for the fp32 row itself, "∞" for identical images. */
+/** PSNR cell: "—" for the fp32 row itself; identical images are PSNR_CAP_DB like any other value. */
 export function psnrCell(row: TableRow): string {
   return row.vsFp32 ? fixed(row.vsFp32.psnr, 2) : dash;
 }
@@ -178,8 +182,10 @@ export function rowJson(row: TableRow) {
     sfid: finiteOrNull(m.sfid),
     precision: finiteOrNull(m.precision),
     recall: finiteOrNull(m.recall),
-    psnr_vs_fp32: v ? finiteOrNull(v.psnr) : null,
-    psnr_min_vs_fp32: v ? finiteOrNull(v.psnrMin) : null,
+    psnr_vs_fp32: v ? v.psnr : null,
+    psnr_min_vs_fp32: v ? v.psnrMin : null,
+    psnr_pooled_vs_fp32: v ? v.psnrPooled : null,
+    identical_images_vs_fp32: v ? v.identical : null,
     mse_vs_fp32: v ? v.mse : null,
     ssim_vs_fp32: v ? v.ssim : null,
     max_abs_diff_vs_fp32: v ? v.maxAbs : null,

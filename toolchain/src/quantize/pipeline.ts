@@ -62,8 +62,6 @@ export interface LayerReport {
   kind: 'conv' | 'linear';
   bits: 4 | 8;
   weightSqnrDb: number;
-  /** SQNR of the layer's input as the QDQ model feeds it (all error up to there); absent if the input is float. */
-  activationSqnrDb?: number;
   splitOf?: string;
   /** Reconstruction only: the layer's quadratic output error with nearest rounding and after reconstruction. */
   errorNearest?: number;
@@ -204,7 +202,7 @@ export async function quantizeModel(options: QuantizeOptions): Promise<QuantizeR
       weightScales: method,
       recon: options.recon ?? 'none',
       calibration: { samples: set.count, steps: stepCount(set) },
-      layers: layerReports(fp32, plan, weights, evaluation.sites),
+      layers: layerReports(fp32, plan, weights),
       activations: activationReports(plan, stats.ranges, stats.extremes, evaluation.sites),
       rangesByStep: rangesByStep(stats.byStep),
       epsilonSqnrByStep: evaluation.eps.map(finiteOrNull),
@@ -243,14 +241,8 @@ async function roundWeights(
   return out;
 }
 
-function layerReports(
-  fp32: OnnxModel,
-  plan: QuantPlan,
-  weights: Map<string, QuantizedWeight>,
-  sites: SiteSqnr[],
-): LayerReport[] {
+function layerReports(fp32: OnnxModel, plan: QuantPlan, weights: Map<string, QuantizedWeight>): LayerReport[] {
   const index = indexGraph(prepareModel(fp32, plan).graph);
-  const inputSqnr = new Map(sites.map((s) => [s.value, s.sqnrDb]));
   return plan.weights.map((site) => {
     const report: LayerReport = {
       node: site.node,
@@ -258,8 +250,6 @@ function layerReports(
       bits: site.bits,
       weightSqnrDb: weightSqnr(weightMatrix(index.initializer(site.weight)!), weights.get(site.node)!),
     };
-    const input = inputSqnr.get(site.inputValue);
-    if (input !== undefined) report.activationSqnrDb = input;
     if (site.splitOf) report.splitOf = site.splitOf.conv;
     const w = weights.get(site.node)!;
     if (w.errorNearest !== undefined) report.errorNearest = w.errorNearest;

@@ -150,7 +150,7 @@ export function layersSection(report: BuildReport): Html {
   return section(
     'layers',
     'Per-layer error',
-    html`<p class="note">Weight SQNR: the quantized weights against the float weights. Activation SQNR: the layer's quantized input against its float input on the calibration set. Reconstruction error: the layer's output mean squared error with round-to-nearest weights (before) and after GPTQ/AdaRound (after). Exact (infinite) values are not plotted.</p>${variants.map(
+    html`<p class="note">Weight SQNR: the quantized weights against the float weights. Activation SQNR: the quantizer on the layer's input (ptq4dm, which quantizes only layer outputs: on its output), its dequantized value against the float value entering it in the quantized model, on the evaluated calibration pairs: the quantizer's own error, not the error of the layers before it. Reconstruction error: the layer's output mean squared error with round-to-nearest weights (before) and after GPTQ/AdaRound (after). Exact (infinite) values are not plotted.</p>${variants.map(
       (v) =>
         variantLayers(
           v,
