@@ -64,7 +64,7 @@ export default defineCommand({
       type: 'string',
       description:
         'weight rounding: none (nearest), gptq, adaround (layer-wise, sequential), or auto: what measured best on ' +
-        'mnist32 per width, gptq for 4-bit weights (30.5 vs 26.0 dB), none for 8-bit',
+        'mnist32 per width, gptq for 4-bit weights, none for 8-bit (docs/results.md#recon-mnist32)',
       default: 'auto',
     },
     'w8-budget': {
@@ -72,23 +72,23 @@ export default defineCommand({
       description:
         'mixed-precision W4A8: share of the weights (0..1) kept at 8 bits in 4-bit variants, the layers with the ' +
         'most epsilon error per parameter when alone at 4 bits (listed in the manifest with the reason); 0 = off. ' +
-        'Default 0.15: measured best on mnist32 within the 0.2x-of-fp32 size target',
+        'Default 0.15: measured best on mnist32 within the W4A8 size target (docs/results.md#fidelity-mnist32)',
     },
     'noise-correction': {
       type: 'string',
       description:
         'ptqd: fit eps_q = (1 + k_t) eps + r per calibration step and store it, so every sampler corrects epsilon ' +
         '(and, with eta > 0, adds less noise by the residual variance); none: off, the default, because on mnist32 ' +
-        'it measured no gain (W8A8 -0.6 dB, W4A8 +0.2 dB same-seed PSNR)',
+        'it measured no gain (docs/results.md#fidelity-mnist32)',
     },
     'wide-steps': {
       type: 'string',
       description:
         'FIRST,LAST: the noisiest FIRST and the LAST steps of --calib-steps run the same integer weights with float ' +
         'activations, picked inside the one graph by t (other respacings: the steps at the same noise levels); off ' +
-        '= every step at 8 bits. Default 1,4 for W8A8: measured best on mnist32 (44.4 vs 40.8 dB same-seed PSNR, ' +
-        'minimum epsilon SQNR 22.1 vs 11.8 dB, +7.7% mean step time, +0.023x fp32 bytes; at CIFAR-10 size +20% on ' +
-        'onnxruntime-node); off for W4A8 (+2.4 dB there, but 0.215x fp32 bytes, over its 0.2x target) and W8A16',
+        '= every step at 8 bits. Default 1,4 for W8A8: measured best on mnist32 for a small step-time and size cost ' +
+        '(docs/results.md#fidelity-mnist32-shipped); off for W4A8, where the extra nodes pass its size target ' +
+        '(docs/results.md#fidelity-mnist32-w4-wide), and for W8A16'
     },
     'calib-timesteps': {
       type: 'string',

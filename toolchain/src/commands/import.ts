@@ -38,8 +38,8 @@ export default defineCommand({
         'also write the inference-only variant fp32-winograd, 3x3 convs as Winograd F(NxN,3x3), N = 2 or 4, on the ' +
         'convs where it measures faster: each distinct conv shape is timed in both forms at batch 1 and 16 on the ' +
         'threads sample uses (a few seconds to a minute), then the whole graph; nothing is written if it is not at ' +
-        'most 0.9x the plain time. It pays on some CPUs only (CIFAR-10 U-Net, batch 1: 0.90x on an AMX Xeon; mnist32 ' +
-        '1.3x slower there; neither kept on an AVX-512 EPYC). build-artifact always quantizes the plain fp32 graph. ' +
+        'most 0.9x the plain time. It pays on some CPUs only (docs/results.md#fp32-forward). build-artifact always ' +
+        'quantizes the plain fp32 graph. ' +
         'Default: not written',
       valueHint: 'N',
     },
