@@ -6,18 +6,33 @@ export interface ProgressOptions {
   enabled?: boolean;
   stream?: NodeJS.WriteStream;
   unit?: string;
+  /** Milliseconds since some fixed point (tests pass a fake clock); default Date.now. */
+  now?: () => number;
 }
+
+/**
+ * No time estimate before the phase has a measured rate: this many items and seconds after its first report.
+ * The first report marks the start of the measurement: whatever came before it (a session created, a model
+ * loaded, the first item's warm-up) is not an item's cost.
+ */
+const MIN_MEASURED_ITEMS = 3;
+const MIN_MEASURED_SECONDS = 1;
 
 export class Progress {
   private readonly stream: NodeJS.WriteStream;
   private readonly enabled: boolean;
   private readonly tty: boolean;
   private readonly unit: string;
-  private readonly started = Date.now();
-  private lastDraw = 0;
+  private readonly now: () => number;
+  private started: number;
+  /** Where the rate measurement starts: the phase's first report. */
+  private base: { at: number; done: number } | undefined;
+  private lastDone = 0;
+  private lastAt: number;
+  private lastDraw = Number.NEGATIVE_INFINITY;
   private lastLen = 0;
   private readonly label: string;
-  private readonly total: number;
+  private total: number;
 
   constructor(label: string, total: number, opts: ProgressOptions = {}) {
     this.label = label;
@@ -26,15 +41,32 @@ export class Progress {
     this.enabled = opts.enabled ?? true;
     this.tty = Boolean(this.stream.isTTY);
     this.unit = opts.unit ?? '';
+    this.now = opts.now ?? Date.now;
+    this.started = this.now();
+    this.lastAt = this.started;
   }
 
-  update(done: number, detail = ''): void {
+  /**
+   * `total`: a phase's own total, when one bar reports several phases in turn (observe, weights, evaluate, ...):
+   * a new total, a count going back or a report after the last phase finished starts a new phase, with its own
+   * clock and rate.
+   */
+  update(done: number, detail = '', total = this.total): void {
     if (!this.enabled) return;
-    const now = Date.now();
+    const now = this.now();
+    if (total !== this.total || done < this.lastDone || (this.lastDone >= this.total && this.base)) {
+      this.total = total;
+      this.started = this.base ? this.lastAt : this.started; // the previous phase ended at its last report
+      this.base = undefined;
+      this.lastDraw = Number.NEGATIVE_INFINITY;
+    }
+    this.base ??= { at: now, done };
+    this.lastDone = done;
+    this.lastAt = now;
     const finished = done >= this.total;
     if (!finished && now - this.lastDraw < (this.tty ? 100 : 5000)) return;
     this.lastDraw = now;
-    const line = this.render(done, detail);
+    const line = this.render(done, detail, now);
     if (this.tty) {
       this.stream.write(`\r${line.padEnd(this.lastLen)}`);
       this.lastLen = line.length;
@@ -48,14 +80,24 @@ export class Progress {
     this.update(this.total, detail);
   }
 
-  private render(done: number, detail: string): string {
+  /** Seconds left at the measured rate (elapsed per item over the items done since the first report), if any. */
+  secondsLeft(done: number, now = this.now()): number | undefined {
+    if (!this.base || done >= this.total) return undefined;
+    const items = done - this.base.done;
+    const seconds = (now - this.base.at) / 1000;
+    if (items < MIN_MEASURED_ITEMS || seconds < MIN_MEASURED_SECONDS) return undefined;
+    return (seconds / items) * (this.total - done);
+  }
+
+  private render(done: number, detail: string, now: number): string {
     const frac = this.total > 0 ? Math.min(1, done / this.total) : 1;
     const width = 24;
     const filled = Math.round(frac * width);
     const bar = `${'#'.repeat(filled)}${'-'.repeat(width - filled)}`;
-    const elapsed = (Date.now() - this.started) / 1000;
+    const elapsed = (now - this.started) / 1000;
     // "left", not "eta": sampling progress would read as DDIM's eta.
-    const left = frac > 0 && frac < 1 ? `, ${formatSeconds((elapsed / frac) * (1 - frac))} left` : '';
+    const seconds = this.secondsLeft(done, now);
+    const left = seconds !== undefined ? `, ${formatSeconds(seconds)} left` : '';
     const counts = `${formatCount(done)}/${formatCount(this.total)}${this.unit}`;
     return `${this.label} [${bar}] ${counts} ${formatSeconds(elapsed)}${left}${detail ? `  ${detail}` : ''}`;
   }
@@ -89,7 +131,7 @@ export function progressBars(enabled: boolean): (label: string) => ProgressRepor
     let bar: Progress | undefined;
     return (done, total, detail) => {
       bar ??= new Progress(label, total, { enabled });
-      bar.update(done, detail);
+      bar.update(done, detail, total);
     };
   };
 }
