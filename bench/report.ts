@@ -365,18 +365,18 @@ const GLANCE: [label: string, file: string, pick: (j: Json) => unknown, unit: st
     'dB',
   ],
   [
-    'CIFAR-10 U-Net W4A8 build, work after the trajectories',
+    'CIFAR-10-size U-Net (random weights) W4A8 build, work after the trajectories',
     'build-artifact-cifar10',
     (j) => j.afterTrajectoriesSeconds,
     's',
   ],
-  ['CIFAR-10 U-Net int8 in workerd, per step at n = 1', 'edge-cifar10', (j) => j.workerd.batches[0].stepMs, 'ms'],
   [
-    'CIFAR-10 U-Net int8 in workerd, cold start to session ready',
+    'CIFAR-10-size U-Net (random weights) int8 in workerd, per step at n = 1',
     'edge-cifar10',
-    (j) => j.workerd.coldStartReadyMs,
+    (j) => j.workerd.batches[0].stepMs,
     'ms',
   ],
+  ['... its cold start to session ready', 'edge-cifar10', (j) => j.workerd.coldStartReadyMs, 'ms'],
   [
     'Node edge, mnist32 int8, 3 x 200 concurrent requests: served images/s',
     'edge-load',

@@ -37,3 +37,5 @@ server.on('error', (error: NodeJS.ErrnoException) => {
   if (error.code === 'EADDRINUSE') fail(`${hostname}:${port} is already in use (set PORT to another port)`);
   fail(`cannot listen on ${hostname}:${port}: ${error.message}`);
 });
+// Ctrl-C or a supervisor's SIGTERM is a stop asked for, not a failure: exit 0 (npm then prints no error block).
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(0));

@@ -16,6 +16,9 @@ export function hashedFiles(manifest: Manifest): { file: string; sha256: string;
   ]);
 }
 
+/** How `manifestProblems` ends the line of a file the manifest names without a hash. */
+export const UNHASHED = 'named by the manifest without a sha256';
+
 /**
  * Problems with an artifact folder, one line each (none: it is whole): a file on disk the manifest does not name,
  * a named file missing, a recorded sha256 or size the bytes do not match, a named file with no recorded hash.
@@ -35,7 +38,7 @@ export async function manifestProblems(dir: string): Promise<string[]> {
     }
     const record = hashed.get(file);
     if (!record) {
-      problems.push(`${file}: named by the manifest without a sha256`);
+      problems.push(`${file}: ${UNHASHED}`);
       continue;
     }
     const sha = createHash('sha256').update(bytes).digest('hex');

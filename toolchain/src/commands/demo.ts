@@ -71,5 +71,5 @@ export default defineCommand({
 export function serveCommand(location: string): string {
   const store = dirname(resolve(location));
   const repoArtifacts = resolve(import.meta.dirname, '../../../artifacts');
-  return store === repoArtifacts ? 'npm run serve -w edge' : `QDM_ARTIFACTS=${store} npm run serve -w edge`;
+  return store === repoArtifacts ? 'npm run serve' : `QDM_ARTIFACTS=${store} npm run serve`;
 }
