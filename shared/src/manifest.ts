@@ -168,6 +168,8 @@ export interface Manifest {
   calibration?: Record<string, unknown>;
   metrics?: Record<string, unknown>;
   report?: string;
+  /** Size and sha256 of every build report the manifest names (older artifacts: absent, reports unverified). */
+  reports?: Record<string, { bytes: number; sha256: string }>;
   toolchain?: { version: string };
 }
 
@@ -257,6 +259,15 @@ export function parseManifest(value: unknown): Manifest {
     if (problem) throw new ManifestError(`manifest: variants.${key}.noiseCorrection: ${problem}`);
   }
   if (value.report !== undefined) field(value, '', 'report', isPlainFileName, 'a plain file name');
+  if (value.reports !== undefined) {
+    const reports = field(value, '', 'reports', isObject, 'an object of report files');
+    for (const file of Object.keys(reports)) {
+      if (!isPlainFileName(file)) throw new ManifestError(`manifest: reports names "${file}", not a plain file name`);
+      const entry = field(reports as Json, 'reports.', file, isObject, '{bytes, sha256}');
+      field(entry, `reports.${file}.`, 'bytes', isNonNegativeInt, 'a byte count');
+      field(entry, `reports.${file}.`, 'sha256', isSha256, 'a lowercase hex sha256');
+    }
+  }
   return value as unknown as Manifest;
 }
 

@@ -76,6 +76,11 @@ describe('parseManifest', () => {
     expect(parseManifest(manifest()).name).toBe('mnist32');
   });
 
+  it('keeps the size and sha256 of each build report', () => {
+    const reports = { 'report.int8.html': { bytes: 12, sha256: SHA } };
+    expect(parseManifest(manifest({ report: 'report.int8.html', reports })).reports).toEqual(reports);
+  });
+
   it.each([
     ['schema', { schema: 'qdm.artifact/0' }, /schema/],
     ['an empty name', { name: '' }, /name/],
@@ -99,6 +104,14 @@ describe('parseManifest', () => {
       { variants: { int8: { ...w8a8('m.onnx'), edgeGraph: { ...edgeGraph('e.ort'), format: 'tflite' } } } },
       /edgeGraph\.format/,
     ],
+    [
+      'a report digest with a short sha256',
+      { reports: { 'r.html': { bytes: 3, sha256: 'abc' } } },
+      /reports\.r\.html\.sha256/,
+    ],
+    ['a report digest without its size', { reports: { 'r.html': { sha256: SHA } } }, /reports\.r\.html\.bytes/],
+    ['a report digest that is not an object', { reports: { 'r.html': null } }, /reports\.r\.html/],
+    ['a hashed report with a directory', { reports: { '../r.html': { bytes: 3, sha256: SHA } } }, /reports/],
     [
       'edge memory with batches out of order',
       {

@@ -67,6 +67,16 @@ export async function makeFakeArtifact(dir: string, options: FakeArtifactOptions
     },
     variants: entries,
     ...(report ? { report: 'report.html' } : {}),
+    // Every report with its size and sha256, as build-artifact records them.
+    ...(report
+      ? {
+          reports: Object.fromEntries(
+            [...files]
+              .filter(([f]) => f.startsWith('report'))
+              .map(([f, b]) => [f, { bytes: b.length, sha256: sha256(b) }]),
+          ),
+        }
+      : {}),
   });
   const manifestBytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
   files.set('manifest.json', manifestBytes);

@@ -519,7 +519,12 @@ export async function buildArtifact(partial: BuildOptions): Promise<BuildResult>
         phases: clock.phases,
       }),
     );
-    await writeFileAtomic(staging.dir, reportFile, html);
+    const reportBytes = new TextEncoder().encode(html);
+    await writeFileAtomic(staging.dir, reportFile, reportBytes);
+    updated.reports = {
+      ...manifest.reports,
+      [reportFile]: { bytes: reportBytes.length, sha256: sha256Bytes(reportBytes) },
+    };
     await writeArtifactManifest(staging.dir, updated);
     complete = true;
 

@@ -150,4 +150,14 @@ describe('LocalStore', () => {
     await expect(store.pull('m', dest)).rejects.toThrow(/model\.fp32\.onnx: sha256/);
     expect(await readdir(dest)).not.toContain('manifest.json');
   });
+
+  it('a changed build report fails the pull like a model file (the manifest records its sha256)', async () => {
+    const store = new LocalStore(fresh('root'));
+    const a = await makeFakeArtifact(fresh('a'));
+    await store.publish('m', a.dir);
+    await writeFile(join(store.root, 'm', 'report.html'), '<!doctype html><p>edited</p>');
+    const dest = fresh('pull');
+    await expect(store.pull('m', dest)).rejects.toThrow(/report\.html/);
+    expect(await readdir(dest)).not.toContain('manifest.json');
+  });
 });

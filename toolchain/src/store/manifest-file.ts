@@ -23,7 +23,8 @@ export function decodeManifest(raw: Uint8Array, where: string): Manifest {
 
 /**
  * Every file the manifest names with what it must contain, variants and their edge graphs first (upload order).
- * Reports have no recorded size or hash, so they are moved as-is and cannot be verified.
+ * Reports are verified against `manifest.reports`; an older artifact's reports, which it names without a size or
+ * hash, are moved as they are.
  */
 export function expectedFiles(manifest: Manifest): ExpectedFile[] {
   const byFile = new Map<string, ExpectedFile>();
@@ -39,7 +40,9 @@ export function expectedFiles(manifest: Manifest): ExpectedFile[] {
       byFile.set(graph.file, { file: graph.file, bytes: graph.bytes, sha256: graph.sha256 });
     }
   }
-  for (const file of manifestFiles(manifest)) if (!byFile.has(file)) byFile.set(file, { file });
+  for (const file of manifestFiles(manifest)) {
+    if (!byFile.has(file)) byFile.set(file, { file, ...manifest.reports?.[file] });
+  }
   for (const file of byFile.keys()) {
     if (file === MANIFEST_FILE || file === LATEST_POINTER) {
       throw new StoreError(manifest.name, `the manifest names "${file}" as an artifact file (reserved name)`);
@@ -48,8 +51,9 @@ export function expectedFiles(manifest: Manifest): ExpectedFile[] {
   return [...byFile.values()];
 }
 
+/** Bytes of the model files (variants and their edge graphs; reports not counted). */
 export function variantBytes(manifest: Manifest): number {
   let total = 0;
-  for (const file of expectedFiles(manifest)) total += file.bytes ?? 0;
+  for (const file of expectedFiles(manifest)) if (!manifest.reports?.[file.file]) total += file.bytes ?? 0;
   return total;
 }
