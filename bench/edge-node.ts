@@ -1,4 +1,4 @@
-// Edge benchmark on Node: onnxruntime-web WASM (1 thread), the same app as `npm run serve`.
+// Edge benchmark on Node: onnxruntime-web WASM (1 thread), the app `npm run serve` runs with QDM_RUNTIME=wasm.
 //   node bench/edge-node.ts [--model mnist32] [--variants int8,fp32] [--steps 20] [--requests 5] [--allow-fixture]
 //                           [--portable-graphs] [--n 1]   (--n: images per request, the model batch)
 // Prints JSON: cold start (first request: wasm compile+init, artifact read+verify, session), warm request latency,
