@@ -80,6 +80,7 @@ export function buildReportData(input: {
         activationBits: b.report.activationBits,
         recon: b.spec.recipe.recon,
         integerNodes: b.report.integerNodes,
+        metrics: reportableMetrics(manifest.variants[b.spec.name]?.metrics),
       })),
     ],
     calibration: {
@@ -156,4 +157,13 @@ function deviceMetrics(device: Device): Record<string, string | number> {
     'nodes left to the CPU provider': `${p.nodesNotOnDevice} of ${p.nodes} (${p.sessions} sessions)${ops.length ? `: ${ops.join(', ')}` : ''}`,
     'on the CPU whatever --device says': CPU_ONLY_WORK.join('; '),
   };
+}
+
+/** The manifest's numbers and strings of a variant's metrics (size ratio, same-seed PSNR, mean epsilon SQNR). */
+function reportableMetrics(metrics: Record<string, unknown> | undefined): Record<string, number | string> {
+  const out: Record<string, number | string> = {};
+  for (const [key, value] of Object.entries(metrics ?? {})) {
+    if (typeof value === 'number' || typeof value === 'string') out[key] = value;
+  }
+  return out;
 }
