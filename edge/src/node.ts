@@ -3,6 +3,7 @@
 import { serve } from '@hono/node-server';
 import { type AppDeps, createApp } from './app.ts';
 import { nodeBrowserAssets } from './browser/node-assets.ts';
+import { isLoopback, nodeProduction } from './middleware/node-production.ts';
 import { nodeDeps } from './node-runtime.ts';
 
 function fail(message: string): never {
@@ -21,7 +22,7 @@ const hostname = process.env.HOST || '127.0.0.1';
 const port = portFrom(process.env.PORT);
 let deps: AppDeps;
 try {
-  deps = await nodeDeps(process.env);
+  deps = { ...(await nodeDeps(process.env)), production: nodeProduction(process.env) };
 } catch (error) {
   fail((error as Error).message);
 }
@@ -31,6 +32,12 @@ const server = serve(
     const r = deps.sessions.info;
     const runtime = r ? `, runtime: ${r.runtime} ${r.ep}, ${r.threads} thread${r.threads === 1 ? '' : 's'}` : '';
     console.error(`qdm edge on http://${info.address}:${info.port} (artifacts: ${deps.source.location}${runtime})`);
+    if (!deps.production?.keys && !isLoopback(hostname)) {
+      console.error(
+        `qdm edge: no QDM_API_KEYS: /sample is open to anyone who can reach ${hostname}:${info.port} ` +
+          '(set QDM_API_KEYS or QDM_API_KEYS_FILE)',
+      );
+    }
   },
 );
 server.on('error', (error: NodeJS.ErrnoException) => {
