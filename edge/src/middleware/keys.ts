@@ -104,9 +104,12 @@ export const authenticatedClient = (c: Context): string | undefined => clients.g
 export function requireKey(keys: ApiKeys): MiddlewareHandler {
   return async (c, next) => {
     const header = c.req.header('authorization');
-    const match = header === undefined ? null : /^Bearer[ ]+(\S+)[ ]*$/i.exec(header);
-    if (!match) {
+    if (header === undefined) {
       throw unauthorized('this deployment needs an API key: send Authorization: Bearer <key>', REALM);
+    }
+    const match = /^Bearer[ ]+(\S+)[ ]*$/i.exec(header);
+    if (!match) {
+      throw unauthorized('the Authorization header must be Bearer <key>', `${REALM}, error="invalid_request"`);
     }
     const id = await keys.verify(match[1]);
     if (id === undefined) {

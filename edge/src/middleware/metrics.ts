@@ -6,12 +6,12 @@
 
 type Labels = Record<string, string>;
 
-const escape = (value: string) => value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+const escapeLabel = (value: string) => value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 
 function labelText(labels: Labels, extra?: [string, string]): string {
   const pairs = Object.entries(labels);
   if (extra) pairs.push(extra);
-  return pairs.length === 0 ? '' : `{${pairs.map(([k, v]) => `${k}="${escape(v)}"`).join(',')}}`;
+  return pairs.length === 0 ? '' : `{${pairs.map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',')}}`;
 }
 
 const keyOf = (labels: Labels) => JSON.stringify(Object.entries(labels));
@@ -81,9 +81,9 @@ export class Histogram {
   text(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
     for (const { labels, counts, sum, count } of this.#series.values()) {
-      this.buckets.forEach((le, i) =>
-        lines.push(`${this.name}_bucket${labelText(labels, ['le', num(le)])} ${counts[i]}`),
-      );
+      this.buckets.forEach((le, i) => {
+        lines.push(`${this.name}_bucket${labelText(labels, ['le', num(le)])} ${counts[i]}`);
+      });
       lines.push(`${this.name}_bucket${labelText(labels, ['le', '+Inf'])} ${count}`);
       lines.push(`${this.name}_sum${labelText(labels)} ${num(sum)}`);
       lines.push(`${this.name}_count${labelText(labels)} ${count}`);
@@ -196,7 +196,15 @@ export function isAnalyticsEngine(value: unknown): value is AnalyticsEngineDatas
 
 /** The same columns every data point carries, in order (the README lists them for queries). */
 export const ANALYTICS_BLOBS = ['route', 'method', 'status', 'model', 'variant', 'runtime'] as const;
-export const ANALYTICS_DOUBLES = ['status', 'modelCalls', 'totalMs', 'meanStepMs', 'queueWaitMs', 'n', 'steps'] as const;
+export const ANALYTICS_DOUBLES = [
+  'status',
+  'modelCalls',
+  'totalMs',
+  'meanStepMs',
+  'queueWaitMs',
+  'n',
+  'steps',
+] as const;
 
 export function analyticsPoint(r: RequestRecord) {
   const meanStepMs = r.stepMs?.length ? r.stepMs.reduce((a, b) => a + b, 0) / r.stepMs.length : 0;

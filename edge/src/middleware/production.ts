@@ -83,13 +83,16 @@ export function productionFromEnv(
   );
   const rate = positiveNumber(env, 'QDM_RATE');
   const burst = positiveNumber(env, 'QDM_RATE_BURST');
-  if (burst !== undefined && rate === undefined) throw new Error('QDM_RATE_BURST needs QDM_RATE (model calls per second)');
+  if (burst !== undefined && rate === undefined)
+    throw new Error('QDM_RATE_BURST needs QDM_RATE (model calls per second)');
   const limiters: RateLimiter[] = [];
   if (rate !== undefined) limiters.push(new TokenBuckets(rate, burst ?? 10 * rate, options.now));
   if (isRateLimitBinding(env.RATE_LIMITER)) {
     const period = env.QDM_RATE_LIMITER_PERIOD === undefined ? 60 : Number(env.QDM_RATE_LIMITER_PERIOD);
     if (period !== 10 && period !== 60) {
-      throw new Error(`QDM_RATE_LIMITER_PERIOD must be 10 or 60 (the binding's period), got ${env.QDM_RATE_LIMITER_PERIOD}`);
+      throw new Error(
+        `QDM_RATE_LIMITER_PERIOD must be 10 or 60 (the binding's period), got ${env.QDM_RATE_LIMITER_PERIOD}`,
+      );
     }
     limiters.push(new BindingLimiter(env.RATE_LIMITER, period));
   }
