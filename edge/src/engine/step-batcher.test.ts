@@ -40,7 +40,7 @@ describe('batchSteps', () => {
     const session = batchSteps(inner, 8);
     // Four requests stepping together, with the DDIM update's microtask hops between their calls.
     const request = async () => {
-      let x = new Float32Array([1]);
+      let x: Float32Array = new Float32Array([1]);
       for (let step = 0; step < 5; step++) {
         await Promise.resolve();
         await Promise.resolve();
