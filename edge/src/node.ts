@@ -3,7 +3,7 @@
 import { serve } from '@hono/node-server';
 import { type AppDeps, createApp } from './app.ts';
 import { nodeBrowserAssets } from './browser/node-assets.ts';
-import { isLoopback, nodeProduction } from './middleware/node-production.ts';
+import { nodeProduction, openServiceWarning } from './middleware/node-production.ts';
 import { nodeDeps } from './node-runtime.ts';
 
 function fail(message: string): never {
@@ -32,12 +32,8 @@ const server = serve(
     const r = deps.sessions.info;
     const runtime = r ? `, runtime: ${r.runtime} ${r.ep}, ${r.threads} thread${r.threads === 1 ? '' : 's'}` : '';
     console.error(`qdm edge on http://${info.address}:${info.port} (artifacts: ${deps.source.location}${runtime})`);
-    if (!deps.production?.keys && !isLoopback(hostname)) {
-      console.error(
-        `qdm edge: no QDM_API_KEYS: /sample is open to anyone who can reach ${hostname}:${info.port} ` +
-          '(set QDM_API_KEYS or QDM_API_KEYS_FILE)',
-      );
-    }
+    const open = openServiceWarning(hostname, info.port, deps.production ?? {});
+    if (open) console.error(open);
   },
 );
 server.on('error', (error: NodeJS.ErrnoException) => {

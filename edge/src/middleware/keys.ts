@@ -35,16 +35,19 @@ export async function hashedKey(key: string): Promise<string> {
 }
 
 /**
- * Keys from `text` (entries separated by commas or newlines; `#` starts a comment line): a plain key, or
+ * Keys from `text` (entries separated by commas or newlines; a line starting with `#` is a comment): a plain key, or
  * `sha256:<64 hex digits>` of one. `where` names the setting in errors, which never quote an entry (it may be a key).
  */
 export function parseApiKeys(text: string, where: string): ApiKeys | undefined {
   const plain: string[] = [];
   const digests: Uint8Array[] = [];
-  const entries = text.split(/[,\n]/);
+  const entries = text
+    .split('\n')
+    .filter((line) => !line.trim().startsWith('#'))
+    .flatMap((line) => line.split(','));
   entries.forEach((raw, i) => {
     const entry = raw.trim();
-    if (entry === '' || entry.startsWith('#')) return;
+    if (entry === '') return;
     const hashed = HASHED.exec(entry);
     if (hashed) digests.push(hexBytes(hashed[1]));
     else if (entry.toLowerCase().startsWith('sha256:')) {

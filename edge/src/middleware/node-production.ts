@@ -30,3 +30,12 @@ export function nodeProduction(env: Record<string, string | undefined>): Product
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
+
+/** What the server says at start when it listens beyond loopback without keys (undefined: nothing to say). */
+export function openServiceWarning(host: string, port: number, options: { keys?: unknown }): string | undefined {
+  if (options.keys || isLoopback(host)) return undefined;
+  return (
+    `qdm edge: no QDM_API_KEYS: /sample is open to anyone who can reach ${host}:${port} ` +
+    '(set QDM_API_KEYS or QDM_API_KEYS_FILE)'
+  );
+}

@@ -124,7 +124,8 @@ describe('API keys (QDM_API_KEYS)', () => {
     );
     expect(() => parseApiKeys('secret key', 'QDM_API_KEYS_FILE')).toThrow(/^QDM_API_KEYS_FILE: entry 1 is not/);
     expect(() => parseApiKeys('secret key', 'X')).not.toThrow(/secret/);
-    expect(parseApiKeys(' , ,# none', 'QDM_API_KEYS')).toBeUndefined();
+    expect(parseApiKeys(' , ,\n# none, really', 'QDM_API_KEYS')).toBeUndefined();
+    expect(parseApiKeys('# keys, one a line\nk1\n k2 ,k3', 'QDM_API_KEYS_FILE')?.size).toBe(3);
   });
 
   it('tells keys apart by their digest: a prefix, a longer key or another key is not a match', async () => {
