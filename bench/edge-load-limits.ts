@@ -7,8 +7,9 @@
  * time measured alone); every answer must be 200, 429 or 503, and every refusal must carry Retry-After.
  *   node bench/edge-load.ts --limits [--model mnist32] [--variant int8] [--steps 20] [--requests 200] [--polite 5]
  *     [--rate N] [--burst N] [--runtime native|wasm] [--allow-fixture]
- * --rate/--burst default to a bucket of 3 requests' model calls refilled in one request's own work (the greedy
- * client keeps about 3 requests admitted, which one joined call takes beside the polite one's).
+ * --rate/--burst default to half of one request at a time (its model calls per its own work measured alone in the
+ * open run) and a bucket of 2 requests: a client's share must be below what the server can do, or its admitted work
+ * still fills the queue.
  * Prints one JSON object; only the default run writes bench/results/edge-load-limits.json.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -199,8 +200,10 @@ async function main() {
   artifactVariant = artifact.requested ? values.variant : 'fp32';
   const open = await scenario(artifact.root, artifact.name, undefined);
   const steps = Number(values.steps);
-  const burst = values.burst ? Number(values.burst) : 3 * steps;
-  const rate = values.rate ? Number(values.rate) : round(burst / (open.ownWorkMs / 1000), 1);
+  // A per-client rate is a share of what the server can do: half of one request at a time (its own work measured
+  // alone), with a bucket of 2 requests.
+  const burst = values.burst ? Number(values.burst) : 2 * steps;
+  const rate = values.rate ? Number(values.rate) : round((0.5 * steps) / (open.ownWorkMs / 1000), 1);
   const limited = await scenario(artifact.root, artifact.name, { rate, burst });
   const report = {
     bench: 'edge-load-limits',
