@@ -46,7 +46,7 @@ function prodApp(
 ): EdgeApp & { lines: string[] } {
   const lines: string[] = [];
   const production: ProductionOptions = {
-    ...productionFromEnv(env, { now: extra.clientAddress ? undefined : undefined }),
+    ...productionFromEnv(env),
     clientAddress: byHeader,
     metrics: 'prometheus',
     requestLog: (line) => lines.push(line),
