@@ -1,15 +1,16 @@
 /**
  * Keys + per-client limits under load (`node bench/edge-load.ts --limits ...`): the Node edge server with two API
  * keys, a greedy client bursting `--requests` concurrent requests (each sent again 1-2x a refusal's Retry-After
- * later, as long as the test runs) and a polite client sending `--polite` requests one after another. Run twice:
+ * later, as long as the test runs) and a polite client sending `--polite` requests one after another, within its
+ * own share (one every 2x its own work, or every n x steps / rate if that is longer). Run twice:
  * open (no per-client limit: the greedy client fills the admission queue) and limited (QDM_RATE/QDM_RATE_BURST).
  * The polite client's latencies are compared with its own work (median of 3 alone) plus one model call (the step
  * time measured alone); every answer must be 200, 429 or 503, and every refusal must carry Retry-After.
  *   node bench/edge-load.ts --limits [--model mnist32] [--variant int8] [--steps 20] [--requests 200] [--polite 5]
  *     [--rate N] [--burst N] [--runtime native|wasm] [--allow-fixture]
- * --rate/--burst default to half of one request at a time (its model calls per its own work measured alone in the
- * open run) and a bucket of 2 requests: a client's share must be below what the server can do, or its admitted work
- * still fills the queue.
+ * --rate/--burst default to a quarter of one request at a time (its model calls per its own work measured alone in
+ * the open run) and a bucket of 2 requests: a client's share must be below what the server can do, or its admitted
+ * work still fills the queue.
  * Prints one JSON object; only the default run writes bench/results/edge-load-limits.json.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -110,6 +111,8 @@ async function timed(url: string, key: string): Promise<{ status: number; ms: nu
 async function scenario(root: string, name: string, limits: { rate: number; burst: number } | undefined) {
   const greedyKey = randomUUID();
   const politeKey = randomUUID();
+  // The requests timed alone each use a key of their own, so they leave the polite client's bucket full.
+  const aloneKeys = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
   const port = await freePort();
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -117,7 +120,7 @@ async function scenario(root: string, name: string, limits: { rate: number; burs
     HOST: '127.0.0.1',
     PORT: String(port),
     QDM_RUNTIME: values.runtime,
-    QDM_API_KEYS: `${greedyKey},${politeKey}`,
+    QDM_API_KEYS: [greedyKey, politeKey, ...aloneKeys].join(','),
   };
   for (const key of ['QDM_RATE', 'QDM_RATE_BURST', 'QDM_STEP_BATCH', 'QDM_MAX_QUEUE_MS', 'QDM_CORS_ORIGINS'])
     delete env[key];
@@ -127,14 +130,16 @@ async function scenario(root: string, name: string, limits: { rate: number; burs
   }
   const server = await startServer(env);
   const base = `http://127.0.0.1:${port}`;
-  const path = `/sample?model=${name}&variant=${artifactVariant}&n=1&steps=ddim${values.steps}&format=png`;
+  const steps = Number(values.steps);
+  const path = `/sample?model=${name}&variant=${artifactVariant}&n=1&steps=ddim${steps}&format=png`;
   try {
-    await timed(base + path, politeKey); // loads and measures the session
+    await timed(base + path, aloneKeys[3]); // loads and measures the session
     const alone = [];
-    for (let i = 0; i < 3; i++) alone.push(await timed(base + path, politeKey));
+    for (let i = 0; i < 3; i++) alone.push(await timed(base + path, aloneKeys[i]));
+    if (alone.some((a) => a.status !== 200))
+      throw new Error(`a request alone was answered ${alone.map((a) => a.status)}`);
     const ownWorkMs = median(alone.map((a) => a.ms));
     const callMs = median(alone.map((a) => a.stepMs ?? Number.NaN));
-    if (limits) await sleep(Math.min(5000, (1000 * limits.burst) / limits.rate)); // the polite bucket refills
 
     log(
       `edge-load --limits: ${limits ? 'limited' : 'open'}: ${values.requests} greedy requests beside ${values.polite} polite ones`,
@@ -159,7 +164,10 @@ async function scenario(root: string, name: string, limits: { rate: number; burs
     });
     await sleep(500); // the burst has been answered: its admitted share runs
     const polite: { status: number; ms: number; retryAfter: boolean }[] = [];
+    // The polite client keeps within its own share: one request every 2x its own work, or every cost / rate.
+    const spacingMs = Math.max(2 * ownWorkMs, limits ? (1000 * steps) / limits.rate : 0);
     for (let i = 0; i < Number(values.polite); i++) {
+      if (i > 0) await sleep(Math.max(0, spacingMs - (polite.at(-1)?.ms ?? 0)));
       const started = performance.now();
       const res = await fetch(base + path, { headers: { authorization: `Bearer ${politeKey}` } });
       await res.arrayBuffer();
@@ -179,9 +187,11 @@ async function scenario(root: string, name: string, limits: { rate: number; burs
       ownWorkMs: round(ownWorkMs, 1),
       callMs: round(callMs, 2),
       politeBoundMs: round(boundMs, 1),
+      politeSpacingMs: round(spacingMs, 1),
       polite,
       politeServed: polite.filter((p) => p.status === 200).length,
       politeWithinBound: polite.filter((p) => p.status === 200 && p.ms <= boundMs).length,
+      politeMedianOverOwnWork: round(median(polite.map((p) => p.ms)) / ownWorkMs, 2),
       politeMaxOverOwnWork: round(Math.max(...polite.map((p) => p.ms)) / ownWorkMs, 2),
       greedy: { answered: greedy.length, served: count(200), refused429: count(429), refused503: count(503) },
       otherStatuses: [...greedy, ...polite].filter((a) => ![200, 429, 503].includes(a.status)).length,
@@ -200,10 +210,10 @@ async function main() {
   artifactVariant = artifact.requested ? values.variant : 'fp32';
   const open = await scenario(artifact.root, artifact.name, undefined);
   const steps = Number(values.steps);
-  // A per-client rate is a share of what the server can do: half of one request at a time (its own work measured
-  // alone), with a bucket of 2 requests.
+  // A per-client rate is a share of what the server can do: a quarter of one request at a time (its own work
+  // measured alone in the open run; the machine's other load can double it by the limited run), a bucket of 2.
   const burst = values.burst ? Number(values.burst) : 2 * steps;
-  const rate = values.rate ? Number(values.rate) : round((0.5 * steps) / (open.ownWorkMs / 1000), 1);
+  const rate = values.rate ? Number(values.rate) : round((0.25 * steps) / (open.ownWorkMs / 1000), 1);
   const limited = await scenario(artifact.root, artifact.name, { rate, burst });
   const report = {
     bench: 'edge-load-limits',
