@@ -21,6 +21,12 @@ import { benchArtifact, log, median, mib, quantile, repoRoot, round } from './ed
 import { provenance, writeResult } from './lib.ts';
 import { machineInfo } from './machine.ts';
 
+// Keys + per-client limits: the fairness case (bench/edge-load-limits.ts, its own JSON).
+if (process.argv.slice(2).includes('--limits')) {
+  await import('./edge-load-limits.ts');
+  process.exit(process.exitCode ?? 0);
+}
+
 const machine = machineInfo();
 const DEFAULTS = {
   runtime: 'native',
@@ -44,6 +50,7 @@ const HELP = `usage: node bench/edge-load.ts [options]
   --requests N           concurrent requests per run (default 200)
   --runs N               runs (default 3)
   --allow-fixture        use the generated test artifact when the model is missing
+  --limits               keys + per-client limits: a greedy client beside a polite one (bench/edge-load-limits.ts)
 Only the default run writes bench/results/edge-load.json.`;
 
 function usage(message: string): never {

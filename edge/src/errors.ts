@@ -10,14 +10,16 @@ export type ErrorCode =
   | 'unsupported'
   | 'artifact_unavailable'
   | 'overloaded'
+  | 'unauthorized'
+  | 'rate_limited'
   | 'internal';
 
 export class HttpError extends Error {
   override name = 'HttpError';
-  readonly status: 400 | 404 | 422 | 500 | 503;
+  readonly status: 400 | 401 | 404 | 422 | 429 | 500 | 503;
   readonly code: ErrorCode;
   readonly field?: string;
-  /** Response headers the error carries (Retry-After for `overloaded`). */
+  /** Response headers the error carries (Retry-After for `overloaded` and `rate_limited`, WWW-Authenticate). */
   readonly headers: Record<string, string>;
 
   constructor(

@@ -3,6 +3,7 @@
 import { serve } from '@hono/node-server';
 import { type AppDeps, createApp } from './app.ts';
 import { nodeBrowserAssets } from './browser/node-assets.ts';
+import { nodeProduction, openServiceWarning } from './middleware/node-production.ts';
 import { nodeDeps } from './node-runtime.ts';
 
 function fail(message: string): never {
@@ -21,7 +22,7 @@ const hostname = process.env.HOST || '127.0.0.1';
 const port = portFrom(process.env.PORT);
 let deps: AppDeps;
 try {
-  deps = await nodeDeps(process.env);
+  deps = { ...(await nodeDeps(process.env)), production: nodeProduction(process.env) };
 } catch (error) {
   fail((error as Error).message);
 }
@@ -31,6 +32,8 @@ const server = serve(
     const r = deps.sessions.info;
     const runtime = r ? `, runtime: ${r.runtime} ${r.ep}, ${r.threads} thread${r.threads === 1 ? '' : 's'}` : '';
     console.error(`qdm edge on http://${info.address}:${info.port} (artifacts: ${deps.source.location}${runtime})`);
+    const open = openServiceWarning(hostname, info.port, deps.production ?? {});
+    if (open) console.error(open);
   },
 );
 server.on('error', (error: NodeJS.ErrnoException) => {

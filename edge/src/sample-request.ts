@@ -83,6 +83,7 @@ function format(raw: Raw): OutputFormat {
 
 export function parseSampleRequest(raw: Raw, config: EdgeConfig, randomSeed: () => number): SampleRequest {
   for (const key of Object.keys(raw)) {
+    if (key === '') throw badField('(unnamed)', 'a field has an empty name');
     if (!(FIELDS as readonly string[]).includes(key)) throw badField(key, `unknown field ${JSON.stringify(key)}`);
   }
   return {

@@ -25,7 +25,15 @@ export interface PreparedSample {
   startedAt: number;
   /** From the request's start until its session was ready: manifest, admission and (cold) the session's load. */
   readyMs: number;
+  /** The wait admission priced this request at (the work admitted before it). */
+  queueWaitMs: number;
 }
+
+/**
+ * Charges a request's model calls (n x steps) to its client before it is admitted (per-client limits): throws to
+ * refuse it; the function it returns gives the calls back when admission then refuses the request.
+ */
+export type Charge = (modelCalls: number) => Promise<(() => void) | undefined>;
 
 export interface SampleTimings {
   /** What ran the steps (Server-Timing names it). */
@@ -49,7 +57,7 @@ export interface Engine {
   sessions: SessionCache;
   queue: WorkQueue;
   /** Resolves the artifact, checks the request against it and loads (or reuses) the session: 400/404/422/503. */
-  prepare(request: SampleRequest): Promise<PreparedSample>;
+  prepare(request: SampleRequest, charge?: Charge): Promise<PreparedSample>;
   run(
     prepared: PreparedSample,
     onStep?: (p: StepProgress) => void | Promise<void>,
@@ -132,7 +140,7 @@ export function createEngine(
     catalog,
     sessions,
     queue,
-    async prepare(request) {
+    async prepare(request, charge) {
       const startedAt = clock.now();
       factory.warm?.(); // the runtime initializes while the manifest is read
       const model = request.model ?? (await defaultModel());
@@ -151,8 +159,15 @@ export function createEngine(
       }
       // NOTE: admit and enqueue in one synchronous step: with an await between them, requests resumed together
       // (e.g. all waiting on one manifest re-read) each saw the queue without the others and all passed.
+      const refund = charge ? await charge(request.n * plan.steps) : undefined;
       const msPerSample = (batch: number) => sessions.msPerSample(snapshot.name, request.variant, batch);
-      queue.admit(config.maxQueueMs, msPerSample(1) !== undefined);
+      const queueWaitMs = queue.expectedWaitMs();
+      try {
+        queue.admit(config.maxQueueMs, msPerSample(1) !== undefined);
+      } catch (error) {
+        refund?.();
+        throw error;
+      }
       const ticket = queue.begin(`${snapshot.name}/${request.variant}`, request.n, plan.steps, msPerSample);
       let loaded: LoadedSession;
       try {
@@ -162,7 +177,7 @@ export function createEngine(
         throw error;
       }
       const readyMs = clock.now() - startedAt;
-      return { request: { ...request, model }, snapshot, entry, plan, loaded, ticket, startedAt, readyMs };
+      return { request: { ...request, model }, snapshot, entry, plan, loaded, ticket, startedAt, readyMs, queueWaitMs };
     },
     async run(prepared, onStep, signal) {
       const { plan, request } = prepared;

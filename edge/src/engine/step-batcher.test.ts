@@ -25,14 +25,30 @@ describe('batchSteps', () => {
     const alone = session.msPerSample() as number;
     expect(alone).toBeGreaterThanOrEqual(4);
     expect(alone).toBeLessThan(15);
-    // one call running, then four waiting: the four are joined into one call
+    // five sent together: four joined into one call (at most 4), then the fifth
     const calls = [1, 2, 3, 4, 5].map((v) => session.run(new Float32Array([v]), [1, 1], new Float32Array([0])));
     const outs = await Promise.all(calls);
     expect(outs.map((o) => o[0])).toEqual([1, 2, 3, 4, 5]);
-    expect(inner.batches).toEqual([1, 1, 4]);
+    expect(inner.batches).toEqual([1, 4, 1]);
     expect(session.msPerSample(4)).toBeGreaterThanOrEqual(18);
     expect(session.msPerSample(8)).toBe(session.msPerSample(4)); // joined at most by 4
     expect(session.msPerSample(1)).toBeLessThan(15);
+  });
+
+  it('joins the next steps of the requests a call resolved into one call (not the first alone, then the rest)', async () => {
+    const inner = timedSession(() => 10);
+    const session = batchSteps(inner, 8);
+    // Four requests stepping together, with the DDIM update's microtask hops between their calls.
+    const request = async () => {
+      let x: Float32Array = new Float32Array([1]);
+      for (let step = 0; step < 5; step++) {
+        await Promise.resolve();
+        await Promise.resolve();
+        x = await session.run(x, [1, 1], new Float32Array([0]));
+      }
+    };
+    await Promise.all([request(), request(), request(), request()]);
+    expect(inner.batches).toEqual([4, 4, 4, 4, 4]);
   });
 
   it('reads the nearest measured batch size, the costlier one on a tie', () => {

@@ -25,6 +25,9 @@ export function nearestBatch(measured: ReadonlyMap<number, number>, batch: numbe
   return best;
 }
 
+const nextTurn = (): Promise<void> =>
+  new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
+
 interface Pending {
   x: Float32Array;
   t: Float32Array;
@@ -47,6 +50,9 @@ export function batchSteps(session: ModelSession, maxBatch: number): MeteredSess
 
   async function drain(sampleShape: readonly number[]): Promise<void> {
     running = true;
+    // NOTE: the requests one call resolves send their next steps some microtask hops later (the DDIM update in
+    // between): without a turn here the first of them ran alone and the rest in the call after it (1, k-1, 1, ...).
+    if (maxBatch > 1) await nextTurn();
     while (waiting.length > 0) {
       const group: Pending[] = [waiting.shift() as Pending];
       let batch = group[0].batch;
@@ -70,6 +76,7 @@ export function batchSteps(session: ModelSession, maxBatch: number): MeteredSess
       } catch (error) {
         for (const p of group) p.reject(error);
       }
+      if (maxBatch > 1) await nextTurn();
     }
     running = false;
   }

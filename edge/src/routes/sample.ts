@@ -4,6 +4,7 @@ import { streamSSE } from 'hono/streaming';
 import type { EdgeConfig } from '../config.ts';
 import type { Engine } from '../engine/engine.ts';
 import { badField, HttpError, toHttpError } from '../errors.ts';
+import type { SampleHooks } from '../middleware/production.ts';
 import { parseSampleRequest } from '../sample-request.ts';
 import { resultBody, resultJson, sampleHeaders, serverTiming } from '../sample-response.ts';
 
@@ -35,15 +36,19 @@ export function sampleRoutes(
   config: EdgeConfig,
   randomSeed: () => number,
   log: (message: string, error: unknown) => void,
+  hooks?: SampleHooks,
 ): Hono {
   const app = new Hono();
   app.on(['GET', 'POST'], '/', async (c) => {
     const request = parseSampleRequest(await rawFields(c), config, randomSeed);
-    const prepared = await engine.prepare(request);
+    const prepared = await engine.prepare(request, hooks?.charge?.(c));
+    hooks?.prepared(c, prepared);
     const headers = sampleHeaders(prepared);
 
     if (wantsEvents(c)) {
       for (const [k, v] of Object.entries(headers)) c.header(k, v);
+      let ended: () => void = () => undefined;
+      hooks?.streaming(c, new Promise<void>((resolve) => (ended = resolve)));
       return streamSSE(c, async (stream) => {
         const abort = new AbortController();
         stream.onAbort(() => abort.abort());
@@ -53,16 +58,20 @@ export function sampleRoutes(
             (p) => stream.writeSSE({ event: 'step', data: JSON.stringify(p) }),
             abort.signal,
           );
+          hooks?.finished(c, result);
           await stream.writeSSE({ event: 'result', data: JSON.stringify(resultJson(result)) });
         } catch (error) {
           if (abort.signal.aborted) return;
           if (!(error instanceof HttpError)) log('GET /sample (event stream) failed', error);
           await stream.writeSSE({ event: 'error', data: JSON.stringify(toHttpError(error).toJSON()) });
+        } finally {
+          ended();
         }
       });
     }
 
     const result = await engine.run(prepared, undefined, c.req.raw.signal);
+    hooks?.finished(c, result);
     const all = { ...headers, 'Server-Timing': serverTiming(result.timings) };
     if (request.format === 'json') return c.json(resultJson(result), 200, all);
     const { body, contentType } = resultBody(result);

@@ -88,7 +88,7 @@ export default defineCommand({
         'activations, picked inside the one graph by t (other respacings: the steps at the same noise levels); off ' +
         '= every step at 8 bits. Default 1,4 for W8A8: measured best on mnist32 for a small step-time and size cost ' +
         '(docs/results.md#fidelity-mnist32-shipped); off for W4A8, where the extra nodes pass its size target ' +
-        '(docs/results.md#fidelity-mnist32-w4-wide), and for W8A16'
+        '(docs/results.md#fidelity-mnist32-w4-wide), and for W8A16',
     },
     'calib-timesteps': {
       type: 'string',
