@@ -6,6 +6,7 @@ import { floatArg, intArg, requireArg, stepsArg } from '../cli/args.ts';
 import { UsageError } from '../cli/errors.ts';
 import { commonArgs, emit } from '../cli/output.ts';
 import { Progress } from '../cli/progress.ts';
+import { checkEtaFor, SAMPLER_HINT, samplerArg } from '../cli/sampler-arg.ts';
 import {
   type EndpointReport,
   type EndpointRun,
@@ -55,6 +56,11 @@ export default defineCommand({
     },
     steps: { type: 'string', valueHint: 'SPEC', description: 'respacing sent to both endpoints', default: 'ddim25' },
     eta: { type: 'string', valueHint: 'E', description: 'DDIM eta sent to both endpoints', default: '0' },
+    sampler: {
+      type: 'string',
+      valueHint: SAMPLER_HINT,
+      description: "sampler sent to both endpoints (default: none sent, each endpoint's own default)",
+    },
     concurrency: {
       type: 'string',
       valueHint: 'C',
@@ -80,6 +86,8 @@ export default defineCommand({
     const seeds = seedList(args.seeds, args.n);
     stepsArg('steps', args.steps);
     const eta = floatArg('eta', args.eta, { min: 0, max: 1 });
+    const sampler = args.sampler === undefined ? undefined : samplerArg('sampler', args.sampler);
+    if (sampler) checkEtaFor(sampler, eta);
     const concurrency = intArg('concurrency', args.concurrency, { min: 1, max: 64 });
     const retries = intArg('retries', args.retries, { min: 0, max: 10 });
     const timeoutMs = 1000 * floatArg('timeout', args.timeout, { min: 0.1, max: 3600 });
@@ -99,6 +107,7 @@ export default defineCommand({
         runs[label] = await runEndpoint(urls[label], seeds, {
           steps: args.steps,
           eta,
+          sampler,
           timeoutMs,
           retries,
           backoffMs: 250,
@@ -125,6 +134,7 @@ export default defineCommand({
         seeds,
         steps: args.steps,
         eta,
+        sampler: sampler ?? null,
         concurrency,
         retries,
         pair,
@@ -139,7 +149,10 @@ export default defineCommand({
         join(out, 'compare.html'),
         compareHtml({
           settings: [
-            ['seeds', `${seeds.length} (${args.seeds ?? `0-${seeds.length - 1}`}), ${args.steps}, eta ${eta}`],
+            [
+              'seeds',
+              `${seeds.length} (${args.seeds ?? `0-${seeds.length - 1}`}), ${sampler ? `${sampler} ` : ''}${args.steps}, eta ${eta}`,
+            ],
             ['requests', `concurrency ${concurrency}, ${retries} retries, ${timeoutMs / 1000} s timeout`],
             ['feature network', network ? network.id.name : 'none (no --features)'],
             ['reference', reference.label ?? 'none'],

@@ -1,19 +1,22 @@
 import { resolve } from 'node:path';
 import { defineCommand } from 'citty';
 import { readArtifactManifest, readVariant } from '../artifact/folder.ts';
-import { enumArg, floatArg, intArg, outputFileArg, requireArg, shardArg, stepsArg } from '../cli/args.ts';
+import { floatArg, intArg, outputFileArg, requireArg, shardArg, stepsArg } from '../cli/args.ts';
 import { deviceArg, deviceArgs } from '../cli/device.ts';
-import { UsageError } from '../cli/errors.ts';
 import { commonArgs, emit } from '../cli/output.ts';
 import { Progress } from '../cli/progress.ts';
+import { checkEtaFor, SAMPLER_HINT, samplerArg } from '../cli/sampler-arg.ts';
 import type { Device } from '../runtime/devices.ts';
 import { deviceRecord, placementSummary } from '../runtime/placement.ts';
 import { readInitNoise, type SampleSet, writeGrid, writeSamples } from '../sampling/files.ts';
-import { openVariant, type SamplerName, sampleWith, shardRange } from '../sampling/run.ts';
+import { openVariant, sampleWith, shardRange } from '../sampling/run.ts';
 import { isS3Uri, localArtifactDir, objectLocation } from '../store/objects.ts';
 
 export default defineCommand({
-  meta: { name: 'sample', description: 'Sample images from an artifact variant with onnxruntime-node (DDIM or DDPM)' },
+  meta: {
+    name: 'sample',
+    description: 'Sample images from an artifact variant with onnxruntime-node (DDIM, DDPM or DPM-Solver++(2M))',
+  },
   args: {
     artifact: {
       type: 'string',
@@ -42,8 +45,10 @@ export default defineCommand({
     eta: { type: 'string', valueHint: 'E', description: 'DDIM eta (0 = deterministic)', default: '0' },
     sampler: {
       type: 'string',
-      valueHint: 'ddim|ddpm',
-      description: 'ddim or ddpm (ancestral, learned variance)',
+      valueHint: SAMPLER_HINT,
+      description:
+        'ddim, ddpm (ancestral, learned variance) or dpm++2m (DPM-Solver++(2M), also spelled dpmpp2m: one model ' +
+        'call per step of --steps, at the times DDIM uses)',
       default: 'ddim',
     },
     batch: { type: 'string', valueHint: 'B', description: 'samples per model call', default: '16' },
@@ -81,9 +86,8 @@ export default defineCommand({
     const eta = floatArg('eta', args.eta, { min: 0, max: 1 });
     const batch = intArg('batch', args.batch, { min: 1, max: 1024 });
     const threads = args.threads === undefined ? undefined : intArg('threads', args.threads, { min: 1, max: 256 });
-    const sampler = enumArg<SamplerName>('sampler', args.sampler, ['ddim', 'ddpm']);
-    // The ancestral sampler has no eta: silently ignoring one would make two different requests look alike.
-    if (sampler === 'ddpm' && eta !== 0) throw new UsageError('--eta is for --sampler ddim; ddpm takes no eta');
+    const sampler = samplerArg('sampler', args.sampler);
+    checkEtaFor(sampler, eta);
     const range = args.shard
       ? shardRange(shardArg('shard', args.shard), total)
       : { first: 0, count: total, index: 0, of: 1 };
