@@ -13,6 +13,7 @@ describe('parseSampleRequest', () => {
       seed: 1234,
       n: 4,
       steps: 'ddim25',
+      sampler: 'ddim',
       eta: 0,
       format: 'png',
     });
@@ -45,5 +46,14 @@ describe('parseSampleRequest', () => {
     expect(fieldOf({ steps: { x: 1 } })).toEqual([400, 'steps']);
     expect(fieldOf({ model: 'a/b' })).toEqual([400, 'model']);
     expect(fieldOf({ extra: 1 })).toEqual([400, 'extra']);
+    expect(fieldOf({ sampler: 'euler' })).toEqual([400, 'sampler']);
+    expect(fieldOf({ sampler: 2 })).toEqual([400, 'sampler']);
+    expect(fieldOf({ sampler: 'ddpm', eta: '0.5' })).toEqual([400, 'eta']);
+  });
+
+  it('takes dpm++2m under both spellings, from a query or a JSON body', () => {
+    expect(parse({ sampler: 'dpmpp2m' }).sampler).toBe('dpm++2m');
+    expect(parse({ sampler: 'dpm++2m', eta: 0 }).sampler).toBe('dpm++2m');
+    expect(parse({ sampler: 'ddpm' }).sampler).toBe('ddpm');
   });
 });

@@ -1,4 +1,4 @@
-import { parseSteps } from '@qdm/shared';
+import { parseSamplerName, parseSteps, type SamplerName, samplerTakesEta } from '@qdm/shared';
 import type { EdgeConfig } from './config.ts';
 import { badField } from './errors.ts';
 
@@ -18,13 +18,16 @@ export interface SampleRequest {
   n: number;
   /** A respacing ("ddim25", "250", "10,20,30") or a step count. */
   steps: string | number;
+  /** ddim, ddpm or dpm++2m (`dpmpp2m` in a URL means the same). */
+  sampler: SamplerName;
   eta: number;
   format: OutputFormat;
 }
 
 export const DEFAULT_STEPS = 'ddim25';
 export const DEFAULT_N = 4;
-const FIELDS = ['model', 'variant', 'seed', 'n', 'steps', 'eta', 'format'] as const;
+export const DEFAULT_SAMPLER: SamplerName = 'ddim';
+const FIELDS = ['model', 'variant', 'seed', 'n', 'steps', 'sampler', 'eta', 'format'] as const;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const UINT32_MAX = 0xffffffff;
 
@@ -75,6 +78,14 @@ function steps(raw: Raw): string | number {
   return value;
 }
 
+function sampler(raw: Raw): SamplerName {
+  const v = raw.sampler;
+  if (v === undefined) return DEFAULT_SAMPLER;
+  const name = typeof v === 'string' ? parseSamplerName(v) : null;
+  if (!name) throw badField('sampler', 'sampler must be one of ddim, ddpm, dpm++2m (or dpmpp2m)');
+  return name;
+}
+
 function format(raw: Raw): OutputFormat {
   const v = raw.format ?? 'png';
   if (!FORMATS.includes(v as OutputFormat)) throw badField('format', `format must be one of ${FORMATS.join(', ')}`);
@@ -85,13 +96,18 @@ export function parseSampleRequest(raw: Raw, config: EdgeConfig, randomSeed: () 
   for (const key of Object.keys(raw)) {
     if (!(FIELDS as readonly string[]).includes(key)) throw badField(key, `unknown field ${JSON.stringify(key)}`);
   }
+  const chosen = sampler(raw);
+  const eta = fraction(raw, 'eta') ?? 0;
+  // Only DDIM has an eta: silently ignoring one would make two different requests look alike.
+  if (eta !== 0 && !samplerTakesEta(chosen)) throw badField('eta', `eta is for sampler ddim; ${chosen} takes none`);
   return {
     model: name(raw, 'model') ?? config.defaultModel,
     variant: name(raw, 'variant') ?? config.defaultVariant,
     seed: integer(raw, 'seed', 0, UINT32_MAX) ?? randomSeed(),
     n: integer(raw, 'n', 1, config.maxBatch) ?? Math.min(DEFAULT_N, config.maxBatch),
     steps: steps(raw),
-    eta: fraction(raw, 'eta') ?? 0,
+    sampler: chosen,
+    eta,
     format: format(raw),
   };
 }

@@ -15,6 +15,7 @@ export function sampleMeta(p: PreparedSample) {
     n: request.n,
     steps: plan.steps,
     respacing: plan.respacing,
+    sampler: request.sampler,
     eta: request.eta,
     shape: [request.n, ...plan.shape],
   };
@@ -75,6 +76,7 @@ export function sampleHeaders(p: PreparedSample): Record<string, string> {
     'X-QDM-Variant': meta.variant,
     'X-QDM-Seed': String(meta.seed),
     'X-QDM-Steps': `${meta.steps} (${meta.respacing})`,
+    'X-QDM-Sampler': meta.sampler,
   };
 }
 
