@@ -38,6 +38,7 @@ export const pageHtml = `<!doctype html>
   <label>steps <input id="steps" value="ddim25" size="8"></label>
   <label>eta <input id="eta" type="number" min="0" max="1" step="0.1" value="0"></label>
   <button id="run" type="submit">Sample both</button>
+  <span id="schedule-note" class="note"></span>
 </form>
 <div id="status"></div>
 <div class="pair">
@@ -56,6 +57,18 @@ function fillVariants() {
   for (const [id, chosen] of [['left-variant', names.includes('fp32') ? 'fp32' : names[0]], ['right-variant', right]]) {
     $(id).replaceChildren(...names.map((v) => new Option(v, v, false, v === chosen)));
   }
+  showSchedule();
+}
+
+// The schedule the right (quantized) variant was calibrated for fills the form, so both sides run it.
+function showSchedule() {
+  const m = models.find((x) => x.name === $('model').value);
+  const variant = $('right-variant').value;
+  const s = m?.variants[variant]?.schedule;
+  if (!s?.calibrated) { $('schedule-note').textContent = ''; return; }
+  $('steps').value = s.steps;
+  $('sampler').value = s.sampler === 'dpm++2m' ? 'dpmpp2m' : s.sampler;
+  $('schedule-note').textContent = variant + ' was calibrated for ' + s.sampler + ' ' + s.steps;
 }
 
 function timing(header) {
@@ -114,6 +127,7 @@ $('controls').addEventListener('submit', async (event) => {
 });
 
 $('model').addEventListener('change', fillVariants);
+$('right-variant').addEventListener('change', showSchedule);
 fetch('/models').then((r) => r.json()).then((body) => {
   models = body.models.filter((m) => !m.error);
   $('model').replaceChildren(...models.map((m) => new Option(m.name, m.name)));

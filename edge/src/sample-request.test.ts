@@ -12,8 +12,6 @@ describe('parseSampleRequest', () => {
       variant: 'int8',
       seed: 1234,
       n: 4,
-      steps: 'ddim25',
-      sampler: 'ddim',
       eta: 0,
       format: 'png',
     });
@@ -49,6 +47,12 @@ describe('parseSampleRequest', () => {
     expect(fieldOf({ sampler: 'euler' })).toEqual([400, 'sampler']);
     expect(fieldOf({ sampler: 2 })).toEqual([400, 'sampler']);
     expect(fieldOf({ sampler: 'ddpm', eta: '0.5' })).toEqual([400, 'eta']);
+  });
+
+  it('leaves sampler and steps unset when not named (the plan takes the variant schedule, else the defaults)', () => {
+    const parsed = parse({});
+    expect(parsed.steps).toBeUndefined();
+    expect(parsed.sampler).toBeUndefined();
   });
 
   it('takes dpm++2m under both spellings, from a query or a JSON body', () => {

@@ -16,10 +16,13 @@ export interface SampleRequest {
   variant: string;
   seed: number;
   n: number;
-  /** A respacing ("ddim25", "250", "10,20,30") or a step count. */
-  steps: string | number;
-  /** ddim, ddpm or dpm++2m (`dpmpp2m` in a URL means the same). */
-  sampler: SamplerName;
+  /**
+   * A respacing ("ddim25", "250", "10,20,30") or a step count; absent: the variant's calibrated schedule, else
+   * DEFAULT_STEPS (engine/plan.ts decides, once the manifest is known).
+   */
+  steps?: string | number;
+  /** ddim, ddpm or dpm++2m (`dpmpp2m` in a URL means the same); absent: as steps, else DEFAULT_SAMPLER. */
+  sampler?: SamplerName;
   eta: number;
   format: OutputFormat;
 }
@@ -63,9 +66,9 @@ function fraction(raw: Raw, field: string): number | undefined {
   return value;
 }
 
-function steps(raw: Raw): string | number {
+function steps(raw: Raw): string | number | undefined {
   const v = raw.steps;
-  if (v === undefined) return DEFAULT_STEPS;
+  if (v === undefined) return undefined;
   const value = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
   if (typeof value !== 'string' && typeof value !== 'number') {
     throw badField('steps', 'steps must be a respacing such as "ddim25" or a step count');
@@ -78,9 +81,9 @@ function steps(raw: Raw): string | number {
   return value;
 }
 
-function sampler(raw: Raw): SamplerName {
+function sampler(raw: Raw): SamplerName | undefined {
   const v = raw.sampler;
-  if (v === undefined) return DEFAULT_SAMPLER;
+  if (v === undefined) return undefined;
   const name = typeof v === 'string' ? parseSamplerName(v) : null;
   if (!name) throw badField('sampler', 'sampler must be one of ddim, ddpm, dpm++2m (or dpmpp2m)');
   return name;
@@ -98,8 +101,7 @@ export function parseSampleRequest(raw: Raw, config: EdgeConfig, randomSeed: () 
   }
   const chosen = sampler(raw);
   const eta = fraction(raw, 'eta') ?? 0;
-  // Only DDIM has an eta: silently ignoring one would make two different requests look alike.
-  if (eta !== 0 && !samplerTakesEta(chosen)) throw badField('eta', `eta is for sampler ddim; ${chosen} takes none`);
+  if (chosen) checkEta(chosen, eta);
   return {
     model: name(raw, 'model') ?? config.defaultModel,
     variant: name(raw, 'variant') ?? config.defaultVariant,
@@ -110,6 +112,17 @@ export function parseSampleRequest(raw: Raw, config: EdgeConfig, randomSeed: () 
     eta,
     format: format(raw),
   };
+}
+
+/** Only DDIM has an eta: silently ignoring one would make two different requests look alike. */
+export function checkEta(sampler: SamplerName, eta: number, fromSchedule = false): void {
+  if (eta === 0 || samplerTakesEta(sampler)) return;
+  throw badField(
+    'eta',
+    fromSchedule
+      ? `eta is for sampler ddim; this variant serves ${sampler} (its calibrated schedule) unless sampler=ddim is given`
+      : `eta is for sampler ddim; ${sampler} takes none`,
+  );
 }
 
 export function randomUint32(): number {

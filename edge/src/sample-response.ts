@@ -15,7 +15,8 @@ export function sampleMeta(p: PreparedSample) {
     n: request.n,
     steps: plan.steps,
     respacing: plan.respacing,
-    sampler: request.sampler,
+    sampler: plan.sampler,
+    schedule: plan.schedule,
     eta: request.eta,
     shape: [request.n, ...plan.shape],
   };

@@ -166,7 +166,7 @@ export async function runInBrowser(params: BrowserParams, onStatus: (text: strin
       onStatus(`${backend}: step ${stepMs.length} of ${plan.steps}`);
       return out.out.data as Float32Array;
     };
-    x = await sampleBy(request.sampler, denoiser, {
+    x = await sampleBy(plan.sampler, denoiser, {
       diffusion: plan.diffusion,
       shape: plan.shape,
       batch: request.n,
@@ -181,7 +181,8 @@ export async function runInBrowser(params: BrowserParams, onStatus: (text: strin
   const query = new URLSearchParams({
     ...raw,
     seed: String(request.seed),
-    sampler: request.sampler,
+    sampler: plan.sampler,
+    steps: plan.respacing,
     eta: String(request.eta),
     format: 'npy',
   });
@@ -195,7 +196,7 @@ export async function runInBrowser(params: BrowserParams, onStatus: (text: strin
     fallback,
     sha256: entry.sha256,
     seed: request.seed,
-    sampler: request.sampler,
+    sampler: plan.sampler,
     steps: plan.steps,
     respacing: plan.respacing,
     stepMs,

@@ -36,7 +36,7 @@ export async function runSampler(
     stepMs.push(clock.now() - started);
     return out;
   };
-  const x = await sampleBy(request.sampler, denoiser, {
+  const x = await sampleBy(plan.sampler, denoiser, {
     diffusion: plan.diffusion,
     shape: plan.shape,
     batch: request.n,

@@ -129,3 +129,30 @@ describe('dpm++2m on the edge', () => {
     await wide.release();
   });
 });
+
+describe('the schedule a variant was calibrated for', () => {
+  it('serves a request that names no sampler or steps with it; /models shows it', async () => {
+    const artifact = await unetArtifact();
+    artifact.manifest.variants.int8.schedule = { sampler: 'dpm++2m', steps: 'ddim8' };
+    const app = appOver(folderSource(await folderStore(artifact)));
+    const implicit = await app.request('/sample?variant=int8&seed=3&n=2&format=npy');
+    expect(implicit.status).toBe(200);
+    expect(implicit.headers.get('x-qdm-sampler')).toBe('dpm++2m');
+    expect(implicit.headers.get('x-qdm-steps')).toBe('8 (ddim8)');
+    const explicit = await app.request('/sample?variant=int8&seed=3&n=2&steps=ddim8&sampler=dpmpp2m&format=npy');
+    expect(await bytes(implicit)).toEqual(await bytes(explicit));
+    // each named field wins; fp32 has no schedule and keeps the defaults
+    const named = await app.request('/sample?variant=int8&seed=3&n=1&sampler=ddim&format=json');
+    expect(await named.json()).toMatchObject({ sampler: 'ddim', respacing: 'ddim8', schedule: 'variant' });
+    const fp32 = await app.request('/sample?variant=fp32&seed=3&n=1&format=json');
+    expect(await fp32.json()).toMatchObject({ sampler: 'ddim', respacing: 'ddim25', schedule: 'default' });
+    const eta = await app.request('/sample?variant=int8&seed=3&n=1&eta=0.5');
+    expect(eta.status).toBe(400);
+    expect(await eta.json()).toMatchObject({ field: 'eta', message: expect.stringMatching(/calibrated schedule/) });
+    const models = (await (await app.request('/models')).json()) as {
+      models: { variants: Record<string, { schedule: unknown }> }[];
+    };
+    expect(models.models[0].variants.int8.schedule).toEqual({ sampler: 'dpm++2m', steps: 'ddim8', calibrated: true });
+    expect(models.models[0].variants.fp32.schedule).toEqual({ sampler: 'ddim', steps: 'ddim25', calibrated: false });
+  });
+});

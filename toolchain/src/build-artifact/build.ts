@@ -18,7 +18,12 @@ import {
 } from '../artifact/folder.ts';
 import { importCheckpoint, TOOLCHAIN_VERSION } from '../artifact/import.ts';
 import type { TimestepPolicy } from '../calibrate/timesteps.ts';
-import { type CalibrationNoise, type CalibrationSet, collectCalibration } from '../calibrate/trajectory.ts';
+import {
+  type CalibrationNoise,
+  type CalibrationSampler,
+  type CalibrationSet,
+  collectCalibration,
+} from '../calibrate/trajectory.ts';
 import type { ImprovedDiffusionFlags } from '../models/flags.ts';
 import type { OnnxModel } from '../onnx/ir.ts';
 import { decodeModel } from '../onnx/model.ts';
@@ -61,6 +66,11 @@ export interface CalibrationOptions {
   samples: number;
   trajectories: number;
   steps: string;
+  /**
+   * The serving sampler whose fp32 trajectory the pairs come from (default ddim). When given, every variant records
+   * (sampler, steps) as its serving schedule (manifest `schedule`).
+   */
+  sampler?: CalibrationSampler;
   noise: CalibrationNoise;
   data?: string;
   batch: number;
@@ -287,6 +297,7 @@ async function calibrate(options: BuildOptions, manifest: Manifest, fp32: Uint8A
   try {
     return await collectCalibration(variant.denoiser, {
       diffusion,
+      sampler: c.sampler,
       shape,
       policy: c.policy,
       samples: c.samples,
@@ -581,6 +592,7 @@ function variantEntry(
         samples: c.samples,
         trajectories: c.trajectories,
         steps: c.steps,
+        ...(c.sampler ? { sampler: c.sampler } : {}),
         noise: c.noise,
       },
       integerNodes: report.integerNodes,
@@ -593,6 +605,7 @@ function variantEntry(
       ...(psnr ? { samePsnrDb: meanFinite(psnr), samePsnrSeeds: psnr.length, samePsnrSteps: options.reportSteps } : {}),
       meanEpsilonSqnrDb: mean(report.epsilonSqnrByStep.filter((v): v is number => v !== null)),
     },
+    ...(c.sampler ? { schedule: { sampler: c.sampler, steps: c.steps } } : {}),
   };
 }
 
@@ -609,6 +622,7 @@ function calibrationRecord(options: BuildOptions, set: CalibrationSet): Record<s
     samples: set.count,
     trajectories: c.trajectories,
     steps: c.steps,
+    ...(c.sampler ? { sampler: c.sampler } : {}),
     noise: c.noise,
     seed: c.seed,
     stepHistogram: histogram,
