@@ -50,6 +50,8 @@ const VARIANTS = ['fp32', 'int8'];
 const REF = 'mnist:9000-9999';
 const classifier = join(shared, 'models/mnist-classifier/mnist_classifier.onnx');
 const started = performance.now();
+// Read now: the run takes minutes, and the tree may move on meanwhile.
+const commit = gitCommit();
 const log = (text: string) => process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(0)}s] ${text}\n`);
 
 const BUILD_ARGS = ['--report-steps', 'ddim5', '--quiet'];
@@ -173,7 +175,7 @@ try {
   const report = {
     bench: 'fewstep-mnist32',
     command: `node bench/fewstep-mnist32.ts ${process.argv.slice(2).join(' ')}`.trim(),
-    commit: gitCommit(),
+    commit,
     machine: machineInfo(),
     settings: {
       samples: n,
