@@ -4,7 +4,7 @@
  * Per cell: class-FID against held-out digits as `toolchain eval` computes it (MNIST classifier features, ref
  * mnist:9000-9999), same-seed PSNR (uint8) vs fp32 at the same sampler and calls, and vs fp32 DDIM-50 (the images
  * a long run gives); sampling seconds. Then the default check: the fewest calls (either sampler) whose fp32
- * class-FID is within 2% of fp32 ddim25 (the edge's default today), and whether that beats ddim25's 25 calls.
+ * class-FID is within 2% of fp32 ddim25 (the edge's default before this bench), and whether that beats 25 calls.
  *
  *   node bench/fewstep-mnist32.ts [--n 128] [--batch 64] [--threads 2] [--calls 5,8,10,15,20,25,50]
  *     [--artifact DIR (with fp32 and int8; default: import + build-artifact into a temp folder)]

@@ -3,6 +3,7 @@
  * their timings. Plain HTML and a small script; it only calls /models and /sample, so it runs in any browser.
  */
 import { browserSectionHtml } from './browser/page-section.ts';
+import { DEFAULT_STEPS } from './sample-request.ts';
 
 export const pageHtml = `<!doctype html>
 <html lang="en">
@@ -35,7 +36,7 @@ export const pageHtml = `<!doctype html>
   <label>seed <input id="seed" type="number" min="0" max="4294967295" step="1" placeholder="random"></label>
   <label>samples <input id="n" type="number" min="1" max="16" value="4"></label>
   <label>sampler <select id="sampler"><option value="ddim" selected>ddim</option><option value="dpmpp2m">dpm++2m</option><option value="ddpm">ddpm</option></select></label>
-  <label>steps <input id="steps" value="ddim25" size="8"></label>
+  <label>steps <input id="steps" value="${DEFAULT_STEPS}" size="8"></label>
   <label>eta <input id="eta" type="number" min="0" max="1" step="0.1" value="0"></label>
   <button id="run" type="submit">Sample both</button>
   <span id="schedule-note" class="note"></span>

@@ -1,4 +1,4 @@
-import { parseSamplerName, parseSteps, type SamplerName, samplerTakesEta } from '@qdm/shared';
+import { DEFAULT_SCHEDULE, parseSamplerName, parseSteps, type SamplerName, samplerTakesEta } from '@qdm/shared';
 import type { EdgeConfig } from './config.ts';
 import { badField } from './errors.ts';
 
@@ -27,9 +27,9 @@ export interface SampleRequest {
   format: OutputFormat;
 }
 
-export const DEFAULT_STEPS = 'ddim25';
+export const DEFAULT_STEPS = DEFAULT_SCHEDULE.steps;
 export const DEFAULT_N = 4;
-export const DEFAULT_SAMPLER: SamplerName = 'ddim';
+export const DEFAULT_SAMPLER: SamplerName = DEFAULT_SCHEDULE.sampler;
 const FIELDS = ['model', 'variant', 'seed', 'n', 'steps', 'sampler', 'eta', 'format'] as const;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const UINT32_MAX = 0xffffffff;

@@ -34,6 +34,16 @@ export function parseSamplerName(value: string): SamplerName | null {
   return ALIASES[name] ?? null;
 }
 
+/**
+ * What `toolchain sample` and the edge run for a request that names no sampler or steps and whose variant records
+ * no calibrated schedule. Chosen by measurement (bench/results/fewstep-mnist32.json): the fewest model calls whose
+ * fp32 class-FID on mnist32 is within 2% of DDIM-25's; DPM-Solver++(2M) was not within it at fewer calls.
+ */
+export const DEFAULT_SCHEDULE: { readonly sampler: SamplerName; readonly steps: string } = {
+  sampler: 'ddim',
+  steps: 'ddim20',
+};
+
 /** Whether a sampler takes DDIM's eta (the others are deterministic or have their own variance). */
 export function samplerTakesEta(name: SamplerName): boolean {
   return name === 'ddim';

@@ -3,7 +3,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseManifest } from '@qdm/shared';
+import { DEFAULT_SCHEDULE, parseManifest } from '@qdm/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importMnist32, runCli } from './cli.ts';
 
@@ -58,7 +58,11 @@ describe('build-artifact --calib-sampler', () => {
     expect(eta.code).toBe(2);
     expect(eta.stderr).toMatch(/this variant serves dpm\+\+2m \(its calibration schedule\): add --sampler ddim/);
     const fp32Run = await runCli(['sample', '--artifact', built, '--n', '1', '--out', join(work, 'f.npz'), '--json']);
-    expect(JSON.parse(fp32Run.stdout)).toMatchObject({ sampler: 'ddim', respacing: 'ddim50', schedule: 'default' });
+    expect(JSON.parse(fp32Run.stdout)).toMatchObject({
+      sampler: 'ddim',
+      respacing: DEFAULT_SCHEDULE.steps,
+      schedule: 'default',
+    });
   });
 
   it('refuses a sampler that cannot calibrate', async () => {

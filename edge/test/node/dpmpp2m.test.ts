@@ -16,6 +16,7 @@ import {
   withoutWideSteps,
 } from '../../../toolchain/src/quantize/wide-steps.ts';
 import { ortNodeSessions } from '../../src/engine/ort-node.ts';
+import { DEFAULT_STEPS } from '../../src/sample-request.ts';
 import { folderSource } from '../../src/sources/folder.ts';
 import { TEST_DIFFUSION } from '../fixtures/artifact.ts';
 import { folderStore } from '../fixtures/folder.ts';
@@ -145,7 +146,7 @@ describe('the schedule a variant was calibrated for', () => {
     const named = await app.request('/sample?variant=int8&seed=3&n=1&sampler=ddim&format=json');
     expect(await named.json()).toMatchObject({ sampler: 'ddim', respacing: 'ddim8', schedule: 'variant' });
     const fp32 = await app.request('/sample?variant=fp32&seed=3&n=1&format=json');
-    expect(await fp32.json()).toMatchObject({ sampler: 'ddim', respacing: 'ddim25', schedule: 'default' });
+    expect(await fp32.json()).toMatchObject({ sampler: 'ddim', respacing: DEFAULT_STEPS, schedule: 'default' });
     const eta = await app.request('/sample?variant=int8&seed=3&n=1&eta=0.5');
     expect(eta.status).toBe(400);
     expect(await eta.json()).toMatchObject({ field: 'eta', message: expect.stringMatching(/calibrated schedule/) });
@@ -153,6 +154,10 @@ describe('the schedule a variant was calibrated for', () => {
       models: { variants: Record<string, { schedule: unknown }> }[];
     };
     expect(models.models[0].variants.int8.schedule).toEqual({ sampler: 'dpm++2m', steps: 'ddim8', calibrated: true });
-    expect(models.models[0].variants.fp32.schedule).toEqual({ sampler: 'ddim', steps: 'ddim25', calibrated: false });
+    expect(models.models[0].variants.fp32.schedule).toEqual({
+      sampler: 'ddim',
+      steps: DEFAULT_STEPS,
+      calibrated: false,
+    });
   });
 });

@@ -1,5 +1,11 @@
 /** `--sampler`: ddim, ddpm or dpm++2m (dpmpp2m is the same solver, spelled for URLs and shells). */
-import { parseSamplerName, type SamplerName, type ServingSchedule, samplerTakesEta } from '@qdm/shared';
+import {
+  DEFAULT_SCHEDULE,
+  parseSamplerName,
+  type SamplerName,
+  type ServingSchedule,
+  samplerTakesEta,
+} from '@qdm/shared';
 import { UsageError } from './errors.ts';
 
 export const SAMPLER_HINT = 'ddim|ddpm|dpm++2m';
@@ -30,15 +36,18 @@ export function checkEtaFor(sampler: SamplerName, eta: number): void {
 
 /**
  * The (sampler, steps) to sample with: each flag given wins; one not given comes from the schedule the variant was
- * calibrated for (manifest `schedule`), else ddim / ddim50. `from` says which: 'flags' when both were given.
+ * calibrated for (manifest `schedule`), else DEFAULT_SCHEDULE. `from` says which: 'flags' when both were given.
  */
 export function servingSchedule(
   flags: { sampler?: string; steps?: string },
   schedule: ServingSchedule | undefined,
   eta: number,
 ): { sampler: SamplerName; steps: string; from: 'flags' | 'variant' | 'default' } {
-  const sampler = flags.sampler !== undefined ? samplerArg('sampler', flags.sampler) : (schedule?.sampler ?? 'ddim');
-  const steps = flags.steps ?? schedule?.steps ?? 'ddim50';
+  const sampler =
+    flags.sampler !== undefined
+      ? samplerArg('sampler', flags.sampler)
+      : (schedule?.sampler ?? DEFAULT_SCHEDULE.sampler);
+  const steps = flags.steps ?? schedule?.steps ?? DEFAULT_SCHEDULE.steps;
   const given = flags.sampler !== undefined && flags.steps !== undefined;
   const from = given ? 'flags' : schedule ? 'variant' : 'default';
   if (eta !== 0 && !samplerTakesEta(sampler)) {

@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { encodeNpz } from '@qdm/shared';
+import { DEFAULT_SCHEDULE, encodeNpz } from '@qdm/shared';
 import { defineCommand } from 'citty';
 import { floatArg, intArg, requireArg, stepsArg } from '../cli/args.ts';
 import { UsageError } from '../cli/errors.ts';
@@ -54,7 +54,12 @@ export default defineCommand({
       valueHint: 'LIST',
       description: 'seeds and ranges, e.g. "0-63" or "1,5,9-12"; one image (n=1) per seed',
     },
-    steps: { type: 'string', valueHint: 'SPEC', description: 'respacing sent to both endpoints', default: 'ddim25' },
+    steps: {
+      type: 'string',
+      valueHint: 'SPEC',
+      description: "respacing sent to both endpoints (default: the edge's default)",
+      default: DEFAULT_SCHEDULE.steps,
+    },
     eta: { type: 'string', valueHint: 'E', description: 'DDIM eta sent to both endpoints', default: '0' },
     sampler: {
       type: 'string',

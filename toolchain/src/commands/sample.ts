@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { DEFAULT_SCHEDULE } from '@qdm/shared';
 import { defineCommand } from 'citty';
 import { readArtifactManifest, readVariant } from '../artifact/folder.ts';
 import { floatArg, intArg, outputFileArg, requireArg, shardArg, stepsArg } from '../cli/args.ts';
@@ -40,8 +41,8 @@ export default defineCommand({
       type: 'string',
       valueHint: 'SPEC',
       description:
-        'respacing: "ddim50", "250", "10,20,30" or a count (default: the schedule the variant was calibrated for, ' +
-        'else ddim50)',
+        'respacing: "ddim20", "250", "10,20,30" or a count (default: the schedule the variant was calibrated for, ' +
+        `else ${DEFAULT_SCHEDULE.steps}: the fewest calls within 2% of DDIM-25's class-FID on mnist32)`,
     },
     eta: { type: 'string', valueHint: 'E', description: 'DDIM eta (0 = deterministic)', default: '0' },
     sampler: {
