@@ -22,7 +22,7 @@ export interface SamplePlan {
   schedule: 'request' | 'variant' | 'default';
   shape: [channels: number, height: number, width: number];
   outChannels: number;
-  /** The variant's PTQD coefficients (manifest `noiseCorrection`), applied by the DDIM loop; absent: none. */
+  /** The variant's PTQD coefficients (manifest `noiseCorrection`), applied to every call's epsilon; absent: none. */
   correction?: NoiseCorrection;
 }
 
