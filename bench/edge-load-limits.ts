@@ -15,12 +15,11 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchArtifact, log, median, repoRoot, round, serverTiming } from './edge-lib.ts';
-import { machineInfo } from './machine.ts';
+import { benchCommand, provenance, writeResult } from './lib.ts';
 
 const DEFAULTS = {
   model: 'mnist32',
@@ -216,8 +215,9 @@ async function main() {
   const rate = values.rate ? Number(values.rate) : round((0.25 * steps) / (open.ownWorkMs / 1000), 1);
   const limited = await scenario(artifact.root, artifact.name, { rate, burst });
   const report = {
-    bench: 'edge-load-limits',
-    machine: machineInfo(),
+    // Run as `node bench/edge-load.ts --limits`: that is the command to record.
+    ...provenance('edge-load-limits'),
+    command: benchCommand('edge-load'),
     artifact: { name: artifact.name, requested: artifact.requested, variant: artifactVariant },
     runtime: values.runtime,
     request: `n=1, ddim${steps}`,
@@ -237,9 +237,7 @@ async function main() {
   };
   const json = JSON.stringify(report, null, 2);
   console.log(json);
-  if (isDefaultRun) {
-    mkdirSync(join(repoRoot, 'bench/results'), { recursive: true });
-    writeFileSync(join(repoRoot, 'bench/results/edge-load-limits.json'), `${json}\n`);
+  if (writeResult('edge-load-limits', report, { defaultRun: isDefaultRun, indent: 2 })) {
     log('edge-load --limits: wrote bench/results/edge-load-limits.json');
   }
 }

@@ -3,6 +3,7 @@
  * their timings. Plain HTML and a small script; it only calls /models and /sample, so it runs in any browser.
  */
 import { browserSectionHtml } from './browser/page-section.ts';
+import { DEFAULT_STEPS } from './sample-request.ts';
 
 export const pageHtml = `<!doctype html>
 <html lang="en">
@@ -35,9 +36,11 @@ export const pageHtml = `<!doctype html>
   <label>right <select id="right-variant"></select></label>
   <label>seed <input id="seed" type="number" min="0" max="4294967295" step="1" placeholder="random"></label>
   <label>samples <input id="n" type="number" min="1" max="16" value="4"></label>
-  <label>steps <input id="steps" value="ddim25" size="8"></label>
+  <label>sampler <select id="sampler"><option value="ddim" selected>ddim</option><option value="dpmpp2m">dpm++2m</option><option value="ddpm">ddpm</option></select></label>
+  <label>steps <input id="steps" value="${DEFAULT_STEPS}" size="8"></label>
   <label>eta <input id="eta" type="number" min="0" max="1" step="0.1" value="0"></label>
   <button id="run" type="submit">Sample both</button>
+  <span id="schedule-note" class="note"></span>
 </form>
 <div id="status"></div>
 <div class="pair">
@@ -56,6 +59,18 @@ function fillVariants() {
   for (const [id, chosen] of [['left-variant', names.includes('fp32') ? 'fp32' : names[0]], ['right-variant', right]]) {
     $(id).replaceChildren(...names.map((v) => new Option(v, v, false, v === chosen)));
   }
+  showSchedule();
+}
+
+// The schedule the right (quantized) variant was calibrated for fills the form, so both sides run it.
+function showSchedule() {
+  const m = models.find((x) => x.name === $('model').value);
+  const variant = $('right-variant').value;
+  const s = m?.variants[variant]?.schedule;
+  if (!s?.calibrated) { $('schedule-note').textContent = ''; return; }
+  $('steps').value = s.steps;
+  $('sampler').value = s.sampler === 'dpm++2m' ? 'dpmpp2m' : s.sampler;
+  $('schedule-note').textContent = variant + ' was calibrated for ' + s.sampler + ' ' + s.steps;
 }
 
 function timing(header) {
@@ -89,7 +104,7 @@ async function sampleInto(side, params) {
   img.alt = params.variant + ' samples';
   $(side + '-caption').textContent =
     params.variant + '  sha256 ' + (res.headers.get('x-qdm-sha256') ?? '').slice(0, 12) + '\\n' +
-    'seed ' + res.headers.get('x-qdm-seed') + ', samples 0..' + (params.n - 1) + ', steps ' + res.headers.get('x-qdm-steps') + '\\n' +
+    'seed ' + res.headers.get('x-qdm-seed') + ', samples 0..' + (params.n - 1) + ', ' + res.headers.get('x-qdm-sampler') + ' steps ' + res.headers.get('x-qdm-steps') + '\\n' +
     'step ' + (t.step ?? 0).toFixed(1) + ' ms, load ' + (t.load ?? 0).toFixed(0) + ' ms, total ' +
     (t.total ?? 0).toFixed(0) + ' ms (browser ' + wall.toFixed(0) + ' ms)';
 }
@@ -97,7 +112,7 @@ async function sampleInto(side, params) {
 $('controls').addEventListener('submit', async (event) => {
   event.preventDefault();
   if ($('seed').value === '') $('seed').value = String(Math.floor(Math.random() * 2 ** 32));
-  const common = { model: $('model').value, seed: $('seed').value, n: $('n').value, steps: $('steps').value, eta: $('eta').value, format: 'png' };
+  const common = { model: $('model').value, seed: $('seed').value, n: $('n').value, steps: $('steps').value, sampler: $('sampler').value, eta: $('eta').value, format: 'png' };
   $('run').disabled = true;
   try {
     // One after the other, so the two timings do not compete for the same CPU.
@@ -114,6 +129,7 @@ $('controls').addEventListener('submit', async (event) => {
 });
 
 $('model').addEventListener('change', fillVariants);
+$('right-variant').addEventListener('change', showSchedule);
 fetch('/models').then((r) => r.json()).then((body) => {
   models = body.models.filter((m) => !m.error);
   $('model').replaceChildren(...models.map((m) => new Option(m.name, m.name)));

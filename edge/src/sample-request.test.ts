@@ -12,7 +12,6 @@ describe('parseSampleRequest', () => {
       variant: 'int8',
       seed: 1234,
       n: 4,
-      steps: 'ddim25',
       eta: 0,
       format: 'png',
     });
@@ -45,5 +44,20 @@ describe('parseSampleRequest', () => {
     expect(fieldOf({ steps: { x: 1 } })).toEqual([400, 'steps']);
     expect(fieldOf({ model: 'a/b' })).toEqual([400, 'model']);
     expect(fieldOf({ extra: 1 })).toEqual([400, 'extra']);
+    expect(fieldOf({ sampler: 'euler' })).toEqual([400, 'sampler']);
+    expect(fieldOf({ sampler: 2 })).toEqual([400, 'sampler']);
+    expect(fieldOf({ sampler: 'ddpm', eta: '0.5' })).toEqual([400, 'eta']);
+  });
+
+  it('leaves sampler and steps unset when not named (the plan takes the variant schedule, else the defaults)', () => {
+    const parsed = parse({});
+    expect(parsed.steps).toBeUndefined();
+    expect(parsed.sampler).toBeUndefined();
+  });
+
+  it('takes dpm++2m under both spellings, from a query or a JSON body', () => {
+    expect(parse({ sampler: 'dpmpp2m' }).sampler).toBe('dpm++2m');
+    expect(parse({ sampler: 'dpm++2m', eta: 0 }).sampler).toBe('dpm++2m');
+    expect(parse({ sampler: 'ddpm' }).sampler).toBe('ddpm');
   });
 });

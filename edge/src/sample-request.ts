@@ -1,4 +1,4 @@
-import { parseSteps } from '@qdm/shared';
+import { DEFAULT_SCHEDULE, parseSamplerName, parseSteps, type SamplerName, samplerTakesEta } from '@qdm/shared';
 import type { EdgeConfig } from './config.ts';
 import { badField } from './errors.ts';
 
@@ -16,15 +16,21 @@ export interface SampleRequest {
   variant: string;
   seed: number;
   n: number;
-  /** A respacing ("ddim25", "250", "10,20,30") or a step count. */
-  steps: string | number;
+  /**
+   * A respacing ("ddim25", "250", "10,20,30") or a step count; absent: the variant's calibrated schedule, else
+   * DEFAULT_STEPS (engine/plan.ts decides, once the manifest is known).
+   */
+  steps?: string | number;
+  /** ddim, ddpm or dpm++2m (`dpmpp2m` in a URL means the same); absent: as steps, else DEFAULT_SAMPLER. */
+  sampler?: SamplerName;
   eta: number;
   format: OutputFormat;
 }
 
-export const DEFAULT_STEPS = 'ddim25';
+export const DEFAULT_STEPS = DEFAULT_SCHEDULE.steps;
 export const DEFAULT_N = 4;
-const FIELDS = ['model', 'variant', 'seed', 'n', 'steps', 'eta', 'format'] as const;
+export const DEFAULT_SAMPLER: SamplerName = DEFAULT_SCHEDULE.sampler;
+const FIELDS = ['model', 'variant', 'seed', 'n', 'steps', 'sampler', 'eta', 'format'] as const;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const UINT32_MAX = 0xffffffff;
 
@@ -60,9 +66,9 @@ function fraction(raw: Raw, field: string): number | undefined {
   return value;
 }
 
-function steps(raw: Raw): string | number {
+function steps(raw: Raw): string | number | undefined {
   const v = raw.steps;
-  if (v === undefined) return DEFAULT_STEPS;
+  if (v === undefined) return undefined;
   const value = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
   if (typeof value !== 'string' && typeof value !== 'number') {
     throw badField('steps', 'steps must be a respacing such as "ddim25" or a step count');
@@ -73,6 +79,14 @@ function steps(raw: Raw): string | number {
     throw badField('steps', (error as Error).message);
   }
   return value;
+}
+
+function sampler(raw: Raw): SamplerName | undefined {
+  const v = raw.sampler;
+  if (v === undefined) return undefined;
+  const name = typeof v === 'string' ? parseSamplerName(v) : null;
+  if (!name) throw badField('sampler', 'sampler must be one of ddim, ddpm, dpm++2m (or dpmpp2m)');
+  return name;
 }
 
 function format(raw: Raw): OutputFormat {
@@ -86,15 +100,30 @@ export function parseSampleRequest(raw: Raw, config: EdgeConfig, randomSeed: () 
     if (key === '') throw badField('(unnamed)', 'a field has an empty name');
     if (!(FIELDS as readonly string[]).includes(key)) throw badField(key, `unknown field ${JSON.stringify(key)}`);
   }
+  const chosen = sampler(raw);
+  const eta = fraction(raw, 'eta') ?? 0;
+  if (chosen) checkEta(chosen, eta);
   return {
     model: name(raw, 'model') ?? config.defaultModel,
     variant: name(raw, 'variant') ?? config.defaultVariant,
     seed: integer(raw, 'seed', 0, UINT32_MAX) ?? randomSeed(),
     n: integer(raw, 'n', 1, config.maxBatch) ?? Math.min(DEFAULT_N, config.maxBatch),
     steps: steps(raw),
-    eta: fraction(raw, 'eta') ?? 0,
+    sampler: chosen,
+    eta,
     format: format(raw),
   };
+}
+
+/** Only DDIM has an eta: silently ignoring one would make two different requests look alike. */
+export function checkEta(sampler: SamplerName, eta: number, fromSchedule = false): void {
+  if (eta === 0 || samplerTakesEta(sampler)) return;
+  throw badField(
+    'eta',
+    fromSchedule
+      ? `eta is for sampler ddim; this variant serves ${sampler} (its calibrated schedule) unless sampler=ddim is given`
+      : `eta is for sampler ddim; ${sampler} takes none`,
+  );
 }
 
 export function randomUint32(): number {

@@ -15,6 +15,8 @@ export function sampleMeta(p: PreparedSample) {
     n: request.n,
     steps: plan.steps,
     respacing: plan.respacing,
+    sampler: plan.sampler,
+    schedule: plan.schedule,
     eta: request.eta,
     shape: [request.n, ...plan.shape],
   };
@@ -75,6 +77,7 @@ export function sampleHeaders(p: PreparedSample): Record<string, string> {
     'X-QDM-Variant': meta.variant,
     'X-QDM-Seed': String(meta.seed),
     'X-QDM-Steps': `${meta.steps} (${meta.respacing})`,
+    'X-QDM-Sampler': meta.sampler,
   };
 }
 

@@ -4,7 +4,9 @@
  * The manifest is written last, so a reader that finds it may assume every file it names is complete.
  */
 
+import { SAMPLER_NAMES, type SamplerName } from './multistep.ts';
 import { type NoiseCorrection, noiseCorrectionProblem } from './noise-correction.ts';
+import { parseSteps } from './respace.ts';
 
 export const MANIFEST_SCHEMA = 'qdm.artifact/1';
 export const MANIFEST_FILE = 'manifest.json';
@@ -156,6 +158,18 @@ export interface VariantEntry {
   edgeGraph?: EdgeGraph;
   /** Quantized variants: PTQD's per-step epsilon correction, applied by the samplers (noise-correction.ts). */
   noiseCorrection?: NoiseCorrection;
+  /**
+   * The serving schedule the variant was calibrated for (build-artifact --calib-sampler with --calib-steps): its
+   * calibration pairs came from this sampler's own fp32 trajectory. `toolchain sample` and the edge use it for a
+   * request that names no sampler or steps.
+   */
+  schedule?: ServingSchedule;
+}
+
+export interface ServingSchedule {
+  sampler: SamplerName;
+  /** A respacing ("ddim10", "250", ...). */
+  steps: string;
 }
 
 export interface Manifest {
@@ -254,6 +268,10 @@ export function parseManifest(value: unknown): Manifest {
     }
   }
   for (const [key, entry] of Object.entries(variants) as [string, Json][]) {
+    if (entry.schedule !== undefined)
+      checkSchedule(field(entry, `variants.${key}.`, 'schedule', isObject, 'an object'), key);
+  }
+  for (const [key, entry] of Object.entries(variants) as [string, Json][]) {
     if (entry.noiseCorrection === undefined) continue;
     const problem = noiseCorrectionProblem(entry.noiseCorrection, model.inChannels as number);
     if (problem) throw new ManifestError(`manifest: variants.${key}.noiseCorrection: ${problem}`);
@@ -269,6 +287,23 @@ export function parseManifest(value: unknown): Manifest {
     }
   }
   return value as unknown as Manifest;
+}
+
+function checkSchedule(schedule: Json, key: string): void {
+  const at = `variants.${key}.schedule.`;
+  field(
+    schedule,
+    at,
+    'sampler',
+    (v): v is SamplerName => SAMPLER_NAMES.includes(v as SamplerName),
+    SAMPLER_NAMES.join(' | '),
+  );
+  const steps = field(schedule, at, 'steps', isNonEmptyString, 'a respacing such as "ddim10"');
+  try {
+    parseSteps(steps);
+  } catch (error) {
+    throw new ManifestError(`manifest: ${at}steps: ${(error as Error).message}`);
+  }
 }
 
 function checkEdgeGraph(graph: Json, at: string): void {

@@ -1,10 +1,11 @@
 /**
- * The reverse-diffusion loop shared by DDIM and DDPM: draw x_T, ask the denoiser at every respaced step from
- * T'-1 down to 0, apply one sampler step. Noise follows the contract in noise.ts, so sample k is the same image
- * alone or in any batch.
+ * The reverse-diffusion loop shared by DDIM, DDPM and the multistep solvers: draw x_T, ask the denoiser at every
+ * respaced step from T'-1 down to 0, apply one sampler step (a multistep rule also reads the steps before it).
+ * Noise follows the contract in noise.ts, so sample k is the same image alone or in any batch.
  */
 import type { Denoiser } from './denoiser.ts';
 import type { SpacedDiffusion } from './diffusion.ts';
+import type { MultistepRule, PreviousStep } from './multistep.ts';
 import { batchNoise, gaussianNoise, INIT_NOISE_STREAM } from './noise.ts';
 import { correctEpsilon, correctedNoiseVariance, correctionAt, type NoiseCorrection } from './noise-correction.ts';
 import type { SamplerRule } from './step.ts';
@@ -50,10 +51,12 @@ export interface SampleOptions {
   signal?: AbortSignal;
 }
 
+export function runSampleLoop(denoiser: Denoiser, options: SampleOptions, rule: SamplerRule): Promise<Float32Array>;
+export function runSampleLoop(denoiser: Denoiser, options: SampleOptions, rule: MultistepRule): Promise<Float32Array>;
 export async function runSampleLoop(
   denoiser: Denoiser,
   options: SampleOptions,
-  rule: SamplerRule,
+  rule: SamplerRule | MultistepRule,
 ): Promise<Float32Array> {
   const { diffusion, batch, seed, signal } = options;
   const [channels] = options.shape;
@@ -68,6 +71,8 @@ export async function runSampleLoop(
   let x = options.initNoise ? checkInitNoise(options.initNoise, batch * perSample) : drawBatch(INIT_NOISE_STREAM);
   const total = diffusion.numSteps;
   const t = new Float32Array(batch);
+  const keep = 'history' in rule ? rule.history : 0;
+  const previous: PreviousStep[] = [];
   for (let index = total - 1; index >= 0; index--) {
     signal?.throwIfAborted();
     const time = diffusion.modelTime(index);
@@ -82,17 +87,25 @@ export async function runSampleLoop(
       epsilonNoiseVariance = correctedNoiseVariance(at);
     }
     const noise = rule.needsNoise(index) ? drawBatch(index) : null;
-    x = rule.step({
-      diffusion,
-      index,
-      x,
-      modelOutput,
-      batch,
-      channels,
-      clipDenoised: options.clipDenoised,
-      noise,
-      epsilonNoiseVariance,
-    }).sample;
+    const result = rule.step(
+      {
+        diffusion,
+        index,
+        x,
+        modelOutput,
+        batch,
+        channels,
+        clipDenoised: options.clipDenoised,
+        noise,
+        epsilonNoiseVariance,
+      },
+      previous,
+    );
+    x = result.sample;
+    if (keep > 0) {
+      previous.unshift({ index, predXStart: result.predXStart });
+      previous.length = Math.min(previous.length, keep);
+    }
     await options.onStep?.({ index, step: total - 1 - index, total, t: time });
   }
   return x;

@@ -81,6 +81,12 @@ describe('parseManifest', () => {
     expect(parseManifest(manifest({ report: 'report.int8.html', reports })).reports).toEqual(reports);
   });
 
+  it('keeps the serving schedule a variant was calibrated for', () => {
+    const schedule = { sampler: 'dpm++2m' as const, steps: 'ddim10' };
+    const parsed = parseManifest(manifest({ variants: { int8: { ...w8a8('m.onnx'), schedule } } }));
+    expect(parsed.variants.int8.schedule).toEqual(schedule);
+  });
+
   it.each([
     ['schema', { schema: 'qdm.artifact/0' }, /schema/],
     ['an empty name', { name: '' }, /name/],
@@ -89,6 +95,16 @@ describe('parseManifest', () => {
     ['a variant report with a directory', { variants: { int8: w8a8('m.onnx', 'reports/r.html') } }, /report/],
     ['a top-level report with a directory', { report: 'a/report.html' }, /report/],
     ['a Winograd tile other than 2 or 4', { variants: { w: { ...w8a8('w.onnx'), winograd: { tile: 3 } } } }, /tile/],
+    [
+      'a schedule with an unknown sampler',
+      { variants: { int8: { ...w8a8('m.onnx'), schedule: { sampler: 'euler', steps: 'ddim10' } } } },
+      /variants\.int8\.schedule\.sampler/,
+    ],
+    [
+      'a schedule with malformed steps',
+      { variants: { int8: { ...w8a8('m.onnx'), schedule: { sampler: 'ddim', steps: 'ddimX' } } } },
+      /variants\.int8\.schedule\.steps/,
+    ],
     [
       'an edge graph outside the artifact',
       { variants: { int8: { ...w8a8('m.onnx'), edgeGraph: edgeGraph('../e') } } },

@@ -129,6 +129,8 @@ export { type PlacementSummary, placementSummary } from './runtime/placement.ts'
 
 // ---- evaluate ----
 
+/** What `--features` and `--ref` set up for `eval` and `table`: the feature network and the reference's statistics. */
+export { openNetworkFromArgs, prepareReference } from './commands/eval-options.ts';
 /** A feature network: FID Inception (from its PyTorch weights) or any ONNX model with named outputs. */
 export { type FeatureNetwork, type FeatureNetworkSpec, openFeatureNetwork } from './eval/feature-network.ts';
 /** The Frechet distance between two Gaussians (FID, sFID). */

@@ -59,6 +59,13 @@ describe('toolchain sample: bad input', () => {
   it('refuses an eta for the ddpm sampler, which has none', async () => {
     const result = await sample('--sampler', 'ddpm', '--eta', '0.5', '--out', join(work, 'ddpm.npz'));
     expectOneLine(result, 2, /--eta is for --sampler ddim/);
+    const dpm = await sample('--sampler', 'dpmpp2m', '--eta', '0.5', '--out', join(work, 'dpm.npz'));
+    expectOneLine(dpm, 2, /--eta is for --sampler ddim; dpm\+\+2m takes no eta/);
+  });
+
+  it('names the samplers when --sampler names none', async () => {
+    const result = await sample('--sampler', 'euler', '--out', join(work, 'euler.npz'));
+    expectOneLine(result, 2, /--sampler must be one of ddim, ddpm, dpm\+\+2m \(or dpmpp2m\), got "euler"/);
   });
 
   it('points from a folder of artifacts to the artifact in it', async () => {

@@ -99,6 +99,36 @@ describe('toolchain table', () => {
     expect(altRow.ssim_vs_fp32).toBeLessThan(1);
   });
 
+  it('--sampler dpmpp2m samples every variant with DPM-Solver++(2M), as `toolchain sample --sampler dpm++2m`', async () => {
+    const dpmOut = join(work, 'table-dpm');
+    const r = await runCli([
+      'table',
+      '--artifact',
+      artifact,
+      '--variants',
+      'fp32',
+      '--n',
+      '4',
+      '--steps',
+      'ddim5',
+      '--sampler',
+      'dpmpp2m',
+      ...common,
+      '--out',
+      dpmOut,
+      '--json',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const dpm = JSON.parse(r.stdout);
+    expect(dpm.sampler).toBe('dpm++2m');
+    const sampled = join(work, 'sampled-dpm.npz');
+    const args = ['sample', '--artifact', artifact, '--n', '4', '--steps', 'ddim5', '--sampler', 'dpm++2m'];
+    const s = await runCli([...args, '--out', sampled]);
+    expect(s.code, s.stderr).toBe(0);
+    expect(arr0(dpm.rows[0].samples)).toEqual(arr0(sampled));
+    expect(arr0(dpm.rows[0].samples)).not.toEqual(arr0(table.rows[0].samples).subarray(0, 4 * 32 * 32 * 3));
+  });
+
   it('agrees with `toolchain eval` on the same samples', async () => {
     const r = await runCli(['eval', '--samples', table.rows[1].samples, ...common, '--json']);
     expect(r.code, r.stderr).toBe(0);

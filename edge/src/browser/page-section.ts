@@ -31,12 +31,12 @@ $('run-browser').addEventListener('click', async () => {
       const body = await res.json().catch(() => ({ message: res.statusText }));
       throw new Error('browser sampling is not available here: ' + body.message);
     });
-    const params = { model: $('model').value, variant: $('left-variant').value, seed: $('seed').value, n: $('n').value, steps: $('steps').value, eta: $('eta').value };
+    const params = { model: $('model').value, variant: $('left-variant').value, seed: $('seed').value, n: $('n').value, steps: $('steps').value, sampler: $('sampler').value, eta: $('eta').value };
     const r = await mod.runInBrowser(params, show);
     $('browser-img').src = pngUrl(r.browserPng);
     $('server-img').src = pngUrl(r.serverPng);
     $('browser-caption').textContent = 'browser, ' + r.backend + (r.fallback ? ' (fell back to wasm: ' + r.fallback + ')' : '') +
-      '\\nseed ' + r.seed + ', steps ' + r.steps + ' (' + r.respacing + '), step ' + median(r.stepMs).toFixed(1) + ' ms (median)' +
+      '\\nseed ' + r.seed + ', steps ' + r.steps + ' (' + r.respacing + ') ' + r.sampler + ', step ' + median(r.stepMs).toFixed(1) + ' ms (median)' +
       '\\nsha256 ' + r.sha256.slice(0, 12) + ' checked';
     $('server-caption').textContent = 'server, seed ' + r.seed + '\\nPSNR browser vs server ' +
       r.psnrDb.toFixed(1) + ' dB' + (r.identical ? ' (identical)' : '') + ', max |diff| ' + r.maxAbs.toExponential(2);

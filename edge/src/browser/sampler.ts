@@ -2,11 +2,11 @@
  * Sampling in the browser (bundled by esbuild, served as /browser/sampler.js): the request is checked by the server's
  * own parser and planner (so bad input reads as the server's 400 would), the model file is fetched from
  * /browser/model/... and its sha256 checked with SubtleCrypto, onnxruntime-web runs it on WebGPU (falling back to
- * WASM, saying why; naming a software adapter), the status line gives the time left, and the DDIM loop and seeded
- * noise are @qdm/shared's, as on the server. The server's samples of the same seed come back as npy for the
- * side-by-side PSNR.
+ * WASM, saying why; naming a software adapter), the status line gives the time left, and the sampler (DDIM, DDPM or
+ * DPM-Solver++(2M)), the variant's noise correction and the seeded noise are @qdm/shared's, as on the server. The
+ * server's samples of the same seed come back as npy for the side-by-side PSNR.
  */
-import { ddimSample, decodeNpy, pixelDiff, toUint8NHWC } from '@qdm/shared';
+import { decodeNpy, pixelDiff, type SamplerName, sampleBy, toUint8NHWC } from '@qdm/shared';
 import type { EdgeConfig } from '../config.ts';
 import { planSample } from '../engine/plan.ts';
 import { HttpError } from '../errors.ts';
@@ -35,6 +35,8 @@ export interface BrowserParams {
   seed: string;
   n: string;
   steps: string;
+  /** ddim (default), ddpm, dpm++2m or dpmpp2m. */
+  sampler?: string;
   eta?: string;
 }
 
@@ -78,6 +80,7 @@ export interface BrowserResult {
   software: string | null;
   sha256: string;
   seed: number;
+  sampler: SamplerName;
   steps: number;
   respacing: string;
   stepMs: number[];
@@ -183,7 +186,8 @@ export async function runInBrowser(params: BrowserParams, onStatus: (text: strin
   let request: ReturnType<typeof parseSampleRequest>;
   let plan: ReturnType<typeof planSample>;
   try {
-    request = parseSampleRequest({ ...raw, eta: params.eta ?? '0' }, config, randomUint32);
+    const sampler = params.sampler ? { sampler: params.sampler } : {};
+    request = parseSampleRequest({ ...raw, ...sampler, eta: params.eta ?? '0' }, config, randomUint32);
     if (!manifest.variants[request.variant]) {
       throw new HttpError(404, 'not_found', `model ${manifest.name} has no variant ${request.variant}`, 'variant');
     }
@@ -215,18 +219,26 @@ export async function runInBrowser(params: BrowserParams, onStatus: (text: strin
       onStatus(progressText(label, stepMs, plan.steps));
       return out.out.data as Float32Array;
     };
-    x = await ddimSample(denoiser, {
+    x = await sampleBy(plan.sampler, denoiser, {
       diffusion: plan.diffusion,
       shape: plan.shape,
       batch: request.n,
       seed: request.seed,
       eta: request.eta,
+      correction: plan.correction,
     });
   } finally {
     await session.release();
   }
   onStatus('sampling the same seed on the server');
-  const query = new URLSearchParams({ ...raw, seed: String(request.seed), eta: String(request.eta), format: 'npy' });
+  const query = new URLSearchParams({
+    ...raw,
+    seed: String(request.seed),
+    sampler: plan.sampler,
+    steps: plan.respacing,
+    eta: String(request.eta),
+    format: 'npy',
+  });
   const res = await fetch(`/sample?${query}`);
   if (!res.ok) throw new Error(`server: ${describeError(res.status, await res.json().catch(() => ({})))}`);
   const server = decodeNpy(new Uint8Array(await res.arrayBuffer())).data as Float32Array;
@@ -238,6 +250,7 @@ export async function runInBrowser(params: BrowserParams, onStatus: (text: strin
     software,
     sha256: entry.sha256,
     seed: request.seed,
+    sampler: plan.sampler,
     steps: plan.steps,
     respacing: plan.respacing,
     stepMs,

@@ -9,7 +9,7 @@ import { type Ticket, WorkQueue } from './admission.ts';
 import { type Catalog, createCatalog } from './catalog.ts';
 import { chooseEdgeGraph } from './edge-graph-choice.ts';
 import { planSample, type SamplePlan } from './plan.ts';
-import { runDdim, type StepProgress } from './sampler.ts';
+import { runSampler, type StepProgress } from './sampler.ts';
 import type { RuntimeInfo, SessionFactory } from './session.ts';
 import { type LoadedSession, type LoadPhases, SessionCache } from './session-cache.ts';
 
@@ -181,13 +181,13 @@ export function createEngine(
     },
     async run(prepared, onStep, signal) {
       const { plan, request } = prepared;
-      let output: Awaited<ReturnType<typeof runDdim>>;
+      let output: Awaited<ReturnType<typeof runSampler>>;
       try {
         const step = (p: StepProgress) => {
           prepared.ticket.step(request.n);
           return onStep?.(p);
         };
-        output = await runDdim(prepared.loaded.session, plan, request, clock, step, signal);
+        output = await runSampler(prepared.loaded.session, plan, request, clock, step, signal);
       } finally {
         prepared.ticket.end();
         prepared.loaded.done();

@@ -1,7 +1,14 @@
-import { createDiffusion, type Manifest, type NoiseCorrection, parseSteps, type SpacedDiffusion } from '@qdm/shared';
+import {
+  createDiffusion,
+  type Manifest,
+  type NoiseCorrection,
+  parseSteps,
+  type SamplerName,
+  type SpacedDiffusion,
+} from '@qdm/shared';
 import type { EdgeConfig } from '../config.ts';
 import { badField, HttpError } from '../errors.ts';
-import type { SampleRequest } from '../sample-request.ts';
+import { checkEta, DEFAULT_SAMPLER, DEFAULT_STEPS, type SampleRequest } from '../sample-request.ts';
 
 /** A request checked against its artifact: the respaced diffusion and the work it will cost. */
 export interface SamplePlan {
@@ -9,9 +16,13 @@ export interface SamplePlan {
   /** The respacing actually used ("ddim25", "250", ...). */
   respacing: string;
   steps: number;
+  /** The sampler that runs: the request's, else the variant's calibrated schedule's, else DEFAULT_SAMPLER. */
+  sampler: SamplerName;
+  /** Where sampler and steps came from when the request did not name both. */
+  schedule: 'request' | 'variant' | 'default';
   shape: [channels: number, height: number, width: number];
   outChannels: number;
-  /** The variant's PTQD coefficients (manifest `noiseCorrection`), applied by the DDIM loop; absent: none. */
+  /** The variant's PTQD coefficients (manifest `noiseCorrection`), applied to every call's epsilon; absent: none. */
   correction?: NoiseCorrection;
 }
 
@@ -25,10 +36,14 @@ export function planSample(request: SampleRequest, manifest: Manifest, config: E
     );
   }
   const d = manifest.diffusion;
+  const calibrated = manifest.variants[request.variant]?.schedule;
+  const sampler = request.sampler ?? calibrated?.sampler ?? DEFAULT_SAMPLER;
+  checkEta(sampler, request.eta, request.sampler === undefined && calibrated !== undefined);
+  const named = request.sampler !== undefined && request.steps !== undefined;
   let respacing: string;
   let diffusion: SpacedDiffusion;
   try {
-    respacing = parseSteps(request.steps, d.diffusionSteps);
+    respacing = parseSteps(request.steps ?? calibrated?.steps ?? DEFAULT_STEPS, d.diffusionSteps);
     diffusion = createDiffusion(
       {
         diffusionSteps: d.diffusionSteps,
@@ -59,6 +74,8 @@ export function planSample(request: SampleRequest, manifest: Manifest, config: E
     diffusion,
     respacing,
     steps,
+    sampler,
+    schedule: named ? 'request' : calibrated ? 'variant' : 'default',
     shape: [manifest.model.inChannels, size, size],
     outChannels: manifest.model.outChannels,
     correction: manifest.variants[request.variant]?.noiseCorrection,

@@ -1,4 +1,4 @@
-import { ddimSample, type StepInfo } from '@qdm/shared';
+import { type StepInfo, sampleBy } from '@qdm/shared';
 import type { Clock } from '../clock.ts';
 import type { SampleRequest } from '../sample-request.ts';
 import type { SamplePlan } from './plan.ts';
@@ -16,8 +16,11 @@ export interface SampleOutput {
   stepMs: number[];
 }
 
-/** DDIM from the request's seed: sample k of the batch is sample k of that seed, on every runtime and variant. */
-export async function runDdim(
+/**
+ * The request's sampler (DDIM, DDPM or DPM-Solver++(2M)) from its seed: sample k of the batch is sample k of that
+ * seed, on every runtime and variant.
+ */
+export async function runSampler(
   session: ModelSession,
   plan: SamplePlan,
   request: SampleRequest,
@@ -33,7 +36,7 @@ export async function runDdim(
     stepMs.push(clock.now() - started);
     return out;
   };
-  const x = await ddimSample(denoiser, {
+  const x = await sampleBy(plan.sampler, denoiser, {
     diffusion: plan.diffusion,
     shape: plan.shape,
     batch: request.n,

@@ -5,6 +5,7 @@ import { chooseEdgeGraph } from '../engine/edge-graph-choice.ts';
 import { type Engine, variantMemory } from '../engine/engine.ts';
 import type { SessionFactory } from '../engine/session.ts';
 import { toHttpError } from '../errors.ts';
+import { DEFAULT_SAMPLER, DEFAULT_STEPS } from '../sample-request.ts';
 
 const finite = (v: number) => (Number.isFinite(v) ? v : null);
 
@@ -59,6 +60,10 @@ export function modelRoutes(engine: Engine, location: string, config: EdgeConfig
                 servable: v.bytes <= config.maxModelBytes,
                 memory: memoryInfo(variantMemory(v, factory, config.memoryBudget), config),
                 wideSteps: wideStepsInfo(v, factory, config),
+                // What a /sample naming no sampler or steps runs: the schedule the variant was calibrated for.
+                schedule: v.schedule
+                  ? { ...v.schedule, calibrated: true }
+                  : { sampler: DEFAULT_SAMPLER, steps: DEFAULT_STEPS, calibrated: false },
                 loaded: loaded.has(`${name}/${key}`),
               },
             ]),

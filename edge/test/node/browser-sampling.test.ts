@@ -137,6 +137,13 @@ describe.skipIf(!hasChromium)('sampling in the browser', () => {
     console.info(`${await status.textContent()}; ${await page.textContent('#server-caption')}`);
     expect(Number(await status.getAttribute('data-max-abs'))).toBeLessThan(1e-3);
     await page.close();
+    // DPM-Solver++(2M) in the browser: the page's sampler, the server asked for the same one
+    const dpm = await runInPage(plain, { seed: '43', n: '1', steps: 'ddim4' }, { sampler: 'dpmpp2m' });
+    const dpmStatus = dpm.locator('#browser-status');
+    expect(await dpmStatus.getAttribute('data-done'), (await dpmStatus.textContent()) ?? '').toBe('true');
+    expect(await dpm.textContent('#browser-caption')).toMatch(/seed 43, steps 4 \(ddim4\) dpm\+\+2m, step/);
+    expect(Number(await dpmStatus.getAttribute('data-max-abs'))).toBeLessThan(1e-3);
+    await dpm.close();
   }, 120_000);
 
   it('runs the int8 graph with wide steps (an If on t) as the server does', async () => {

@@ -134,4 +134,31 @@ describe.skipIf(!hasChromium)('GET / in headless Chromium', () => {
     expect(errors).toEqual([]);
     expect(failed).toEqual([]); // the favicon included
   });
+
+  it('fills the form with the schedule the quantized variant was calibrated for, and says so', async () => {
+    const artifact = await unetArtifact();
+    artifact.manifest.variants.int8.schedule = { sampler: 'dpm++2m', steps: 'ddim6' };
+    const app = appOver(folderSource(await folderStore(artifact)));
+    const calibrated = await new Promise<ServerType>((ready) => {
+      const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => ready(s));
+    });
+    try {
+      const page = await browser.newPage();
+      await page.goto(`http://127.0.0.1:${(calibrated.address() as AddressInfo).port}/`);
+      await page.waitForSelector('body[data-ready="true"]');
+      expect(await page.inputValue('#steps')).toBe('ddim6');
+      expect(await page.inputValue('#sampler')).toBe('dpmpp2m');
+      expect(await page.textContent('#schedule-note')).toBe('int8 was calibrated for dpm++2m ddim6');
+      await page.fill('#seed', '7');
+      await page.fill('#n', '1');
+      await page.click('#run');
+      await page.waitForSelector('#right-img[data-loaded="true"]');
+      for (const side of ['left', 'right']) {
+        expect(await page.textContent(`#${side}-caption`)).toMatch(/dpm\+\+2m steps 6 \(ddim6\)/);
+      }
+      await page.close();
+    } finally {
+      await new Promise((done) => calibrated.close(done));
+    }
+  });
 });

@@ -26,7 +26,12 @@ import {
 } from '../artifact/folder.ts';
 import { importCheckpoint, TOOLCHAIN_VERSION } from '../artifact/import.ts';
 import type { TimestepPolicy } from '../calibrate/timesteps.ts';
-import { type CalibrationNoise, type CalibrationSet, collectCalibration } from '../calibrate/trajectory.ts';
+import {
+  type CalibrationNoise,
+  type CalibrationSampler,
+  type CalibrationSet,
+  collectCalibration,
+} from '../calibrate/trajectory.ts';
 import { CLIError } from '../errors.ts';
 import type { ImprovedDiffusionFlags } from '../models/flags.ts';
 import type { OnnxModel } from '../onnx/ir.ts';
@@ -76,6 +81,11 @@ export interface CalibrationOptions {
   samples: number;
   trajectories: number;
   steps: string;
+  /**
+   * The serving sampler whose fp32 trajectory the pairs come from (default ddim). When given, every variant records
+   * (sampler, steps) as its serving schedule (manifest `schedule`).
+   */
+  sampler?: CalibrationSampler;
   noise: CalibrationNoise;
   data?: string;
   batch: number;
@@ -277,6 +287,7 @@ async function calibrate(options: BuildOptions, manifest: Manifest, fp32: Uint8A
   try {
     return await collectCalibration(variant.denoiser, {
       diffusion,
+      sampler: c.sampler,
       shape,
       policy: c.policy,
       samples: c.samples,
@@ -612,6 +623,7 @@ function variantEntry(
         samples: c.samples,
         trajectories: c.trajectories,
         steps: c.steps,
+        ...(c.sampler ? { sampler: c.sampler } : {}),
         noise: c.noise,
       },
       integerNodes: report.integerNodes,
@@ -624,6 +636,7 @@ function variantEntry(
       ...(psnr ? { samePsnrDb: meanPsnr(psnr), samePsnrSeeds: psnr.length, samePsnrSteps: options.reportSteps } : {}),
       meanEpsilonSqnrDb: mean(report.epsilonSqnrByStep.filter((v): v is number => v !== null)),
     },
+    ...(c.sampler ? { schedule: { sampler: c.sampler, steps: c.steps } } : {}),
   };
 }
 
@@ -640,6 +653,7 @@ function calibrationRecord(options: BuildOptions, set: CalibrationSet): Record<s
     samples: set.count,
     trajectories: c.trajectories,
     steps: c.steps,
+    ...(c.sampler ? { sampler: c.sampler } : {}),
     noise: c.noise,
     seed: c.seed,
     stepHistogram: histogram,

@@ -1,4 +1,4 @@
-import { createDiffusion, type Denoiser, ddimSample } from '@qdm/shared';
+import { createDiffusion, type Denoiser, ddimSample, dpmpp2mSample } from '@qdm/shared';
 import { describe, expect, it } from 'vitest';
 import { collectCalibration } from './trajectory.ts';
 
@@ -19,17 +19,34 @@ const toy: Denoiser = async (x, t, batch) => {
 };
 
 /** Every (x, t) the model is fed when sampling trajectory `k` alone. */
-async function feedLog(k: number, seed: number): Promise<{ x: Float32Array; t: number }[]> {
+async function feedLog(k: number, seed: number, sample = ddimSample): Promise<{ x: Float32Array; t: number }[]> {
   const log: { x: Float32Array; t: number }[] = [];
   const logging: Denoiser = async (x, t, n) => {
     log.push({ x: Float32Array.from(x), t: t[0] });
     return toy(x, t, n);
   };
-  await ddimSample(logging, { diffusion, shape, batch: 1, seed, firstSample: k });
+  await sample(logging, { diffusion, shape, batch: 1, seed, firstSample: k });
   return log;
 }
 
 describe('collectCalibration', () => {
+  it('follows the serving sampler: DPM-Solver++(2M) pairs are its own trajectory, not DDIM', async () => {
+    const seed = 5;
+    const options = { diffusion, shape, policy: { kind: 'uniform' as const }, samples: 20, trajectories: 3 };
+    const set = await collectCalibration(toy, { ...options, batch: 2, seed, noise: 'gaussian', sampler: 'dpm++2m' });
+    const dpm = await Promise.all(Array.from({ length: 3 }, (_, k) => feedLog(k, seed, dpmpp2mSample)));
+    const ddim = await Promise.all(Array.from({ length: 3 }, (_, k) => feedLog(k, seed)));
+    const found = (logs: typeof dpm, j: number) => {
+      const call = diffusion.numSteps - 1 - set.stepIndex[j];
+      const x = set.x.subarray(j * size, (j + 1) * size);
+      return logs.some((log) => log[call].t === set.t[j] && log[call].x.every((v, e) => v === x[e]));
+    };
+    const all = Array.from({ length: set.count }, (_, j) => j);
+    expect(all.every((j) => found(dpm, j))).toBe(true);
+    // the first call of both is x_T; after it the two trajectories part
+    expect(all.filter((j) => set.stepIndex[j] < diffusion.numSteps - 2).some((j) => !found(ddim, j))).toBe(true);
+  });
+
   it('records exactly the x_t and t the model was fed, whatever the batch', async () => {
     const seed = 11;
     const set = await collectCalibration(toy, {

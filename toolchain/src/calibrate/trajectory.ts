@@ -1,8 +1,17 @@
 /**
- * Calibration pairs from the fp32 model's own DDIM trajectory: for every chosen respaced step we record exactly
- * the x_t the model was fed and exactly the t value it saw (rescaled), never a label reconstructed afterwards.
+ * Calibration pairs from the fp32 model's own trajectory of the serving sampler (DDIM by default, or DPM-Solver++(2M)):
+ * for every chosen respaced step we record exactly the x_t the model was fed and exactly the t value it saw
+ * (rescaled), never a label reconstructed afterwards.
  */
-import { batchNoise, type Denoiser, ddimSample, INIT_NOISE_STREAM, type SpacedDiffusion } from '@qdm/shared';
+import {
+  batchNoise,
+  type Denoiser,
+  ddimSample,
+  INIT_NOISE_STREAM,
+  type SamplerName,
+  type SpacedDiffusion,
+  sampleBy,
+} from '@qdm/shared';
 import { assignToTrajectories, CalibrationError, sampleTimesteps, type TimestepPolicy } from './timesteps.ts';
 
 export type CalibrationNoise = 'gaussian' | 'di2n' | 'data';
@@ -18,8 +27,13 @@ export interface CalibrationSet {
   shape: [number, number, number];
 }
 
+/** The deterministic samplers a calibration trajectory can follow. */
+export type CalibrationSampler = Extract<SamplerName, 'ddim' | 'dpm++2m'>;
+
 export interface TrajectoryOptions {
   diffusion: SpacedDiffusion;
+  /** The sampler whose fp32 trajectory the pairs come from (default ddim); one model call per respaced step. */
+  sampler?: CalibrationSampler;
   shape: [number, number, number];
   policy: TimestepPolicy;
   samples: number;
@@ -73,7 +87,7 @@ export async function collectCalibration(denoiser: Denoiser, options: Trajectory
       options.onProgress?.(calls, totalCalls);
       return denoiser(x, t, n);
     };
-    await ddimSample(recording, {
+    await sampleBy(options.sampler ?? 'ddim', recording, {
       diffusion,
       shape,
       batch,

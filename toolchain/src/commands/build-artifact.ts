@@ -7,6 +7,7 @@ import { enumArg, floatArg, intArg, listArg, stepsArg } from '../cli/args.ts';
 import { deviceArg, deviceArgs } from '../cli/device.ts';
 import { commonArgs, emit } from '../cli/output.ts';
 import { logger, progressBars } from '../cli/progress.ts';
+import { calibSamplerArg } from '../cli/sampler-arg.ts';
 import { UsageError } from '../errors.ts';
 import type { ObserverSpec } from '../quantize/observe/observers.ts';
 import { SCHEMES, type Scheme } from '../quantize/plan/plan.ts';
@@ -109,6 +110,13 @@ export default defineCommand({
       description: 'respacing of the calibration trajectories ("ddim50", "250", ...)',
       default: 'ddim50',
     },
+    'calib-sampler': {
+      type: 'string',
+      valueHint: 'ddim|dpm++2m',
+      description:
+        "draw the pairs from this sampler's own fp32 trajectory over --calib-steps, and record that (sampler, steps) " +
+        'in the manifest as the schedule the variant serves by default (default: ddim, nothing recorded)',
+    },
     'calib-noise': {
       type: 'string',
       description: 'gaussian, di2n (2 fp32 steps, re-noised) or data (forward-noised images)',
@@ -206,6 +214,7 @@ export default defineCommand({
         samples: intArg('calib-samples', args['calib-samples'], { min: 1, max: 1_000_000 }),
         trajectories: intArg('calib-trajectories', args['calib-trajectories'], { min: 1, max: 100_000 }),
         steps: stepsArg('calib-steps', args['calib-steps']),
+        ...calibSamplerArg(args['calib-sampler']),
         noise: calibNoise,
         data: args['calib-data'],
         batch: intArg('calib-batch', args['calib-batch'], { min: 1, max: 4096 }),

@@ -1,10 +1,11 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { encodeNpz } from '@qdm/shared';
+import { DEFAULT_SCHEDULE, encodeNpz } from '@qdm/shared';
 import { defineCommand } from 'citty';
 import { floatArg, intArg, requireArg, stepsArg } from '../cli/args.ts';
 import { commonArgs, emit } from '../cli/output.ts';
 import { Progress } from '../cli/progress.ts';
+import { checkEtaFor, SAMPLER_HINT, samplerArg } from '../cli/sampler-arg.ts';
 import { UsageError } from '../errors.ts';
 import {
   type EndpointReport,
@@ -53,8 +54,18 @@ export default defineCommand({
       valueHint: 'LIST',
       description: 'seeds and ranges, e.g. "0-63" or "1,5,9-12"; one image (n=1) per seed',
     },
-    steps: { type: 'string', valueHint: 'SPEC', description: 'respacing sent to both endpoints', default: 'ddim25' },
+    steps: {
+      type: 'string',
+      valueHint: 'SPEC',
+      description: "respacing sent to both endpoints (default: the edge's default)",
+      default: DEFAULT_SCHEDULE.steps,
+    },
     eta: { type: 'string', valueHint: 'E', description: 'DDIM eta sent to both endpoints', default: '0' },
+    sampler: {
+      type: 'string',
+      valueHint: SAMPLER_HINT,
+      description: "sampler sent to both endpoints (default: none sent, each endpoint's own default)",
+    },
     concurrency: {
       type: 'string',
       valueHint: 'C',
@@ -80,6 +91,8 @@ export default defineCommand({
     const seeds = seedList(args.seeds, args.n);
     stepsArg('steps', args.steps);
     const eta = floatArg('eta', args.eta, { min: 0, max: 1 });
+    const sampler = args.sampler === undefined ? undefined : samplerArg('sampler', args.sampler);
+    if (sampler) checkEtaFor(sampler, eta);
     const concurrency = intArg('concurrency', args.concurrency, { min: 1, max: 64 });
     const retries = intArg('retries', args.retries, { min: 0, max: 10 });
     const timeoutMs = 1000 * floatArg('timeout', args.timeout, { min: 0.1, max: 3600 });
@@ -99,6 +112,7 @@ export default defineCommand({
         runs[label] = await runEndpoint(urls[label], seeds, {
           steps: args.steps,
           eta,
+          sampler,
           timeoutMs,
           retries,
           backoffMs: 250,
@@ -125,6 +139,7 @@ export default defineCommand({
         seeds,
         steps: args.steps,
         eta,
+        sampler: sampler ?? null,
         concurrency,
         retries,
         pair,
@@ -139,7 +154,10 @@ export default defineCommand({
         join(out, 'compare.html'),
         compareHtml({
           settings: [
-            ['seeds', `${seeds.length} (${args.seeds ?? `0-${seeds.length - 1}`}), ${args.steps}, eta ${eta}`],
+            [
+              'seeds',
+              `${seeds.length} (${args.seeds ?? `0-${seeds.length - 1}`}), ${sampler ? `${sampler} ` : ''}${args.steps}, eta ${eta}`,
+            ],
             ['requests', `concurrency ${concurrency}, ${retries} retries, ${timeoutMs / 1000} s timeout`],
             ['feature network', network ? network.id.name : 'none (no --features)'],
             ['reference', reference.label ?? 'none'],

@@ -1,19 +1,23 @@
 import { resolve } from 'node:path';
+import { DEFAULT_SCHEDULE } from '@qdm/shared';
 import { defineCommand } from 'citty';
 import { readArtifactManifest, readVariant } from '../artifact/folder.ts';
-import { enumArg, floatArg, intArg, outputFileArg, requireArg, shardArg, stepsArg } from '../cli/args.ts';
+import { floatArg, intArg, outputFileArg, requireArg, shardArg, stepsArg } from '../cli/args.ts';
 import { deviceArg, deviceArgs } from '../cli/device.ts';
 import { commonArgs, emit } from '../cli/output.ts';
 import { Progress } from '../cli/progress.ts';
-import { UsageError } from '../errors.ts';
+import { checkEtaFor, SAMPLER_HINT, samplerArg, servingSchedule } from '../cli/sampler-arg.ts';
 import type { Device } from '../runtime/devices.ts';
 import { deviceRecord, placementSummary } from '../runtime/placement.ts';
 import { readInitNoise, type SampleSet, writeGrid, writeSamples } from '../sampling/files.ts';
-import { openVariant, type SamplerName, sampleWith, shardRange } from '../sampling/run.ts';
+import { openVariant, sampleWith, shardRange } from '../sampling/run.ts';
 import { isS3Uri, localArtifactDir, objectLocation } from '../store/objects.ts';
 
 export default defineCommand({
-  meta: { name: 'sample', description: 'Sample images from an artifact variant with onnxruntime-node (DDIM or DDPM)' },
+  meta: {
+    name: 'sample',
+    description: 'Sample images from an artifact variant with onnxruntime-node (DDIM, DDPM or DPM-Solver++(2M))',
+  },
   args: {
     artifact: {
       type: 'string',
@@ -36,15 +40,18 @@ export default defineCommand({
     steps: {
       type: 'string',
       valueHint: 'SPEC',
-      description: 'respacing: "ddim50", "250", "10,20,30" or a count',
-      default: 'ddim50',
+      description:
+        'respacing: "ddim20", "250", "10,20,30" or a count (default: the schedule the variant was calibrated for, ' +
+        `else ${DEFAULT_SCHEDULE.steps}: the fewest calls within 2% of DDIM-25's class-FID on mnist32)`,
     },
     eta: { type: 'string', valueHint: 'E', description: 'DDIM eta (0 = deterministic)', default: '0' },
     sampler: {
       type: 'string',
-      valueHint: 'ddim|ddpm',
-      description: 'ddim or ddpm (ancestral, learned variance)',
-      default: 'ddim',
+      valueHint: SAMPLER_HINT,
+      description:
+        'ddim, ddpm (ancestral, learned variance) or dpm++2m (DPM-Solver++(2M), also spelled dpmpp2m: one model ' +
+        'call per step of --steps, at the times DDIM uses). Default: the sampler the variant was calibrated for ' +
+        '(build-artifact --calib-sampler), else ddim',
     },
     batch: { type: 'string', valueHint: 'B', description: 'samples per model call', default: '16' },
     threads: {
@@ -75,15 +82,13 @@ export default defineCommand({
     const grid = args.grid === undefined ? undefined : outputFileArg('grid', args.grid, '.png');
     // A bad s3:// output must fail now, not after the sampling it would have stored.
     for (const target of [out, grid]) if (target && isS3Uri(target)) objectLocation(target);
-    stepsArg('steps', args.steps);
+    if (args.steps !== undefined) stepsArg('steps', args.steps);
     const total = intArg('n', args.n, { min: 1, max: 1_000_000 });
     const seed = intArg('seed', args.seed, { min: 0, max: 2 ** 32 - 1 });
     const eta = floatArg('eta', args.eta, { min: 0, max: 1 });
     const batch = intArg('batch', args.batch, { min: 1, max: 1024 });
     const threads = args.threads === undefined ? undefined : intArg('threads', args.threads, { min: 1, max: 256 });
-    const sampler = enumArg<SamplerName>('sampler', args.sampler, ['ddim', 'ddpm']);
-    // The ancestral sampler has no eta: silently ignoring one would make two different requests look alike.
-    if (sampler === 'ddpm' && eta !== 0) throw new UsageError('--eta is for --sampler ddim; ddpm takes no eta');
+    if (args.sampler !== undefined) checkEtaFor(samplerArg('sampler', args.sampler), eta);
     const range = args.shard
       ? shardRange(shardArg('shard', args.shard), total)
       : { first: 0, count: total, index: 0, of: 1 };
@@ -91,8 +96,9 @@ export default defineCommand({
 
     const dir = await localArtifactDir(artifact);
     const manifest = await readArtifactManifest(dir);
-    stepsArg('steps', args.steps, manifest.diffusion.diffusionSteps);
     const bytes = await readVariant(dir, manifest, args.variant);
+    const { sampler, steps, from } = servingSchedule(args, manifest.variants[args.variant].schedule, eta);
+    stepsArg('steps', steps, manifest.diffusion.diffusionSteps);
     const shape: [number, number, number] = [
       manifest.model.inChannels,
       manifest.model.imageSize,
@@ -108,7 +114,7 @@ export default defineCommand({
         firstSample: range.first,
         count: range.count,
         seed,
-        steps: args.steps,
+        steps,
         eta,
         batch,
         sampler,
@@ -147,14 +153,15 @@ export default defineCommand({
         firstSample: range.first,
         n: range.count,
         steps: result.diffusion.numSteps,
-        respacing: args.steps,
+        respacing: steps,
+        schedule: from,
         eta,
         sampler,
         seconds,
         ...deviceRecord(device),
       },
       () =>
-        `${range.count} samples (${args.variant}, ${args.steps}, seed ${seed}${args.shard ? `, shard ${args.shard}` : ''}) ` +
+        `${range.count} samples (${args.variant}, ${sampler === 'ddim' && from !== 'variant' ? '' : `${sampler} `}${steps}${from === 'variant' ? ' (calibrated for)' : ''}, seed ${seed}${args.shard ? `, shard ${args.shard}` : ''}) ` +
         `in ${seconds.toFixed(1)}s on ${device}${deviceNote(device)} -> ${out}${grid ? `, ${grid}` : ''}`,
     );
   },

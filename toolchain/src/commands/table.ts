@@ -1,12 +1,13 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { Manifest } from '@qdm/shared';
+import type { Manifest, SamplerName } from '@qdm/shared';
 import { defineCommand } from 'citty';
 import { readArtifactManifest, readVariant } from '../artifact/folder.ts';
 import { floatArg, intArg, listArg, requireArg, stepsArg } from '../cli/args.ts';
 import { deviceArg } from '../cli/device.ts';
 import { commonArgs, emit } from '../cli/output.ts';
 import { Progress } from '../cli/progress.ts';
+import { checkEtaFor, SAMPLER_HINT, samplerArg } from '../cli/sampler-arg.ts';
 import { UsageError } from '../errors.ts';
 import { EvaluationError } from '../eval/errors.ts';
 import type { FeatureNetwork } from '../eval/feature-network.ts';
@@ -66,6 +67,7 @@ export default defineCommand({
       default: 'ddim50',
     },
     eta: { type: 'string', valueHint: 'E', description: 'DDIM eta', default: '0' },
+    sampler: { type: 'string', valueHint: SAMPLER_HINT, description: 'the sampler of every variant', default: 'ddim' },
     batch: { type: 'string', valueHint: 'B', description: 'samples per model call', default: '16' },
     ...referenceArgs,
     ...featureArgs,
@@ -84,6 +86,8 @@ export default defineCommand({
     const n = intArg('n', args.n, { min: 1, max: 1_000_000 });
     const seed = intArg('seed', args.seed, { min: 0, max: 2 ** 32 - 1 });
     const eta = floatArg('eta', args.eta, { min: 0, max: 1 });
+    const sampler = samplerArg('sampler', args.sampler);
+    checkEtaFor(sampler, eta);
     const batch = intArg('batch', args.batch, { min: 1, max: 1024 });
     const featureBatch = intArg('features-batch', args['features-batch'], { min: 1, max: 4096 });
     const threads = args.threads === undefined ? undefined : intArg('threads', args.threads, { min: 1, max: 256 });
@@ -116,6 +120,7 @@ export default defineCommand({
           seed,
           steps: args.steps,
           eta,
+          sampler,
           batch,
           threads,
           device,
@@ -151,6 +156,7 @@ export default defineCommand({
       seed,
       steps: args.steps,
       eta,
+      sampler,
       features: network.id,
       ref: reference.label,
       n_ref: reference.n,
@@ -166,7 +172,7 @@ export default defineCommand({
       tableHtml({
         artifact: manifest.name,
         settings: [
-          ['samples', `${n} per variant, seed ${seed}, ${args.steps}, eta ${eta}`],
+          ['samples', `${n} per variant, seed ${seed}, ${sampler} ${args.steps}, eta ${eta}`],
           ['feature network', `${network.id.name} (sha256 ${network.id.sha256.slice(0, 12)})`],
           ['reference', reference.label ? `${reference.label}, ${reference.n ?? '?'} images` : 'none'],
         ],
@@ -188,6 +194,7 @@ interface SampleOptions {
   seed: number;
   steps: string;
   eta: number;
+  sampler: SamplerName;
   batch: number;
   threads?: number;
   device: Device;
@@ -211,7 +218,7 @@ async function sampleVariant(dir: string, manifest: Manifest, variant: string, o
       steps: o.steps,
       eta: o.eta,
       batch: o.batch,
-      sampler: 'ddim',
+      sampler: o.sampler,
       correction: manifest.variants[variant]?.noiseCorrection,
       onProgress: (done, total) => {
         bar ??= new Progress(`sample ${variant}`, total, { enabled: o.progress, unit: ' steps' });

@@ -53,6 +53,8 @@ describe('sampleUrl', () => {
     expect(fixed.pathname).toBe('/edge/sample');
     expect(fixed.searchParams.get('variant')).toBe('int8');
     expect(fixed.searchParams.getAll('seed')).toEqual(['3']);
+    const dpm = new URL(sampleUrl('http://127.0.0.1:8787', 7, { ...options, sampler: 'dpm++2m' }));
+    expect(dpm.searchParams.get('sampler')).toBe('dpm++2m');
   });
 
   it('parses Server-Timing durations', () => {

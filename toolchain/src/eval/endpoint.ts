@@ -9,6 +9,8 @@ import { decodeNpy } from '@qdm/shared';
 export interface EndpointOptions {
   steps: string;
   eta: number;
+  /** Sent as `sampler` when given (absent: the endpoint's default). */
+  sampler?: string;
   /** Per attempt. */
   timeoutMs: number;
   /** Further attempts after the first. */
@@ -53,13 +55,18 @@ export type SampleOutcome = FetchedSample | FailedSample;
  * `base` is the server (`http://host:8787`) or its /sample URL, possibly with fixed fields such as
  * `?model=mnist32&variant=int8`; seed, n, steps, eta and format are set here.
  */
-export function sampleUrl(base: string, seed: number, options: Pick<EndpointOptions, 'steps' | 'eta'>): string {
+export function sampleUrl(
+  base: string,
+  seed: number,
+  options: Pick<EndpointOptions, 'steps' | 'eta' | 'sampler'>,
+): string {
   const url = new URL(base);
   if (!/\/sample\/?$/.test(url.pathname)) url.pathname = `${url.pathname.replace(/\/$/, '')}/sample`;
   url.searchParams.set('seed', String(seed));
   url.searchParams.set('n', '1');
   url.searchParams.set('steps', options.steps);
   url.searchParams.set('eta', String(options.eta));
+  if (options.sampler) url.searchParams.set('sampler', options.sampler);
   url.searchParams.set('format', 'npy');
   return url.toString();
 }

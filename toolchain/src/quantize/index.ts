@@ -100,6 +100,7 @@ export { fitNoiseCorrection } from './steps/noise-correction.ts';
 /** Wide steps: the noisiest and last steps run with float activations, chosen by an If on t in the same graph. */
 export {
   DEFAULT_WIDE_STEPS,
+  floatActivationGraph,
   isWideStep,
   parseWideSteps,
   type WideSteps,

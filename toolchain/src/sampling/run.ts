@@ -1,16 +1,17 @@
 /**
  * Sampling from an artifact variant with onnxruntime-node: seeded x_T per sample index (so a shard of a run, or
- * one sample alone, gives exactly the images of the full run), DDIM or ancestral DDPM from @qdm/shared.
+ * one sample alone, gives exactly the images of the full run), DDIM, ancestral DDPM or DPM-Solver++(2M) from
+ * @qdm/shared.
  */
 import {
   createDiffusion,
   type Denoiser,
-  ddimSample,
-  ddpmSample,
   type Manifest,
   type NoiseCorrection,
   parseSteps,
+  type SamplerName,
   type SpacedDiffusion,
+  sampleBy,
   toUint8NHWC,
 } from '@qdm/shared';
 import { parseFlags } from '../models/flags.ts';
@@ -18,7 +19,7 @@ import { unetConvMacs, unetLayout } from '../models/unet-layout.ts';
 import type { Device } from '../runtime/devices.ts';
 import { createSession, type Session, sessionDenoiser } from '../runtime/ort.ts';
 
-export type SamplerName = 'ddim' | 'ddpm';
+export type { SamplerName };
 
 export interface SampleRequest {
   /** Global index of the first sample (shards start past 0) and how many to make. */
@@ -76,10 +77,9 @@ export async function sampleWith(
   const raw = new Float32Array(request.count * size);
   const totalSteps = Math.ceil(request.count / request.batch) * diffusion.numSteps;
   let stepsDone = 0;
-  const run = request.sampler === 'ddpm' ? ddpmSample : ddimSample;
   for (let offset = 0; offset < request.count; offset += request.batch) {
     const batch = Math.min(request.batch, request.count - offset);
-    const x0 = await run(denoiser, {
+    const x0 = await sampleBy(request.sampler, denoiser, {
       diffusion,
       shape,
       batch,
