@@ -10,10 +10,13 @@ export async function readManifest(dir: string): Promise<Manifest> {
 
 /** Every file the manifest records a hash for, with the hash and byte count it records. */
 export function hashedFiles(manifest: Manifest): { file: string; sha256: string; bytes: number }[] {
-  return Object.values(manifest.variants).flatMap((v) => [
-    { file: v.file, sha256: v.sha256, bytes: v.bytes },
-    ...edgeGraphsOf(v).map((g) => ({ file: g.file, sha256: g.sha256, bytes: g.bytes })),
-  ]);
+  return [
+    ...Object.values(manifest.variants).flatMap((v) => [
+      { file: v.file, sha256: v.sha256, bytes: v.bytes },
+      ...edgeGraphsOf(v).map((g) => ({ file: g.file, sha256: g.sha256, bytes: g.bytes })),
+    ]),
+    ...Object.entries(manifest.reports ?? {}).map(([file, r]) => ({ file, sha256: r.sha256, bytes: r.bytes })),
+  ];
 }
 
 /** How `manifestProblems` ends the line of a file the manifest names without a hash. */

@@ -146,13 +146,15 @@ export function modelSection(report: BuildReport): Html {
 }
 
 export function metricsSection(report: BuildReport): Html | '' {
-  const keys = [...new Set(report.variants.flatMap((v) => Object.keys(v.metrics ?? {})))];
+  // Only the variants that have metrics get a column (fp32 is the reference the others are measured against).
+  const measured = report.variants.filter((v) => Object.keys(v.metrics ?? {}).length > 0);
+  const keys = [...new Set(measured.flatMap((v) => Object.keys(v.metrics ?? {})))];
   const top = Object.entries(report.metrics ?? {});
   if (keys.length === 0 && top.length === 0) return '';
-  const columns = [{ label: 'metric' }, ...report.variants.map((v) => ({ label: v.name, num: true }))];
+  const columns = [{ label: 'metric' }, ...measured.map((v) => ({ label: v.name, num: true }))];
   const rows = keys.map((k) => [
     k,
-    ...report.variants.map((v) => (v.metrics && k in v.metrics ? plainValue(v.metrics[k]) : '—')),
+    ...measured.map((v) => (v.metrics && k in v.metrics ? plainValue(v.metrics[k]) : '—')),
   ]);
   const perVariant = keys.length > 0 ? table(columns, rows) : '';
   const build = top.length > 0 ? keyValues(top.map(([k, v]): [string, string] => [k, plainValue(v)])) : '';
