@@ -2,7 +2,8 @@
  * `npm run device:pack`: one self-contained archive that runs the GPU bench (bench/gpu.ts) on a bare Linux x86-64
  * machine with a GPU and nothing installed (docs/gpu.md, "Running the GPU pack"). It carries the Node binary of the
  * `node` npm package (symbols stripped), onnxruntime-node's JS and its Linux x64 binding and library (whose WebGPU
- * provider drives the GPU through Dawn over Vulkan), the bench bundled with esbuild (onnxruntime-node external),
+ * provider drives the GPU through Dawn over Vulkan), the bench bundled with esbuild (onnxruntime-node external; the
+ * device probe and build-artifact's edge-heap worker as their own bundles, with onnxruntime-web's WASM binary),
  * Debian's Vulkan loader (libvulkan1, `apt-get download`ed into a cache at pack time) and run.sh.
  *
  *   node infra/device-pack/pack.ts [--out .device]
@@ -49,9 +50,13 @@ function commit(): string {
 }
 
 /** Debian's libvulkan1 from apt's cache, unpacked into `dest`; a line saying why not when apt cannot get it. */
-function vulkanLoader(cache: string, dest: string, log: (line: string) => void): boolean {
+function vulkanLoader(cache: string, dest: string, download: boolean, log: (line: string) => void): boolean {
   mkdirSync(cache, { recursive: true });
   let deb = readdirSync(cache).find((f) => /^libvulkan1_.*_amd64\.deb$/.test(f));
+  if (!deb && !download) {
+    log(`device pack: no Vulkan loader packed (no libvulkan1 .deb in ${cache}, and downloads are off)`);
+    return false;
+  }
   if (!deb) {
     try {
       run('apt-get', ['download', 'libvulkan1:amd64'], cache);
@@ -168,10 +173,19 @@ function nodeBinary(dest: string): void {
   chmodSync(dest, 0o755);
 }
 
+export interface PackOptions {
+  /** Where apt-get downloads libvulkan1 (default .device/cache): a .deb already there is used as is. */
+  cache?: string;
+  /** Whether to run `apt-get download` when the cache has no .deb (default true; the test packs offline). */
+  download?: boolean;
+  log?: (line: string) => void;
+}
+
 export async function buildPack(
   outDir: string,
-  log: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+  options: PackOptions = {},
 ): Promise<{ archive: string; bytes: number; vulkan: boolean }> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const out = resolve(outDir);
   const stage = join(out, 'stage');
   const pack = join(stage, PACK_NAME);
@@ -180,7 +194,8 @@ export async function buildPack(
   nodeBinary(join(pack, 'bin/node'));
   await bundle(join(pack, 'app'));
   onnxruntime(join(pack, 'app'));
-  const vulkan = vulkanLoader(join(out, 'cache'), join(pack, 'vulkan'), log);
+  const cache = options.cache ?? join(ROOT, '.device/cache');
+  const vulkan = vulkanLoader(cache, join(pack, 'vulkan'), options.download ?? true, log);
   copyFileSync(join(import.meta.dirname, 'run.sh'), join(pack, 'run.sh'));
   chmodSync(join(pack, 'run.sh'), 0o755);
   writeFileSync(join(pack, 'COMMIT'), `${commit()}\n`);
@@ -199,9 +214,15 @@ export async function buildPack(
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === import.meta.filename) {
-  const { values } = parseArgs({ options: { out: { type: 'string', default: join(ROOT, '.device') } } });
+  let out: string;
   try {
-    const { archive, bytes } = await buildPack(values.out);
+    out = parseArgs({ options: { out: { type: 'string', default: join(ROOT, '.device') } } }).values.out;
+  } catch (error) {
+    process.stderr.write(`device pack: ${(error as Error).message.split('\n')[0]} (usage: pack.ts [--out DIR])\n`);
+    process.exit(2);
+  }
+  try {
+    const { archive, bytes } = await buildPack(out);
     process.stderr.write(`device pack: ${(bytes / 2 ** 20).toFixed(1)} MiB\n`);
     console.log(archive);
   } catch (error) {
