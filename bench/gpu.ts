@@ -223,6 +223,8 @@ try {
     steps: args.steps,
     timedSteps,
     devices,
+    /** Which Vulkan driver WebGPU's Dawn was pointed at (the device pack's run.sh sets it): SwiftShader is a CPU. */
+    vulkanIcd: devices.includes('webgpu') ? (process.env.VK_ICD_FILENAMES ?? 'the Vulkan loader default') : null,
     unavailable,
     results,
     speedups,

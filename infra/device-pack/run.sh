@@ -20,6 +20,10 @@ if [ ! -x "$here/bin/node" ]; then
   tar -xzf "$archive" -C "$dest"
   exec "$dest/qdm-device-pack/run.sh" "$@"
 fi
+if ! problem=$("$here/bin/node" -e 0 2>&1); then
+  echo "run.sh: the packed Node cannot start here (it needs glibc >= 2.28, libstdc++6 and libgcc-s1): $problem" | head -1 >&2
+  exit 1
+fi
 mkdir -p "$1"
 out=$(cd "$1" && pwd)
 shift
@@ -29,6 +33,10 @@ nvidia_icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 if [ -z "${VK_ICD_FILENAMES:-}" ] && [ -f "$nvidia_icd" ]; then
   export VK_ICD_FILENAMES="$nvidia_icd"
 fi
+# The driver library that ICD names, where the NVIDIA container layout keeps it.
+for dir in /usr/local/nvidia/lib64 /usr/local/nvidia/lib; do
+  case ":$LD_LIBRARY_PATH:" in *":$dir:"*) ;; *) [ -d "$dir" ] && LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$dir" ;; esac
+done
 QDM_COMMIT=$(cat "$here/COMMIT")
 export QDM_COMMIT
 echo "qdm device pack $QDM_COMMIT: VK_ICD_FILENAMES=${VK_ICD_FILENAMES:-<loader default>}" >&2

@@ -29,6 +29,7 @@ interface GpuJson {
   commit: string;
   machine: { node: string };
   devices: string[];
+  vulkanIcd: string | null;
   unavailable: Record<string, string>;
   results: Record<
     string,
@@ -82,6 +83,7 @@ describe('the device pack', () => {
     expect(json.machine.node).toBe(process.version); // the packed Node (the system's is another version here)
     expect(json.commit).toMatch(/^[0-9a-f]{40}(-dirty)?$/);
     expect(json.devices).toEqual(['cpu']);
+    expect(json.vulkanIcd).toBeNull();
     const cpu = json.results.cpu;
     expect(cpu.sampling).toHaveLength(1);
     expect(cpu.sampling[0]).toMatchObject({ batch: 2, loopSteps: 10 });
@@ -100,6 +102,7 @@ describe('the device pack', () => {
       const json = await runPack(join(dir, 'webgpu'), ['--devices', 'webgpu', '--no-build', '--timed-steps', '1'], env);
       expect(json.unavailable).toEqual({});
       expect(json.devices).toEqual(['webgpu']);
+      expect(json.vulkanIcd).toBe(SWIFTSHADER);
       const webgpu = json.results.webgpu;
       expect(webgpu.sampling[0].imagesPerSecond).toBeGreaterThan(0);
       expect(webgpu.placement.nodes).toBeGreaterThan(0);
