@@ -9,9 +9,12 @@
  * Target: a GPU's throughput >= 50x this 2-core CPU's, measured side by side when a GPU is present.
  *
  *   node bench/gpu.ts [--devices cpu,cuda,webgpu] [--batches 64,256] [--steps ddim50] [--timed-steps 5]
- *     [--build-trajectories 16] [--build-samples 64] [--no-build]
+ *     [--build-trajectories 16] [--build-samples 64] [--no-build] [--model cifar10|tiny] [--out FILE]
  *
- * Prints one JSON object; the default run also writes bench/results/gpu.json (a run with other arguments does not).
+ * `--model tiny` is the test U-Net (`TINY_FLAGS`) with small defaults (batch 2, ddim10, 2 timed steps, a small
+ * build): a check that the bench runs (the device pack's test), not a measurement.
+ * Prints one JSON object; the default run also writes bench/results/gpu.json (a run with other arguments does not),
+ * `--out` writes it there instead.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,6 +34,7 @@ import {
   sampleWith,
 } from '@qdm/toolchain';
 import { parseFlags, unetLayout, unetWeightShapes } from '@qdm/toolchain/models';
+import { TINY_FLAGS } from '@qdm/toolchain/testing';
 import { median, provenance, randomWeights, writeResult } from './lib.ts';
 import { machineInfo } from './machine.ts';
 
@@ -41,26 +45,50 @@ const DEFAULTS = {
   'build-trajectories': '16',
   'build-samples': '64',
 };
-const { values: args } = parseArgs({
+const TINY_DEFAULTS: typeof DEFAULTS = {
+  batches: '2',
+  steps: 'ddim10',
+  'timed-steps': '2',
+  'build-trajectories': '2',
+  'build-samples': '4',
+};
+const { values: given } = parseArgs({
   options: {
     devices: { type: 'string' },
-    batches: { type: 'string', default: DEFAULTS.batches },
-    steps: { type: 'string', default: DEFAULTS.steps },
-    'timed-steps': { type: 'string', default: DEFAULTS['timed-steps'] },
-    'build-trajectories': { type: 'string', default: DEFAULTS['build-trajectories'] },
-    'build-samples': { type: 'string', default: DEFAULTS['build-samples'] },
+    batches: { type: 'string' },
+    steps: { type: 'string' },
+    'timed-steps': { type: 'string' },
+    'build-trajectories': { type: 'string' },
+    'build-samples': { type: 'string' },
     'no-build': { type: 'boolean', default: false },
+    model: { type: 'string', default: 'cifar10' },
+    out: { type: 'string' },
   },
 });
+if (given.model !== 'cifar10' && given.model !== 'tiny') {
+  process.stderr.write(`bench gpu: --model is cifar10 or tiny, not ${given.model}\n`);
+  process.exit(2);
+}
+const tiny = given.model === 'tiny';
+const args = {
+  ...given,
+  ...(Object.fromEntries(
+    Object.entries(tiny ? TINY_DEFAULTS : DEFAULTS).map(([k, v]) => [k, given[k as keyof typeof DEFAULTS] ?? v]),
+  ) as typeof DEFAULTS),
+};
 const isDefaultRun =
+  !tiny &&
   args.devices === undefined &&
   !args['no-build'] &&
   Object.entries(DEFAULTS).every(([k, v]) => args[k as keyof typeof DEFAULTS] === v);
+/** The build's calibration and report loop: the CIFAR-10 recipe's ddim50, the tiny check's own steps. */
+const buildSteps = tiny ? args.steps : 'ddim50';
 
 const log = (message: string) => process.stderr.write(`${message}\n`);
-const flagsText =
-  '--image_size 32 --num_channels 128 --num_res_blocks 3 --learn_sigma True --dropout 0.3 ' +
-  '--diffusion_steps 4000 --noise_schedule cosine';
+const flagsText = tiny
+  ? TINY_FLAGS
+  : '--image_size 32 --num_channels 128 --num_res_blocks 3 --learn_sigma True --dropout 0.3 ' +
+    '--diffusion_steps 4000 --noise_schedule cosine';
 const flags = parseFlags(flagsText);
 const batches = args.batches.split(',').map(Number);
 const timedSteps = Number(args['timed-steps']);
@@ -120,13 +148,13 @@ async function buildPhases(dir: string, device: Device) {
       policy: { kind: 'uniform' },
       samples: Number(args['build-samples']),
       trajectories: Number(args['build-trajectories']),
-      steps: 'ddim50',
+      steps: buildSteps,
       noise: 'gaussian',
       batch: 16,
       seed: 1,
     },
     reportSamples: 0,
-    reportSteps: 'ddim50',
+    reportSteps: buildSteps,
     device,
     log,
     progress: () => () => {},
@@ -156,10 +184,10 @@ const work = mkdtempSync(join(tmpdir(), 'qdm-bench-gpu-'));
 try {
   const weights: Record<string, Tensor> = {};
   for (const [name, shape] of unetWeightShapes(unetLayout(flags.unet))) weights[name] = randomWeights(name, shape);
-  const checkpoint = join(work, 'cifar10-random.npz');
+  const checkpoint = join(work, `${given.model}-random.npz`);
   writeFileSync(checkpoint, encodeNpz(weights));
-  const dir = join(work, 'cifar10-random');
-  await importCheckpoint({ checkpoint, flags, outDir: dir, name: 'cifar10-random' });
+  const dir = join(work, `${given.model}-random`);
+  await importCheckpoint({ checkpoint, flags, outDir: dir, name: `${given.model}-random` });
   rmSync(checkpoint);
   const manifest = await readArtifactManifest(dir);
   const bytes = await readVariant(dir, manifest, 'fp32');
@@ -190,22 +218,24 @@ try {
   const gpus = devices.filter((d) => d !== 'cpu');
   const out = {
     ...provenance('gpu', machineInfo(gpus[0] ?? 'cpu')),
-    model: 'improved-diffusion CIFAR-10 U-Net (random weights)',
+    model: tiny ? 'the test U-Net (TINY_FLAGS, random weights)' : 'improved-diffusion CIFAR-10 U-Net (random weights)',
     flags: flagsText,
     steps: args.steps,
     timedSteps,
     devices,
+    /** Which Vulkan driver WebGPU's Dawn was pointed at (the device pack's run.sh sets it): SwiftShader is a CPU. */
+    vulkanIcd: devices.includes('webgpu') ? (process.env.VK_ICD_FILENAMES ?? 'the Vulkan loader default') : null,
     unavailable,
     results,
     speedups,
-    target: 'a GPU device >= 50x the images/s of this 2-core CPU (ddim50, batch 64 and 256)',
+    target: tiny ? null : 'a GPU device >= 50x the images/s of this 2-core CPU (ddim50, batch 64 and 256)',
     note: gpus.length
       ? null
       : 'no GPU device was available on this machine: CPU numbers only; GPU throughput not measured (not estimated)',
   };
   const json = JSON.stringify(out, null, 2);
   console.log(json);
-  writeResult('gpu', out, { defaultRun: isDefaultRun, indent: 2 });
+  writeResult('gpu', out, { defaultRun: isDefaultRun, out: args.out, indent: 2 });
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

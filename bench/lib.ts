@@ -46,6 +46,7 @@ export const RESULTS_DIR = resolve(import.meta.dirname, 'results');
  * numbers then belong to uncommitted code). "unknown" outside a git checkout.
  */
 export function currentCommit(): string {
+  if (process.env.QDM_COMMIT) return process.env.QDM_COMMIT; // the device pack records the commit it was built from
   const git = (...args: string[]) =>
     execFileSync('git', args, { cwd: import.meta.dirname, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
   try {

@@ -76,7 +76,10 @@ registerExecutionProvider({
   install: WEBGPU_INSTALL,
 });
 
-const PROBE_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'probe-device.ts');
+/** probe-device.ts beside this file; in a bundle (the device pack, infra/device-pack), the bundled probe-device.mjs. */
+const PROBE_SCRIPT = ((here) =>
+  [join(here, 'probe-device.ts'), join(here, 'probe-device.mjs')].find((f) => existsSync(f)) ??
+  join(here, 'probe-device.ts'))(dirname(fileURLToPath(import.meta.url)));
 const probes = new Map<Device, Promise<string | undefined>>();
 
 /**
