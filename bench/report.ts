@@ -181,6 +181,76 @@ const FIGURES: Record<string, (j: Json) => string[]> = {
       Object.entries(j.node.perStepMs).map(([n, m]: [string, Json]) => [n, ...Object.values(m).map((v) => fmt(v))]),
     ),
   ],
+  'fewstep-mnist32': (j) => {
+    // One row per (variant, sampler), one column per model-call count: quality against calls.
+    const calls: number[] = [...new Set<number>(j.cells.map((c: Json) => c.calls))].sort((a, b) => a - b);
+    const series = [...new Set<string>(j.cells.map((c: Json) => `${c.variant} ${c.sampler}`))];
+    const cell = (key: string, n: number) =>
+      j.cells.find((c: Json) => `${c.variant} ${c.sampler}` === key && c.calls === n);
+    const grid = (label: string, field: string, keys: string[]) =>
+      table(
+        [label, ...calls.map((n) => `${n} calls`)],
+        keys.map((k) => [k, ...calls.map((n) => fmt(cell(k, n)?.[field]))]),
+      );
+    return [
+      ...grid('class-FID (lower is better)', 'classFid', series),
+      '',
+      ...grid(
+        'int8 same-seed PSNR vs fp32, same sampler and calls (dB, pooled)',
+        'psnrVsFp32SameSampler',
+        series.filter((k) => !k.startsWith('fp32')),
+      ),
+      '',
+      ...table(
+        ['default rule', 'value'],
+        [
+          ['rule', j.decision.rule],
+          [
+            'baseline class-FID',
+            `${j.decision.baseline.sampler} ${j.decision.baseline.steps}: ${fmt(j.decision.baseline.classFid)}`,
+          ],
+          ['limit (+2%)', fmt(j.decision.limit)],
+          [
+            'fewest calls within it',
+            `${j.decision.fewest.sampler} ${j.decision.fewest.calls}: ${fmt(j.decision.fewest.classFid)}`,
+          ],
+          ['default changed', fmt(j.decision.changeDefault)],
+          ['samples per cell', fmt(j.settings.samples)],
+        ],
+      ),
+    ];
+  },
+  'calib-sampler-mnist32': (j) =>
+    table(
+      ['variant', 'sampler', 'calls', 'class-FID', 'same-seed PSNR vs fp32 (dB, pooled)'],
+      j.rows.map((r: Json) => [`\`${r.variant}\``, r.sampler, fmt(r.calls), fmt(r.classFid), fmt(r.psnrVsFp32)]),
+    ),
+  'edge-load-limits': (j) =>
+    table(
+      ['', 'open (no limits)', 'limited (per-client buckets)'],
+      [
+        ['polite requests served', fmt(j.open.politeServed), fmt(j.limited.politeServed)],
+        ['... within own work + one call', fmt(j.open.politeWithinBound), fmt(j.limited.politeWithinBound)],
+        [
+          '... median latency / own work',
+          fmt(j.open.politeMedianOverOwnWork, 'x'),
+          fmt(j.limited.politeMedianOverOwnWork, 'x'),
+        ],
+        [
+          '... worst latency / own work',
+          fmt(j.open.politeMaxOverOwnWork, 'x'),
+          fmt(j.limited.politeMaxOverOwnWork, 'x'),
+        ],
+        ['own work alone', fmt(j.open.ownWorkMs, 'ms'), fmt(j.limited.ownWorkMs, 'ms')],
+        ['greedy requests served', fmt(j.open.greedy.served), fmt(j.limited.greedy.served)],
+        [
+          'greedy refused 429 / 503',
+          `${fmt(j.open.greedy.refused429)} / ${fmt(j.open.greedy.refused503)}`,
+          `${fmt(j.limited.greedy.refused429)} / ${fmt(j.limited.greedy.refused503)}`,
+        ],
+        ['no loss (200, 429 or 503 with Retry-After)', fmt(j.totals.noLoss), fmt(j.totals.noLoss)],
+      ],
+    ),
   'edge-load': (j) =>
     table(
       ['figure', 'value'],
@@ -262,6 +332,9 @@ const ORDER = [
   'edge-load-cifar10-batch1',
   'edge-load-wasm',
   'edge-load-wasm-batch1',
+  'edge-load-limits',
+  'fewstep-mnist32',
+  'calib-sampler-mnist32',
 ];
 
 /** Why a run other than a bench's default one is kept (the default run needs no reason). */
@@ -278,6 +351,7 @@ const ROLE: Record<string, string> = {
   'edge-load-cifar10-batch1': 'The load test on the CIFAR-10-size U-Net, one sample per model call.',
   'edge-load-wasm': 'The load test on the WASM runtime.',
   'edge-load-wasm-batch1': 'The load test on the WASM runtime, one sample per model call.',
+  'edge-load-limits': 'The load test with API keys and per-client limits: a greedy client beside a polite one.',
 };
 
 export interface Result {
