@@ -11,9 +11,9 @@
  * Prints one JSON object; writes --out (default path only with the default arguments).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { SamplerName } from '@qdm/shared';
 import {
@@ -27,7 +27,7 @@ import {
   sampleWith,
   scoreAgainst,
 } from '@qdm/toolchain';
-import { machineInfo } from './machine.ts';
+import { provenance, writeResult } from './lib.ts';
 
 const DEFAULTS = { n: '128', calls: '10', batch: '64', threads: '2' };
 const { values: args } = parseArgs({
@@ -50,7 +50,7 @@ const toolchain = join(repo, 'toolchain/bin/toolchain.js');
 const classifier = join(shared, 'models/mnist-classifier/mnist_classifier.onnx');
 const REF = 'mnist:9000-9999';
 const started = performance.now();
-const commit = gitCommit();
+const origin = provenance('calib-sampler-mnist32'); // read now: the run takes minutes, the tree may move on
 const log = (text: string) => process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(0)}s] ${text}\n`);
 
 const BUILDS: Record<string, string[]> = {
@@ -139,10 +139,7 @@ try {
   }
   await network.release();
   const report = {
-    bench: 'calib-sampler-mnist32',
-    command: `node bench/calib-sampler-mnist32.ts ${process.argv.slice(2).join(' ')}`.trim(),
-    commit,
-    machine: machineInfo(),
+    ...origin,
     settings: {
       samples: n,
       note: `${n} seeded samples per row (seed 0); class-FID at this size is noisy, same-seed PSNR much less so`,
@@ -154,24 +151,10 @@ try {
     rows,
     seconds: (performance.now() - started) / 1000,
   };
-  const text = `${JSON.stringify(report, null, 2)}\n`;
-  process.stdout.write(text);
-  const out = args.out ?? (defaults ? join(repo, 'bench/results/calib-sampler-mnist32.json') : undefined);
-  if (out) {
-    mkdirSync(dirname(out), { recursive: true });
-    writeFileSync(out, text);
-    log(`wrote ${out}`);
-  }
+  process.stdout.write(`${JSON.stringify(report, null, 2)}
+`);
+  const out = writeResult('calib-sampler-mnist32', report, { defaultRun: defaults, out: args.out, indent: 2 });
+  if (out) log(`wrote ${out}`);
 } finally {
   rmSync(work, { recursive: true, force: true });
-}
-
-function gitCommit(): string | null {
-  try {
-    const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: repo, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain'], { cwd: repo, encoding: 'utf8' }).trim() !== '';
-    return dirty ? `${head} (with uncommitted changes)` : head;
-  } catch {
-    return null;
-  }
 }

@@ -13,9 +13,9 @@
  * Prints one JSON object; writes --out (default path only with the default arguments).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { SamplerName } from '@qdm/shared';
 import {
@@ -29,7 +29,7 @@ import {
   sampleWith,
   scoreAgainst,
 } from '@qdm/toolchain';
-import { machineInfo } from './machine.ts';
+import { provenance, writeResult } from './lib.ts';
 
 const DEFAULTS = { n: '128', batch: '64', threads: '2', calls: '5,8,10,15,20,25,50' };
 const { values: args } = parseArgs({
@@ -55,8 +55,7 @@ const VARIANTS = ['fp32', 'int8'];
 const REF = 'mnist:9000-9999';
 const classifier = join(shared, 'models/mnist-classifier/mnist_classifier.onnx');
 const started = performance.now();
-// Read now: the run takes minutes, and the tree may move on meanwhile.
-const commit = gitCommit();
+const origin = provenance('fewstep-mnist32'); // read now: the run takes minutes, the tree may move on
 const log = (text: string) => process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(0)}s] ${text}\n`);
 
 const BUILD_ARGS = ['--report-steps', 'ddim5', '--quiet'];
@@ -178,10 +177,7 @@ try {
   };
 
   const report = {
-    bench: 'fewstep-mnist32',
-    command: `node bench/fewstep-mnist32.ts ${process.argv.slice(2).join(' ')}`.trim(),
-    commit,
-    machine: machineInfo(),
+    ...origin,
     settings: {
       samples: n,
       note: `${n} seeded samples per cell (seed 0, samples 0..${n - 1}), sized to run in about 20 minutes on 2 cores shared with other sessions (256 would take about 40); class-FID at this size is noisy (two halves of the held-out digits score about 105 at 500 samples)`,
@@ -201,24 +197,10 @@ try {
     decision,
     seconds: (performance.now() - started) / 1000,
   };
-  const text = `${JSON.stringify(report, null, 2)}\n`;
-  process.stdout.write(text);
-  const out = args.out ?? (defaults ? join(repo, 'bench/results/fewstep-mnist32.json') : undefined);
-  if (out) {
-    mkdirSync(dirname(out), { recursive: true });
-    writeFileSync(out, text);
-    log(`wrote ${out}`);
-  }
+  process.stdout.write(`${JSON.stringify(report, null, 2)}
+`);
+  const out = writeResult('fewstep-mnist32', report, { defaultRun: defaults, out: args.out, indent: 2 });
+  if (out) log(`wrote ${out}`);
 } finally {
   if (work) rmSync(work, { recursive: true, force: true });
-}
-
-function gitCommit(): string | null {
-  try {
-    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: repo, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain'], { cwd: repo, encoding: 'utf8' }).trim() !== '';
-    return dirty ? `${commit} (with uncommitted changes)` : commit;
-  } catch {
-    return null;
-  }
 }
